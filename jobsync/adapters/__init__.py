@@ -1,0 +1,1 @@
+"""Thin adapters between the domain and the outside world (git, store, logs)."""

@@ -1,0 +1,278 @@
+"""The eventsourcing Application of jobsync: its methods are the catalog's use cases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from jobsync.domain.discovery import Discovery, Problem
+from jobsync.domain.errors import ConflictError, FieldError
+from jobsync.domain.fields import JobFacts
+from jobsync.domain.job import Job, job_id
+from jobsync.domain.source import Source, source_id
+from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest
+
+#: How often a use case reloads and re-applies after another writer got there first.
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class SyncSummary:
+    """What one sync of one source did, as ``resync`` prints it."""
+
+    source: str
+    commit: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    uninstalled: list[str] = field(default_factory=list)
+    reinstalled: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    up_to_date: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "uninstalled": len(self.uninstalled),
+            "reinstalled": len(self.reinstalled),
+            "problems": len(self.problems),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "commit": self.commit,
+            "added": self.added,
+            "changed": self.changed,
+            "uninstalled": self.uninstalled,
+            "reinstalled": self.reinstalled,
+            "problems": [{"file": p.file, "line": p.line, "reason": p.reason} for p in self.problems],
+        }
+
+
+class JobCatalogApp(Application[UUID]):
+    """The event-sourced catalog: sources and jobs, rebuilt from the log."""
+
+    name = "jobsync"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.views: CatalogViews = self.factory.tracking_recorder(CatalogViews)  # type: ignore[assignment]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Bring the read models up to the end of the log (read-your-writes for local commands)."""
+        return catch_up(self, self.views)
+
+    def get_source(self, name: str) -> Source | None:
+        try:
+            source: Source = self.repository.get(source_id(name))
+        except AggregateNotFoundError:
+            return None
+        return source
+
+    def get_job(self, ident: UUID) -> Job:
+        job: Job = self.repository.get(ident)
+        return job
+
+    def job_events(self, ident: UUID) -> list[Job.Event]:
+        """Every event of one job, oldest first."""
+        return cast("list[Job.Event]", list(self.events.get(ident)))
+
+    def job_at(self, ident: UUID, at: datetime) -> Job | None:
+        """The job as it was at ``at``, projected from its events up to that moment."""
+        job: Job | None = None
+        for domain_event in self.job_events(ident):
+            if domain_event.timestamp > at:
+                break
+            job = cast("Job", domain_event.mutate(job))
+        return job
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def register_source(self, name: str, kind: str, url: str, branch: str | None, actor: str) -> Source:
+        """The source named ``name``: existing (its URL checked) or new, not yet saved."""
+        existing = self.get_source(name)
+        if existing is not None:
+            existing.check_same_location(url)
+            return existing
+        return Source(name=name, kind=kind, url=url, branch=branch, actor=actor)
+
+    def apply_discovery(
+        self,
+        source: Source,
+        commit: str,
+        branch: str,
+        discovery: Discovery,
+        actor: str,
+    ) -> SyncSummary:
+        """Turn what discovery found into events and save them with the source, in one transaction.
+
+        Only jobs whose facts differ from the read model are loaded; if another writer saved
+        first, everything is reloaded and re-planned, so nothing is duplicated or lost.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                reloaded = self.get_source(source.name)
+                if reloaded is not None:
+                    source = reloaded
+                if source.last_commit == commit:
+                    return SyncSummary(source=source.name, commit=commit, up_to_date=True)
+            self.catch_up()
+            summary, touched = self._plan(source, commit, discovery, actor)
+            source.record_sync(commit, branch, summary.counts(), actor=actor)
+            try:
+                self.save(source, *touched)
+            except IntegrityError:
+                continue
+            return summary
+        raise ConflictError(f"source {source.name!r} kept changing under this sync; try again")
+
+    def _plan(
+        self, source: Source, commit: str, discovery: Discovery, actor: str
+    ) -> tuple[SyncSummary, list[Job]]:
+        summary = SyncSummary(source=source.name, commit=commit, problems=list(discovery.problems))
+        rows = {row.key: row for row in self.views.source_rows(source.name)}
+        found = {facts.key: facts for facts in discovery.jobs}
+        names = self._assign_names(source.name, found, rows, summary.problems)
+        touched: list[Job] = []
+        for key in sorted(found):
+            facts = found[key]
+            data = facts.as_event_data()
+            data["values"]["name"] = names[key]
+            row = rows.get(key)
+            if row is None:
+                job = Job(
+                    source=source.name,
+                    module_name=facts.module_name,
+                    job_class_name=facts.job_class_name,
+                    facts=data,
+                    commit=commit,
+                    actor=actor,
+                )
+                summary.added.append(job.ref)
+                touched.append(job)
+                continue
+            if row.installed and not row.deleted and row.digest == facts_digest(data):
+                continue
+            job = self.get_job(row.id)
+            outcome = job.sync_facts(data, commit, actor=actor)
+            if outcome == "changed":
+                summary.changed.append(job.ref)
+            elif outcome == "reinstalled":
+                summary.reinstalled.append(job.ref)
+            if outcome:
+                touched.append(job)
+        for key, row in sorted(rows.items()):
+            if key in found or not row.installed or row.deleted:
+                continue
+            if key.rsplit(".", 1)[0] in discovery.unreadable_modules:
+                continue
+            job = self.get_job(row.id)
+            if job.uninstall(commit, actor=actor):
+                summary.uninstalled.append(job.ref)
+                touched.append(job)
+        return summary, touched
+
+    def _assign_names(
+        self,
+        source: str,
+        found: dict[str, JobFacts],
+        rows: dict[str, JobRow],
+        problems: list[Problem],
+    ) -> dict[str, str]:
+        """Give every found job a unique name, as Nautobot does: ``Name``, ``Name (2)``, ``Name (3)``…
+
+        A job keeps the name it already has when that is still free, so names do not shuffle.
+        """
+        wanted = {key: str(facts.values["name"]) for key, facts in found.items()}
+        own_refs = {f"{source}:{key}" for key in rows}
+        holders: dict[str, str | None] = dict.fromkeys(
+            set(wanted.values()) | {row.source_name for row in rows.values()}
+        )
+        holders.update(self.views.name_holders(holders))
+        # Names this sync may not hand out: held by other jobs, or by this source's jobs it won't rename.
+        taken = {name for name, ref in holders.items() if ref is not None and ref not in own_refs}
+        for key, row in rows.items():
+            if not row.deleted and (key not in found or row.name_override):
+                taken.add(row.name)
+
+        def is_free(name: str) -> bool:
+            if name not in holders:
+                holders[name] = self.views.name_holders([name]).get(name)
+            holder = holders[name]
+            return name not in taken and (holder is None or holder in own_refs)
+
+        assigned: dict[str, str] = {}
+        ordered = sorted(found, key=lambda k: (k not in rows, k))
+        for key in ordered:
+            base = wanted[key]
+            existing = rows.get(key)
+            current = existing.source_name if existing is not None else None
+            if current is not None and _is_variant(current, base) and is_free(current):
+                name = current
+            else:
+                name = next(n for n in _variants(base) if is_free(n))
+            if name != base:
+                facts = found[key]
+                problems.append(
+                    Problem(
+                        facts.file, facts.line, f"job name {base!r} is already used; {key} is named {name!r}"
+                    )
+                )
+            taken.add(name)
+            assigned[key] = name
+        return assigned
+
+    # -- operator actions --------------------------------------------------------------------
+
+    def change_job(self, ident: UUID, action: str, actor: str, *args: Any) -> bool:
+        """Run one operator action on a job and save it, retrying if another writer got there first."""
+        for _ in range(MAX_ATTEMPTS):
+            job = self.get_job(ident)
+            if action == "override" and args[0] == "name":
+                self._check_name_free(job, args[1])
+            changed: bool | None = getattr(job, action)(*args, actor=actor)
+            if changed is False:
+                return False
+            try:
+                self.save(job)
+            except IntegrityError:
+                continue
+            return True
+        raise ConflictError(f"job {ident} kept changing; try again")
+
+    def _check_name_free(self, job: Job, name: object) -> None:
+        if not isinstance(name, str):
+            return
+        self.catch_up()
+        holder = self.views.name_holders([name]).get(name)
+        if holder is not None and holder != job.ref:
+            raise FieldError(f"name {name!r} is already used by {holder}")
+
+
+_SUFFIX = re.compile(r"^(?P<base>.*) \((?P<n>\d+)\)$")
+
+
+def _is_variant(name: str, base: str) -> bool:
+    match = _SUFFIX.match(name)
+    return name == base or (match is not None and match["base"] == base)
+
+
+def _variants(base: str) -> Iterable[str]:
+    yield base
+    n = 2
+    while True:
+        yield f"{base} ({n})"
+        n += 1
+
+
+__all__ = ["JobCatalogApp", "SyncSummary", "job_id"]

@@ -1,0 +1,263 @@
+"""The library facade: ``Catalog.open(...)`` wires the store, the mirrors and the use cases together."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import PersistenceError
+
+from jobsync.adapters.git import redact_url
+from jobsync.adapters.store import default_store_url, store_settings
+from jobsync.app import JobCatalogApp, SyncSummary
+from jobsync.domain.errors import (
+    AmbiguousJobRefError,
+    JobNotFoundError,
+    SourceNotFoundError,
+    StoreError,
+)
+from jobsync.domain.fields import OVERRIDABLE_FIELDS
+from jobsync.domain.job import Job, job_id
+from jobsync.sync import SourceSpec, resync
+
+_REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
+#: Record keys that change with every event and say nothing about what changed.
+_UNTRACKED = {"last_updated", "created"}
+
+
+def default_actor() -> str:
+    """The login name, as the CLI records it when ``--actor`` is not given."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+def default_state_dir() -> Path:
+    """``$STATE_DIRECTORY`` under systemd, ``/var/lib/jobsync`` for root, else the XDG state folder."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    if os.geteuid() == 0:
+        return Path("/var/lib/jobsync")
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "jobsync"
+
+
+class Catalog:
+    """The catalog of jobs and their history, for CLI commands and Python programs alike."""
+
+    def __init__(self, app: JobCatalogApp, state_dir: Path, actor: str) -> None:
+        self._app = app
+        self.state_dir = state_dir
+        self.actor = actor
+        self._configured: dict[str, SourceSpec] = {}
+
+    @classmethod
+    def open(
+        cls,
+        store: str | None = None,
+        state_dir: str | Path | None = None,
+        actor: str | None = None,
+        sources: list[SourceSpec] | None = None,
+    ) -> Catalog:
+        """Open (creating if needed) the store and state folder; ``sources`` are the configured ones."""
+        state = Path(state_dir) if state_dir is not None else default_state_dir()
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
+        settings = store_settings(store or default_store_url(state))
+        try:
+            app = JobCatalogApp(env=settings)
+        except (PersistenceError, OSError) as exc:
+            raise StoreError(f"cannot open store {store or default_store_url(state)}: {exc}") from None
+        catalog = cls(app, state, actor or default_actor())
+        catalog._configured = {spec.name: spec for spec in sources or []}
+        return catalog
+
+    def close(self) -> None:
+        self._app.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def resync(
+        self,
+        target: str,
+        *,
+        branch: str | None = None,
+        name: str | None = None,
+        actor: str | None = None,
+    ) -> SyncSummary:
+        """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``)."""
+        spec = self._spec_for(target, branch=branch, name=name)
+        summary = resync(self._app, spec, self.state_dir, actor or self.actor)
+        self._app.catch_up()
+        return summary
+
+    def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
+        if target in self._configured and name is None:
+            spec = self._configured[target]
+            return spec if branch is None else SourceSpec(spec.name, spec.url, branch, spec.kind)
+        if _looks_like_location(target):
+            url = _normalise_location(target)
+            return SourceSpec(name=name or _name_from_url(url), url=url, branch=branch)
+        remembered = self._app.get_source(target)
+        if remembered is None:
+            raise SourceNotFoundError(target)
+        return SourceSpec(
+            name=remembered.name,
+            url=remembered.url,
+            branch=branch if branch is not None else remembered.branch,
+        )
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Every source synced so far, with its last commit and counts."""
+        self._app.catch_up()
+        return self._app.views.list_sources()
+
+    def source(self, name: str) -> dict[str, Any]:
+        for record in self.sources():
+            if record["name"] == name:
+                return record
+        raise SourceNotFoundError(name)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def jobs(self, source: str | None = None, installed: bool | None = True) -> list[dict[str, Any]]:
+        """Jobs as records (DESIGN.md §6 keys); ``installed=None`` lists installed and uninstalled."""
+        self._app.catch_up()
+        return self._app.views.list_jobs(source=source, installed=installed)
+
+    def job(self, ref: str, at: datetime | None = None) -> dict[str, Any]:
+        """One job as a record, now or as it was at ``at`` (its overrides of that moment included)."""
+        ident = self.resolve(ref)
+        if at is None:
+            return self._app.get_job(ident).as_record()
+        job = self._app.job_at(ident, at)
+        if job is None:
+            raise JobNotFoundError(f"{ref} at {at.isoformat()}")
+        record = job.as_record()
+        record["deleted"] = job.deleted
+        return record
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        """Every event of a job, oldest first: time, actor, event name and the fields it changed."""
+        ident = self.resolve(ref)
+        entries: list[dict[str, Any]] = []
+        job: Job | None = None
+        before: dict[str, Any] = {}
+        old_source: dict[str, Any] = {}
+        for domain_event in self._app.job_events(ident):
+            job = cast("Job", domain_event.mutate(job))
+            after = {k: v for k, v in job.as_record().items() if k not in _UNTRACKED}
+            after["deleted"] = job.deleted
+            changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+            if isinstance(domain_event, Job.JobChanged | Job.JobReinstalled):
+                # An overridden field's effective value did not move: say what moved underneath.
+                changes.update(
+                    {
+                        f"{field} (in source)": [old_source.get(field), job.source_values[field]]
+                        for field in job.overrides
+                        if old_source.get(field) != job.source_values[field]
+                    }
+                )
+            old_source = dict(job.source_values)
+            entries.append(
+                {
+                    "time": domain_event.timestamp.isoformat(),
+                    "actor": getattr(domain_event, "actor", ""),
+                    "event": type(domain_event).__name__,
+                    "version": domain_event.originator_version,
+                    "changes": changes
+                    if before
+                    else {"name": [None, after["name"]], "commit": [None, after["commit"]]},
+                }
+            )
+            before = after
+        return entries
+
+    def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
+        """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
+        return self._change(ref, "override", actor, field, value)
+
+    def clear_override(self, ref: str, field: str, actor: str | None = None) -> bool:
+        """Let ``field`` follow the job's current source value again; False when it was not overridden."""
+        return self._change(ref, "clear_override", actor, field)
+
+    def enable(self, ref: str, actor: str | None = None) -> bool:
+        return self._change(ref, "enable", actor)
+
+    def disable(self, ref: str, actor: str | None = None) -> bool:
+        return self._change(ref, "disable", actor)
+
+    def delete_job(self, ref: str, actor: str | None = None) -> bool:
+        """Delete an uninstalled job; its history stays readable."""
+        return self._change(ref, "delete", actor)
+
+    def _change(self, ref: str, action: str, actor: str | None, *args: Any) -> bool:
+        changed = self._app.change_job(self.resolve(ref), action, actor or self.actor, *args)
+        self._app.catch_up()
+        return changed
+
+    def resolve(self, ref: str) -> UUID:
+        """A job's id from its ``SOURCE:MODULE.CLASS`` ref, its UUID, or its unique name."""
+        match = _REF.match(ref)
+        if match:
+            ident = job_id(match["source"], match["module"], match["cls"])
+            if self._exists(ident):
+                return ident
+        self._app.catch_up()
+        records = self._app.views.find_jobs(ref)
+        live = [r for r in records if r["ref"] == ref or r["id"] == ref] or records
+        if not live:
+            raise JobNotFoundError(ref)
+        if len(live) > 1:
+            raise AmbiguousJobRefError(ref, [r["ref"] for r in live])
+        return UUID(live[0]["id"])
+
+    def _exists(self, ident: UUID) -> bool:
+        try:
+            self._app.get_job(ident)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+
+def _looks_like_location(target: str) -> bool:
+    return (
+        "://" in target
+        or "/" in target
+        or target.startswith((".", "~"))
+        or Path(target).exists()
+        or re.match(r"^[^/:@\s]+@[^/:\s]+:", target) is not None
+    )
+
+
+def _normalise_location(target: str) -> str:
+    if "://" in target or re.match(r"^[^/:@\s]+@[^/:\s]+:", target):
+        return target
+    return str(Path(target).expanduser().resolve())
+
+
+def _name_from_url(url: str) -> str:
+    tail = redact_url(url).rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    tail = tail.removesuffix(".git") or "source"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", tail)
+
+
+__all__ = ["OVERRIDABLE_FIELDS", "Catalog", "default_actor", "default_state_dir"]

@@ -1,0 +1,369 @@
+"""The ``jobsync`` command: thin click commands that call one use case each and format the answer."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import click
+
+from jobsync.app import SyncSummary
+from jobsync.catalog import Catalog
+from jobsync.config import config_path, load_config
+from jobsync.domain.errors import JobSyncError
+from jobsync.domain.fields import OVERRIDABLE_FIELDS, parse_field_value
+from jobsync.times import parse_time
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+
+
+class Settings:
+    """What the global options say; the catalog is opened on first use, so ``--help`` needs no store."""
+
+    def __init__(self, config: str | None, store: str | None, actor: str | None) -> None:
+        self.config_file = config
+        self.store = store
+        self.actor = actor
+        self._catalog: Catalog | None = None
+
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            config = load_config(config_path(self.config_file))
+            self._catalog = Catalog.open(
+                store=self.store or config.store,
+                state_dir=config.state_dir,
+                actor=self.actor,
+                sources=list(config.sources),
+            )
+        return self._catalog
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+
+
+class JobSyncGroup(click.Group):
+    """Turns every JobSyncError into one ``error:`` line and exit code 1, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except JobSyncError as exc:
+            _fail(str(exc))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+        except Exception as exc:
+            if os.environ.get("JOBSYNC_DEBUG"):
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {exc} (set JOBSYNC_DEBUG=1 for details)")
+        finally:
+            settings = ctx.find_object(Settings)
+            if settings is not None:
+                settings.close()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    raise SystemExit(ExitCode.FAILED)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+def pass_catalog(f: F) -> F:
+    """Hand the command an open Catalog built from the global options."""
+
+    @pass_settings
+    def wrapper(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+        return f(settings.catalog(), *args, **kwargs)
+
+    wrapper.__name__ = f.__name__
+    wrapper.__doc__ = f.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+@click.group(cls=JobSyncGroup)
+@click.option(
+    "--config", "config", metavar="FILE", help="Config file (default $JOBSYNC_CONFIG, /etc/jobsync)."
+)
+@click.option("--store", metavar="URL", help="Event store, e.g. sqlite:///path/jobsync.db.")
+@click.option("--actor", metavar="NAME", help="Who is acting, recorded on every event (default: login name).")
+@click.version_option(package_name="jobsync")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | None) -> None:
+    """jobsync: the catalog of automation jobs in Git repositories, and of everything that happened to them."""
+    ctx.obj = Settings(config, store, actor)
+
+
+# -- resync -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("target", metavar="SOURCE|URL|PATH")
+@click.option("--branch", help="Branch to follow (default: the remote's HEAD).")
+@click.option("--name", help="Name to remember a new URL/PATH under (default: from the URL).")
+@json_option
+@pass_catalog
+def resync(catalog: Catalog, target: str, branch: str | None, name: str | None, as_json: bool) -> None:
+    """Sync one source now and print what changed."""
+    summary = catalog.resync(target, branch=branch, name=name)
+    if as_json:
+        _print_json({**summary.as_dict(), "result": None})
+        return
+    click.echo(format_summary(summary))
+
+
+def format_summary(summary: SyncSummary) -> str:
+    """A sync summary for people: counts first, then each job and problem."""
+    head = f"{summary.source} @ {summary.commit[:12]}"
+    if summary.up_to_date:
+        return f"{head}: already up to date"
+    counts = summary.counts()
+    lines = [head + ": " + ", ".join(f"{n} {what}" for what, n in counts.items())]
+    for what in ("added", "changed", "uninstalled", "reinstalled"):
+        lines.extend(f"  {what:<11} {ref}" for ref in getattr(summary, what))
+    lines.extend(f"  problem     {p.file}:{p.line}: {p.reason}" for p in summary.problems)
+    return "\n".join(lines)
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def sources() -> None:
+    """Sources synced so far."""
+
+
+@sources.command("list")
+@json_option
+@pass_catalog
+def sources_list(catalog: Catalog, as_json: bool) -> None:
+    """List sources with their last synced commit."""
+    records = catalog.sources()
+    if as_json:
+        _print_json(records)
+        return
+    _print_table(
+        ["NAME", "URL", "BRANCH", "COMMIT", "LAST SYNC"],
+        [
+            [
+                r["name"],
+                r["url"],
+                r["last_branch"] or r["branch"] or "",
+                (r["last_commit"] or "")[:12],
+                r["last_synced"] or "never",
+            ]
+            for r in records
+        ],
+    )
+
+
+@sources.command("show")
+@click.argument("name")
+@json_option
+@pass_catalog
+def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
+    """Show one source."""
+    record = catalog.source(name)
+    if as_json:
+        _print_json(record)
+        return
+    for key, value in record.items():
+        click.echo(f"{key:<12} {value}")
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def jobs() -> None:
+    """Jobs in the catalog: list, inspect, override, enable, delete."""
+
+
+@jobs.command("list")
+@click.option("--source", help="Only jobs of this source.")
+@click.option("--installed", "state", flag_value="installed", default=True, help="Installed jobs (default).")
+@click.option("--uninstalled", "state", flag_value="uninstalled", help="Only jobs gone from their source.")
+@click.option("--all", "state", flag_value="all", help="Installed and uninstalled jobs.")
+@json_option
+@pass_catalog
+def jobs_list(catalog: Catalog, source: str | None, state: str, as_json: bool) -> None:
+    """List jobs."""
+    installed = {"installed": True, "uninstalled": False, "all": None}[state]
+    records = catalog.jobs(source=source, installed=installed)
+    if as_json:
+        _print_json(records)
+        return
+    _print_table(
+        ["REF", "NAME", "GROUPING", "INSTALLED", "ENABLED", "OVERRIDES"],
+        [
+            [
+                r["ref"],
+                r["name"],
+                r["grouping"],
+                _yes(r["installed"]),
+                _yes(r["enabled"]),
+                ",".join(f for f in OVERRIDABLE_FIELDS if r[f"{f}_override"]) or "-",
+            ]
+            for r in records
+        ],
+    )
+
+
+@jobs.command("show")
+@click.argument("job_ref", metavar="JOB")
+@click.option(
+    "--at", "at", metavar="TIME", help="Show the job as it was then (ISO-8601, date, '3 days ago')."
+)
+@json_option
+@pass_catalog
+def jobs_show(catalog: Catalog, job_ref: str, at: str | None, as_json: bool) -> None:
+    """Show one job; overridden fields are marked."""
+    record = catalog.job(job_ref, at=parse_time(at) if at else None)
+    if as_json:
+        _print_json(record)
+        return
+    for key, value in record.items():
+        if key.endswith("_override"):
+            continue
+        mark = "  (overridden)" if record.get(f"{key}_override") else ""
+        click.echo(f"{key:<24} {_text(value)}{mark}")
+
+
+@jobs.command("history")
+@click.argument("job_ref", metavar="JOB")
+@json_option
+@pass_catalog
+def jobs_history(catalog: Catalog, job_ref: str, as_json: bool) -> None:
+    """Every event of a job: when, who, what, and which fields changed."""
+    entries = catalog.history(job_ref)
+    if as_json:
+        _print_json(entries)
+        return
+    for entry in entries:
+        click.echo(f"{entry['time'][:19].replace('T', ' ')}  {entry['actor']:<16} {entry['event']}")
+        for key, (old, new) in entry["changes"].items():
+            click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
+
+
+@jobs.command("override")
+@click.argument("job_ref", metavar="JOB")
+@click.argument("field")
+@click.argument("value")
+@pass_catalog
+def jobs_override(catalog: Catalog, job_ref: str, field: str, value: str) -> None:
+    """Pin FIELD of JOB to VALUE; sync keeps the source value underneath."""
+    changed = catalog.override(job_ref, field, parse_field_value(field, value))
+    click.echo(f"{'overrode' if changed else 'already overridden:'} {field} of {job_ref}")
+
+
+@jobs.command("clear")
+@click.argument("job_ref", metavar="JOB")
+@click.argument("field", metavar="FIELD")
+@pass_catalog
+def jobs_clear(catalog: Catalog, job_ref: str, field: str) -> None:
+    """Clear the override of FIELD: it follows the current source value again."""
+    changed = catalog.clear_override(job_ref, field)
+    click.echo(f"{'cleared' if changed else 'not overridden:'} {field} of {job_ref}")
+
+
+@jobs.command("enable")
+@click.argument("job_ref", metavar="JOB")
+@pass_catalog
+def jobs_enable(catalog: Catalog, job_ref: str) -> None:
+    """Allow JOB to run."""
+    changed = catalog.enable(job_ref)
+    click.echo(f"{'enabled' if changed else 'already enabled:'} {job_ref}")
+
+
+@jobs.command("disable")
+@click.argument("job_ref", metavar="JOB")
+@pass_catalog
+def jobs_disable(catalog: Catalog, job_ref: str) -> None:
+    """Stop JOB from running."""
+    changed = catalog.disable(job_ref)
+    click.echo(f"{'disabled' if changed else 'already disabled:'} {job_ref}")
+
+
+@jobs.command("delete")
+@click.argument("job_ref", metavar="JOB")
+@pass_catalog
+def jobs_delete(catalog: Catalog, job_ref: str) -> None:
+    """Delete uninstalled JOB (its history stays, for audit)."""
+    catalog.delete_job(job_ref)
+    click.echo(f"deleted {job_ref}")
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--dir", "folder", metavar="DIR", help="Where to make the sample repo and store (default: a temp dir)."
+)
+@pass_settings
+def demo(settings: Settings, folder: str | None) -> None:
+    """Make a sample repo, sync it, change it, sync again, override a field and show history."""
+    from jobsync.demo import run_demo
+
+    run_demo(folder, actor=settings.actor, echo=click.echo)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (list, dict)) or value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: usage errors become one ``error:`` line and exit code 2."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="jobsync", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+        raise SystemExit(ExitCode.USAGE) from None
+    except click.ClickException as exc:
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        raise SystemExit(ExitCode.FAILED) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,138 @@
+"""TOML configuration -> frozen settings; every refusal names the key's path."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobsync.domain.errors import ConfigError
+from jobsync.sync import SourceSpec
+
+DEFAULT_CONFIG = Path("/etc/jobsync/config.toml")
+_TOP_KEYS = {"store", "state_dir", "log_format", "sources"}
+_SOURCE_KEYS = {
+    "name",
+    "kind",
+    "url",
+    "path",
+    "distribution",
+    "branch",
+    "interval",
+    "include",
+    "exclude",
+    "credentials_env",
+    "credentials_file",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration; ``None`` means "use the default"."""
+
+    store: str | None = None
+    state_dir: Path | None = None
+    log_format: str = "console"
+    sources: tuple[SourceSpec, ...] = field(default=())
+    path: Path | None = None
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """``--config``, else ``$JOBSYNC_CONFIG``, else /etc/jobsync/config.toml when it exists."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("JOBSYNC_CONFIG"):
+        return Path(os.environ["JOBSYNC_CONFIG"])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and check a config file; no file means every default."""
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return _parse(data, path)
+
+
+def _parse(data: dict[str, Any], path: Path) -> Config:
+    _refuse_unknown(data, _TOP_KEYS, "")
+    store = _optional_str(data, "store", "store")
+    state_dir = _optional_str(data, "state_dir", "state_dir")
+    log_format = _optional_str(data, "log_format", "log_format") or "console"
+    if log_format not in ("json", "console"):
+        raise ConfigError(f"log_format: must be 'json' or 'console', not {log_format!r}")
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list):
+        raise ConfigError("sources: must be a list of [[sources]] tables")
+    sources: list[SourceSpec] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_sources):
+        where = f"sources[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: must be a table")
+        spec = _source(raw, where)
+        if spec.name in seen:
+            raise ConfigError(f"{where}.name: source {spec.name!r} is configured twice")
+        seen.add(spec.name)
+        sources.append(spec)
+    return Config(
+        store=store,
+        state_dir=Path(state_dir) if state_dir else None,
+        log_format=log_format,
+        sources=tuple(sources),
+        path=path,
+    )
+
+
+def _source(raw: dict[str, Any], where: str) -> SourceSpec:
+    _refuse_unknown(raw, _SOURCE_KEYS, f"{where}.")
+    name = _optional_str(raw, "name", f"{where}.name")
+    if not name or ":" in name:
+        raise ConfigError(f"{where}.name: a source needs a name without ':'")
+    kind = _optional_str(raw, "kind", f"{where}.kind") or "git"
+    if kind not in ("git", "local", "app"):
+        raise ConfigError(f"{where}.kind: must be 'git', 'local' or 'app', not {kind!r}")
+    if kind != "git":
+        raise ConfigError(f"{where}.kind: {kind!r} sources are not supported yet")
+    url = _optional_str(raw, "url", f"{where}.url")
+    if not url:
+        raise ConfigError(f"{where}.url: a git source needs a url")
+    return SourceSpec(
+        name=name,
+        url=url,
+        branch=_optional_str(raw, "branch", f"{where}.branch"),
+        kind=kind,
+        include=_globs(raw, "include", where),
+        exclude=_globs(raw, "exclude", where),
+    )
+
+
+def _refuse_unknown(table: dict[str, Any], known: set[str], prefix: str) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _optional_str(table: dict[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string, not {type(value).__name__}")
+    return value
+
+
+def _globs(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.{key}: must be a list of glob strings")
+    return tuple(value)

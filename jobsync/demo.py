@@ -1,0 +1,207 @@
+"""``jobsync demo``: a guided tour on a sample repository, made with the git CLI in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from textwrap import dedent
+
+from jobsync.domain.errors import JobSyncError
+
+Echo = Callable[[str], None]
+
+_NETOPS_INIT = '''\
+"""Nautobot 2 style: jobs are registered explicitly."""
+from nautobot.apps.jobs import register_jobs
+
+from .backup import BackupConfigs
+from .interfaces import AuditInterfaces, BounceInterface
+
+register_jobs(BackupConfigs, AuditInterfaces, BounceInterface)
+'''
+
+_NETOPS_BACKUP = '''\
+from nautobot.apps.jobs import Job
+
+name = "Backups"
+
+
+class BackupConfigs(Job):
+    """Back up running configurations."""
+
+    class Meta:
+        name = "Backup configs"
+        description = "Save every device's running config to Git"
+        soft_time_limit = 300
+        time_limit = 600
+'''
+
+_NETOPS_INTERFACES = """\
+from nautobot.apps import jobs
+
+name = "Interfaces"
+
+
+class AuditInterfaces(jobs.Job):
+    class Meta:
+        description = "Report interfaces that are down but enabled"
+        has_sensitive_variables = False
+
+
+class BounceInterface(jobs.Job):
+    class Meta:
+        description = "Shut and re-enable one interface"
+        approval_required = True
+"""
+
+_LEGACY_CLEANUP = '''\
+"""Nautobot 1 style: a module-level ``jobs`` list."""
+import os
+
+from nautobot.extras.jobs import Job
+
+os.system("echo this line never runs under jobsync")  # discovery never imports or runs code
+
+name = "Housekeeping"
+
+
+class _Base(Job):
+    class Meta:
+        abstract = True
+
+
+class PurgeOldChanges(_Base):
+    class Meta:
+        abstract = False
+        name = "Purge old changes"
+        commit_default = False
+
+
+class Ping(Job):
+    class Meta:
+        description = "Check reachability"
+        task_queues = ["fast"]
+
+
+jobs = [PurgeOldChanges, Ping]
+'''
+
+
+def run_demo(folder: str | None, actor: str | None, echo: Echo) -> None:
+    """Run the tour; each step prints the command a person would type, then its output."""
+    if shutil.which("git") is None:
+        raise JobSyncError("the demo makes its sample repository with git, which is not installed")
+    base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="jobsync-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    netops, legacy = base / "netops", base / "legacy"
+    config = base / "config.toml"
+    config.write_text(f'state_dir = "{base / "state"}"\n', encoding="utf-8")
+
+    def step(title: str, *args: str) -> None:
+        from jobsync.cli import cli
+
+        shown = shlex.join(args).replace(str(base), "$DEMO")
+        echo(f"\n## {title}\n$ jobsync {shown}")
+        cli.main(
+            args=["--config", str(config), "--actor", actor or "demo", *args],
+            prog_name="jobsync",
+            standalone_mode=False,
+        )
+
+    echo(f"jobsync demo in {base} (shown as $DEMO)")
+    echo("Two sample Git repositories: 'netops' (Nautobot 2, register_jobs) and 'legacy' (Nautobot 1).")
+    _make_repo(
+        netops,
+        {
+            "jobs/__init__.py": _NETOPS_INIT,
+            "jobs/backup.py": _NETOPS_BACKUP,
+            "jobs/interfaces.py": _NETOPS_INTERFACES,
+        },
+    )
+    _make_repo(legacy, {"jobs/cleanup.py": _LEGACY_CLEANUP})
+
+    step(
+        "Discover the jobs of both repositories (parsed with ast, never imported)",
+        "resync",
+        str(netops),
+        "--name",
+        "netops",
+    )
+    step("The legacy repository runs os.system at import: jobsync never runs it", "resync", str(legacy))
+    step("The catalog: every job, rebuilt from the event log", "jobs", "list")
+    step(
+        "An operator pins a description; the source value stays underneath",
+        "jobs",
+        "override",
+        "netops:jobs.backup.BackupConfigs",
+        "description",
+        "Nightly backup (owned by NetOps)",
+    )
+    step("Enable a job so it may run", "jobs", "enable", "Backup configs")
+
+    echo("\n## Someone edits the repository: a new time limit, a new description, one job removed")
+    _write(
+        netops / "jobs/backup.py",
+        _NETOPS_BACKUP.replace("600", "900").replace(
+            "Save every device's running config to Git", "Save running configs to the backup repo"
+        ),
+    )
+    _write(netops / "jobs/interfaces.py", _NETOPS_INTERFACES.split("\n\nclass BounceInterface")[0] + "\n")
+    _write(netops / "jobs/__init__.py", _NETOPS_INIT.replace(", BounceInterface", ""))
+    _git(netops, "commit", "-qam", "Longer backups; retire BounceInterface")
+
+    step("Sync again: one job changed, one uninstalled (kept, never deleted by sync)", "resync", "netops")
+    step("Nothing new upstream: a resync appends nothing", "resync", "netops")
+    step(
+        "The override won: the new source description waits underneath",
+        "jobs",
+        "show",
+        "netops:jobs.backup.BackupConfigs",
+    )
+    step(
+        "Clear the override: the field shows the *current* source value",
+        "jobs",
+        "clear",
+        "netops:jobs.backup.BackupConfigs",
+        "description",
+    )
+    step("Uninstalled jobs keep their history; list them with --all", "jobs", "list", "--all")
+    step("Who changed what, and when: the job's full history", "jobs", "history", "Backup configs")
+    echo(
+        f"\nEverything above is in {base / 'state' / 'jobsync.db'}; try: "
+        f"jobsync --config {config} jobs show 'Backup configs' --json"
+    )
+
+
+def _make_repo(path: Path, files: dict[str, str]) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    _git(path, "init", "-q", "-b", "main")
+    for relpath, text in files.items():
+        _write(path / relpath, text)
+    _git(path, "add", "-A")
+    _git(path, "commit", "-qm", "Initial jobs")
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dedent(text), encoding="utf-8")
+
+
+def _git(path: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.com",
+        "GIT_COMMITTER_NAME": "Demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.com",
+    }
+    result = subprocess.run(["git", "-C", str(path), *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise JobSyncError(f"git {args[0]} failed in {path}: {result.stderr.strip()}")

@@ -1,0 +1,982 @@
+"""Find Nautobot job classes in source files by reading their syntax tree; repository code never runs."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import io
+import textwrap
+import tokenize
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from jobsync.domain.errors import FieldError
+from jobsync.domain.fields import (
+    OVERRIDABLE_DEFAULTS,
+    FieldValue,
+    JobFacts,
+    limits_conflict,
+    validate_field_value,
+)
+
+MAX_FILE_SIZE = 1024 * 1024
+#: Largest time limit accepted from source: Django's PositiveIntegerField bound, about 68 years.
+MAX_TIME_LIMIT = 2**31 - 1
+
+#: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
+SummaryValue = str | int | float | bool | tuple[str, ...]
+
+_JOB_MODULES = ("nautobot.extras.jobs", "nautobot.apps.jobs")
+_JOB_BASES = ("Job", "JobHookReceiver", "JobButtonReceiver")
+#: Absolute dotted name -> the Nautobot symbol it denotes (``register_jobs`` is defined in nautobot.core.celery).
+_NAUTOBOT_SYMBOLS: dict[str, str] = {
+    **{f"{module}.{name}": name for module in _JOB_MODULES for name in (*_JOB_BASES, "register_jobs")},
+    "nautobot.core.celery.register_jobs": "register_jobs",
+}
+_NAUTOBOT = "<nautobot>"
+_EXTERNAL = "<external>"
+_UNREADABLE = "<unreadable>"
+_JOB_NODE = (_NAUTOBOT, "Job")
+_HOOK_NODE = (_NAUTOBOT, "JobHookReceiver")
+_BUTTON_NODE = (_NAUTOBOT, "JobButtonReceiver")
+_BASEJOB_NODE = (_NAUTOBOT, "BaseJob")
+#: Nautobot's own classes as they sit in a job's MRO; BaseJob defines the (empty) default Meta.
+_NAUTOBOT_MROS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Job": (_JOB_NODE, _BASEJOB_NODE),
+    "JobHookReceiver": (_HOOK_NODE, _JOB_NODE, _BASEJOB_NODE),
+    "JobButtonReceiver": (_BUTTON_NODE, _JOB_NODE, _BASEJOB_NODE),
+}
+
+_META_BOOLS = ("read_only", "commit_default", "abstract")
+_META_KEYS = frozenset((*(key for key in OVERRIDABLE_DEFAULTS if key != "grouping"), *_META_BOOLS))
+_MAX_DEPTH = 64
+_MAX_REASON = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something discovery could not read or had to correct, with where it is."""
+
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NameRef:
+    """A name used as a value (a register_jobs argument, a list entry), resolved as far as one file allows.
+
+    ``targets`` are absolute dotted candidates (several only after star imports); empty when the
+    expression is not a plain or dotted name, or names nothing this file binds.
+    """
+
+    text: str
+    targets: tuple[str, ...]
+    is_name: bool
+    starred: bool = False
+
+
+@dataclass(frozen=True)
+class MetaEntry:
+    """One recognised ``class Meta`` key; ``value`` is None when it was unusable (see ``warning``)."""
+
+    key: str
+    value: SummaryValue | None
+    line: int
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class MetaView:
+    """Effective Meta values (defaults not filled in), computed once so resolving thousands of jobs is cheap."""
+
+    values: tuple[tuple[str, str | int | float | bool], ...]
+    queues: tuple[str, ...]
+    read_only: bool
+    warnings: tuple[Problem, ...]
+
+
+_EMPTY_VIEW = MetaView((), (), False, ())
+
+
+@dataclass(frozen=True)
+class MetaSummary:
+    """A class's own ``class Meta``: checked literal values and its bases (``class Meta(Base.Meta)``).
+
+    ``view`` is this Meta alone; resolve_jobs merges in the Metas named as bases when there are any.
+    """
+
+    line: int
+    entries: tuple[MetaEntry, ...]
+    bases: tuple[tuple[str, ...], ...]
+    view: MetaView = _EMPTY_VIEW
+
+    @property
+    def abstract(self) -> bool:
+        """True when this Meta itself says ``abstract = True``."""
+        return any(e.key == "abstract" and e.value is True for e in self.entries)
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """A module-level class: its bases as absolute dotted candidates, and its own Meta if any."""
+
+    name: str
+    line: int
+    bases: tuple[tuple[str, ...], ...]
+    meta: MetaSummary | None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a module-level name is bound to when the module finishes: a class, an import, a list or other."""
+
+    name: str
+    kind: str  # "class" | "import" | "list" | "other"
+    line: int
+    targets: tuple[str, ...] = ()
+    items: tuple[NameRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegisterCall:
+    """A module-level call that looks like ``register_jobs(...)``; resolve_jobs checks where it comes from."""
+
+    line: int
+    func: tuple[str, ...]
+    args: tuple[NameRef, ...]
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    """Everything discovery needs from one file, computed once per file content (picklable)."""
+
+    path: str
+    module_name: str
+    error: Problem | None = None
+    classes: tuple[ClassSummary, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    star_imports: tuple[str, ...] = ()
+    register_calls: tuple[RegisterCall, ...] = ()
+    grouping: str | None = None
+    grouping_warning: Problem | None = None
+    #: The raw bytes mention register_jobs: for an unreadable file, registration cannot be ruled out.
+    mentions_register_jobs: bool = False
+
+    @property
+    def imports(self) -> dict[str, tuple[str, ...]]:
+        """Local name -> absolute dotted targets, for the names bound by imports."""
+        return {b.name: b.targets for b in self.bindings if b.kind == "import"}
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The jobs of one source and every problem met on the way."""
+
+    jobs: tuple[JobFacts, ...]
+    problems: tuple[Problem, ...]
+    #: Modules whose jobs could not be determined (their file, or a file their classes depend on, is
+    #: unreadable, or their ``jobs`` is not a literal list): the sync keeps their jobs' last known state.
+    unreadable_modules: frozenset[str]
+
+
+# --- files -------------------------------------------------------------------------------------------
+
+
+def module_name_for(path: str) -> str:
+    """Dotted module name of a source-relative POSIX path: ``jobs/backup.py`` -> ``jobs.backup``."""
+    parts = path.removesuffix(".py").split("/")
+    if len(parts) > 1 and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _package_of(path: str, module_name: str) -> str:
+    """The package relative imports start from; an ``__init__.py`` is its own package."""
+    if path.rsplit("/", 1)[-1] == "__init__.py":
+        return "" if "/" not in path else module_name
+    return module_name.rpartition(".")[0]
+
+
+def is_candidate(path: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
+    """Whether a source-relative file is scanned: ``*.py``, not hidden, not under ``tests/``, not setup.py."""
+    if not path.endswith(".py") or path == "setup.py":
+        return False
+    parts = path.split("/")
+    if any(part.startswith(".") for part in parts) or "tests" in parts[:-1]:
+        return False
+    if include and not any(fnmatchcase(path, pattern) for pattern in include):
+        return False
+    return not any(fnmatchcase(path, pattern) for pattern in exclude)
+
+
+# --- one file ----------------------------------------------------------------------------------------
+
+
+def summarize_module(path: str, data: bytes, *, max_size: int = MAX_FILE_SIZE) -> ModuleSummary:
+    """Read one file's jobs-relevant facts from its syntax tree; never raises, never runs the code."""
+    module_name = module_name_for(path)
+    mentions = b"register_jobs" in data
+    try:
+        if len(data) > max_size:
+            reason = f"file is {len(data)} bytes, over the {max_size}-byte limit; skipped"
+            return _failed(path, module_name, 0, reason, mentions)
+        text, problem = _decode(path, data)
+        if problem is not None:
+            return ModuleSummary(path, module_name, error=problem, mentions_register_jobs=mentions)
+        tree = ast.parse(text, filename=path)
+        walker = _ModuleWalker(path, module_name, _package_of(path, module_name), text)
+        walker.walk(tree.body)
+        return walker.summary(mentions)
+    except SyntaxError as exc:
+        return _failed(path, module_name, exc.lineno or 0, f"syntax error: {exc.msg}", mentions)
+    except (RecursionError, MemoryError):
+        return _failed(path, module_name, 0, "code is nested too deeply to parse", mentions)
+    except ValueError as exc:
+        return _failed(path, module_name, 0, f"cannot parse: {exc}", mentions)
+    except Exception as exc:  # a bug here must cost one file, not the whole sync
+        return _failed(
+            path, module_name, 0, f"internal error while reading: {type(exc).__name__}: {exc}", mentions
+        )
+
+
+def _failed(path: str, module_name: str, line: int, reason: str, mentions: bool) -> ModuleSummary:
+    problem = Problem(path, line, _one_line(reason))
+    return ModuleSummary(path, module_name, error=problem, mentions_register_jobs=mentions)
+
+
+def _decode(path: str, data: bytes) -> tuple[str, Problem | None]:
+    """Decode as Python does (BOM, PEP 263 cookie, else UTF-8), with a line number on failure."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        return "", Problem(path, 1, _one_line(f"bad encoding declaration: {exc}"))
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        return "", Problem(path, line, f"not valid {encoding}: byte 0x{bad} cannot be decoded ({exc.reason})")
+    except LookupError as exc:
+        return "", Problem(path, 1, _one_line(f"unknown encoding: {exc}"))
+    nul = text.find("\x00")
+    if nul >= 0:
+        return "", Problem(path, text.count("\n", 0, nul) + 1, "file contains a NUL byte")
+    return text.removeprefix("\ufeff"), None
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None (iterative: chains can be long)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
+class _ModuleWalker:
+    """Walks module-level statements in order, tracking what each name means at each point."""
+
+    def __init__(self, path: str, module_name: str, package: str, text: str) -> None:
+        self.path = path
+        self.module_name = module_name
+        self.package = package
+        self.text = text
+        self.namespace: dict[str, Binding] = {}
+        self.classes: dict[str, ClassSummary] = {}
+        self.stars: list[str] = []
+        self.calls: list[RegisterCall] = []
+        self.grouping: str | None = None
+        self.grouping_warning: Problem | None = None
+
+    def summary(self, mentions: bool) -> ModuleSummary:
+        return ModuleSummary(
+            path=self.path,
+            module_name=self.module_name,
+            classes=tuple(self.classes.values()),
+            bindings=tuple(self.namespace.values()),
+            star_imports=tuple(self.stars),
+            register_calls=tuple(self.calls),
+            grouping=self.grouping,
+            grouping_warning=self.grouping_warning,
+            mentions_register_jobs=mentions,
+        )
+
+    # Only module-level statements and the blocks that run at import time are visited; function
+    # bodies never are, so a file costs one parse plus a walk over its top level.
+    def walk(self, body: Iterable[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.Import):
+                self._import(stmt)
+            elif isinstance(stmt, ast.ImportFrom):
+                self._import_from(stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                self._class(stmt)
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                self._bind(Binding(stmt.name, "other", stmt.lineno))
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    self._assign(target, stmt.value, stmt.lineno)
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                self._assign(stmt.target, stmt.value, stmt.lineno)
+            elif isinstance(stmt, ast.AugAssign):
+                self._augment(stmt)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                self._call(stmt.value, stmt.lineno)
+            elif isinstance(stmt, ast.If):
+                # The ``if`` branch is walked last so its bindings win, as on the usual path.
+                self.walk(stmt.orelse)
+                self.walk(stmt.body)
+            elif isinstance(stmt, ast.Try | ast.TryStar):
+                # Handlers first: the ``try`` body is the path normally taken, so its bindings win.
+                for handler in stmt.handlers:
+                    self.walk(handler.body)
+                self.walk(stmt.body)
+                self.walk(stmt.orelse)
+                self.walk(stmt.finalbody)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                self.walk(stmt.body)
+
+    def _bind(self, binding: Binding) -> None:
+        self.namespace.pop(binding.name, None)  # re-insert so the final order follows the source
+        self.namespace[binding.name] = binding
+        if binding.name == "name":  # _assign clears this again for a literal string
+            self.grouping = None
+            self.grouping_warning = Problem(
+                self.path,
+                binding.line,
+                f"module-level name of {self.module_name} is not a literal string; "
+                "the module name is used as grouping",
+            )
+
+    def _import(self, stmt: ast.Import) -> None:
+        for alias in stmt.names:
+            if alias.asname:
+                self._bind(Binding(alias.asname, "import", stmt.lineno, (alias.name,)))
+            else:
+                head = alias.name.split(".", 1)[0]
+                self._bind(Binding(head, "import", stmt.lineno, (head,)))
+
+    def _import_from(self, stmt: ast.ImportFrom) -> None:
+        base = self._absolute(stmt.module or "", stmt.level)
+        for alias in stmt.names:
+            if alias.name == "*":
+                if base:
+                    self.stars.append(base)
+                continue
+            targets = (_join(base, alias.name),) if base is not None else ()
+            self._bind(Binding(alias.asname or alias.name, "import", stmt.lineno, targets))
+
+    def _absolute(self, module: str, level: int) -> str | None:
+        """Absolute module of an import; relative levels count from this module's package."""
+        if level == 0:
+            return module
+        parts = self.package.split(".") if self.package else []
+        up = level - 1
+        if up > len(parts):
+            return None
+        return _join(".".join(parts[: len(parts) - up]), module)
+
+    def translate(self, dotted: str) -> tuple[str, ...]:
+        """Absolute candidates for a dotted name as this module sees it at this point."""
+        head, _, rest = dotted.partition(".")
+        binding = self.namespace.get(head)
+        if binding is None:
+            return tuple(f"{star}.{dotted}" for star in reversed(self.stars))
+        if binding.kind in ("class", "list"):
+            return (_join(self.module_name, dotted),)
+        if binding.kind == "import":
+            return tuple(_join(t, rest) if rest else t for t in binding.targets)
+        return ()
+
+    def name_ref(self, node: ast.expr) -> NameRef:
+        starred = isinstance(node, ast.Starred)
+        inner = node.value if isinstance(node, ast.Starred) else node
+        dotted = _dotted(inner)
+        if dotted is None:
+            text = ast.get_source_segment(self.text, node) or type(node).__name__
+            return NameRef(_one_line(text)[:80], (), is_name=False, starred=starred)
+        return NameRef(
+            ("*" if starred else "") + dotted, self.translate(dotted), is_name=True, starred=starred
+        )
+
+    def _bases(self, nodes: Iterable[ast.expr]) -> tuple[tuple[str, ...], ...]:
+        return tuple(self.translate(d) if (d := _dotted(n)) else () for n in nodes)
+
+    def _class(self, stmt: ast.ClassDef) -> None:
+        meta: MetaSummary | None = None
+        for item in stmt.body:
+            if isinstance(item, ast.ClassDef) and item.name == "Meta":
+                meta = self._meta(item, stmt.name)
+        summary = ClassSummary(stmt.name, stmt.lineno, self._bases(stmt.bases), meta)
+        self._bind(Binding(stmt.name, "class", stmt.lineno))
+        self.classes.pop(stmt.name, None)
+        self.classes[stmt.name] = summary
+
+    def _meta(self, meta: ast.ClassDef, owner: str) -> MetaSummary:
+        entries: dict[str, MetaEntry] = {}
+        for stmt in meta.body:
+            pairs: list[tuple[ast.expr, ast.expr]] = []
+            if isinstance(stmt, ast.Assign):
+                pairs = [(target, stmt.value) for target in stmt.targets]
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                pairs = [(stmt.target, stmt.value)]
+            for target, value in pairs:
+                if isinstance(target, ast.Name) and target.id in _META_KEYS:
+                    entries[target.id] = _meta_entry(target.id, value, stmt.lineno, owner)
+        view = _view(
+            {key: (entry, self.path) for key, entry in entries.items()}, owner, self.path, meta.lineno
+        )
+        return MetaSummary(meta.lineno, tuple(entries.values()), self._bases(meta.bases), view)
+
+    def _assign(self, target: ast.expr, value: ast.expr, line: int) -> None:
+        if isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self._assign(element, ast.Constant(None), line)
+            return
+        if not isinstance(target, ast.Name):
+            return
+        if isinstance(value, ast.List | ast.Tuple):
+            self._bind(Binding(target.id, "list", line, items=tuple(self.name_ref(e) for e in value.elts)))
+            return
+        self._bind(Binding(target.id, "other", line))
+        if target.id == "name":
+            self._grouping(value, line)
+
+    def _grouping(self, value: ast.expr, line: int) -> None:
+        literal = _literal(value)
+        if isinstance(literal, str):
+            try:
+                self.grouping = str(validate_field_value("grouping", literal))
+                self.grouping_warning = None
+                return
+            except FieldError as exc:
+                reason = f"module-level name of {self.module_name} is invalid ({exc})"
+        else:
+            reason = f"module-level name of {self.module_name} is not a literal string"
+        self.grouping_warning = Problem(
+            self.path, line, _one_line(f"{reason}; the module name is used as grouping")
+        )
+
+    def _augment(self, stmt: ast.AugAssign) -> None:
+        if not isinstance(stmt.target, ast.Name):
+            return
+        current = self.namespace.get(stmt.target.id)
+        if (
+            current is not None
+            and current.kind == "list"
+            and isinstance(stmt.op, ast.Add)
+            and isinstance(stmt.value, ast.List | ast.Tuple)
+        ):
+            extra = tuple(self.name_ref(e) for e in stmt.value.elts)
+            self._bind(Binding(current.name, "list", current.line, items=current.items + extra))
+        else:
+            self._bind(Binding(stmt.target.id, "other", stmt.lineno))
+
+    def _call(self, call: ast.Call, line: int) -> None:
+        func = _dotted(call.func)
+        if func is None:
+            return
+        head, _, method = func.rpartition(".")
+        current = self.namespace.get(head)
+        if current is not None and current.kind == "list" and method in ("append", "extend"):
+            self._grow_list(current, method, call)
+            return
+        targets = self.translate(func)
+        if any(t.rpartition(".")[2] == "register_jobs" for t in targets):
+            self.calls.append(RegisterCall(line, targets, tuple(self.name_ref(a) for a in call.args)))
+
+    def _grow_list(self, current: Binding, method: str, call: ast.Call) -> None:
+        """``jobs.append(X)`` / ``jobs.extend([X, Y])`` keep a literal jobs list readable."""
+        if method == "append" and len(call.args) == 1:
+            extra: tuple[NameRef, ...] = (self.name_ref(call.args[0]),)
+        elif method == "extend" and len(call.args) == 1 and isinstance(call.args[0], ast.List | ast.Tuple):
+            extra = tuple(self.name_ref(e) for e in call.args[0].elts)
+        else:
+            self._bind(Binding(current.name, "other", call.lineno))
+            return
+        self._bind(Binding(current.name, "list", current.line, items=current.items + extra))
+
+
+_NOT_LITERAL = object()
+
+
+def _literal(node: ast.expr) -> object:
+    """The value of a literal expression, or ``_NOT_LITERAL`` (f-strings, names and calls are not)."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return _NOT_LITERAL
+
+
+def _meta_entry(key: str, node: ast.expr, line: int, owner: str) -> MetaEntry:
+    """Check one Meta value now, so resolve_jobs only merges values that were already checked."""
+    value = _literal(node)
+    if value is _NOT_LITERAL:
+        return MetaEntry(key, None, line, f"Meta.{key} of {owner} is not a literal; using the default")
+    try:
+        checked = _check_meta_value(key, value)
+    except FieldError as exc:
+        return MetaEntry(
+            key, None, line, _one_line(f"Meta.{key} of {owner} is invalid ({exc}); using the default")
+        )
+    return MetaEntry(key, checked, line)
+
+
+def _check_meta_value(key: str, value: object) -> SummaryValue:
+    if key in _META_BOOLS:
+        if not isinstance(value, bool):
+            raise FieldError(f"takes true or false, not {value!r}")
+        return value
+    checked = validate_field_value(key, value)
+    if isinstance(checked, list):
+        return tuple(checked)
+    if key == "description" and isinstance(checked, str):
+        return textwrap.dedent(checked).strip()  # what Nautobot shows
+    if isinstance(checked, int | float) and not isinstance(checked, bool) and checked > MAX_TIME_LIMIT:
+        raise FieldError(f"{checked!r} seconds is over the {MAX_TIME_LIMIT}-second maximum")
+    return checked
+
+
+def _view(entries: Mapping[str, tuple[MetaEntry, str]], owner: str, path: str, line: int) -> MetaView:
+    """Turn merged Meta entries (each with its file) into effective values and warnings."""
+    values: dict[str, str | int | float | bool] = {}
+    queues: tuple[str, ...] = ()
+    warnings: list[Problem] = []
+    for key, (entry, entry_path) in entries.items():
+        if entry.value is None:
+            if entry.warning is not None:
+                warnings.append(Problem(entry_path, entry.line, entry.warning))
+        elif isinstance(entry.value, tuple):
+            queues = entry.value
+        else:
+            values[key] = entry.value
+    commit = values.pop("commit_default", None)
+    if "dryrun_default" not in entries and isinstance(commit, bool):
+        values["dryrun_default"] = not commit  # Nautobot 1: commit_default = X means dryrun_default = not X
+    read_only = values.pop("read_only", False) is True
+    values.pop("abstract", None)
+    soft, hard = values.get("soft_time_limit", 0), values.get("time_limit", 0)
+    if limits_conflict(soft, hard):
+        reason = (
+            f"Meta.soft_time_limit ({soft}) of {owner} is not below Meta.time_limit ({hard}); "
+            "the job will be stopped at the hard limit without the soft warning"
+        )
+        warnings.append(Problem(path, line, reason))
+    return MetaView(tuple(values.items()), queues, read_only, tuple(warnings))
+
+
+# --- the whole source --------------------------------------------------------------------------------
+
+_Node = tuple[str, str]  # (module, class) for a source class; (_NAUTOBOT | _EXTERNAL | _UNREADABLE, name)
+_Symbol = tuple[str, str, str]  # (kind, module, name); kind: class, list, module, nautobot, unreadable
+_REGISTER_JOBS: _Symbol = ("nautobot", "", "register_jobs")
+
+
+class _CycleError(Exception):
+    """A class is (or derives from) a class in a circular chain of base classes."""
+
+
+def resolve_jobs(summaries: Mapping[str, ModuleSummary]) -> Discovery:
+    """Decide which classes of a source are jobs, as Nautobot would, from the summaries of all its files."""
+    # Resolution allocates only acyclic objects, but while thousands of summaries are alive every
+    # collection the allocations trigger walks all of them: pausing the collector halves the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Resolver(summaries).run()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _Resolver:
+    """One resolution over one source; every lookup is memoised because sources can be large."""
+
+    def __init__(self, summaries: Mapping[str, ModuleSummary]) -> None:
+        self.problems: set[Problem] = set()
+        self.undetermined: set[str] = set()
+        self.modules: dict[str, ModuleSummary] = {}
+        self.broken: dict[str, ModuleSummary] = {}
+        for path in sorted(summaries, key=_package_first):
+            summary = summaries[path]
+            name = summary.module_name
+            if name in self.modules or name in self.broken:
+                winner = (self.modules.get(name) or self.broken[name]).path
+                self.problems.add(
+                    Problem(path, 0, f"module {name} is also {winner}, which Python imports; skipped")
+                )
+            elif summary.error is not None:
+                self.broken[name] = summary
+                self.problems.add(summary.error)
+            else:
+                self.modules[name] = summary
+        self.namespaces = {name: {b.name: b for b in s.bindings} for name, s in self.modules.items()}
+        self.classes = {(name, c.name): c for name, s in self.modules.items() for c in s.classes}
+        # Seeded with what needs no search: Nautobot's names and every module's own classes and lists.
+        self._symbols: dict[str, _Symbol | None] = {
+            name: ("nautobot", "", symbol) for name, symbol in _NAUTOBOT_SYMBOLS.items()
+        }
+        for module, namespace in self.namespaces.items():
+            for name, binding in namespace.items():
+                dotted = f"{module}.{name}"
+                if (
+                    binding.kind in ("class", "list")
+                    and dotted not in self.modules
+                    and dotted not in self.broken
+                ):
+                    self._symbols[dotted] = (binding.kind, module, name)
+        self._resolving: set[str] = set()
+        self._mros: dict[_Node, tuple[_Node, ...] | None] = {}
+        self._visiting: set[_Node] = set()
+        self._metas: dict[_Node, MetaView] = {}
+        self._jobness: dict[_Node, bool] = {}
+
+    def run(self) -> Discovery:
+        job_classes = [node for node in self.classes if self._is_job_class(node)]
+        calls = [
+            (summary, call)
+            for summary in self.modules.values()
+            for call in summary.register_calls
+            if _REGISTER_JOBS in map(self._resolve, call.func)
+        ]
+        unsure = sorted(s.path for s in self.broken.values() if s.mentions_register_jobs)
+        if calls:
+            selected = self._registered(calls)
+        elif unsure:
+            selected = []
+        else:
+            selected = self._nautobot1_selection(job_classes)
+        if unsure:
+            # A file that cannot be read may call register_jobs: which classes are jobs is unknown.
+            affected = sorted({module for module, _ in job_classes})
+            self.undetermined.update(affected)
+            reason = (
+                "this unreadable file may call register_jobs, so the jobs of "
+                f"{', '.join(affected) or 'no other module'} keep their last known state"
+            )
+            self.problems.update(Problem(path, 0, _one_line(reason)) for path in unsure)
+        jobs = [facts for node in selected if (facts := self._facts(node)) is not None]
+        jobs.sort(key=lambda f: (f.module_name, f.job_class_name))
+        return Discovery(
+            jobs=tuple(jobs),
+            problems=tuple(sorted(self.problems, key=lambda p: (p.file, p.line, p.reason))),
+            unreadable_modules=frozenset(self.broken) | frozenset(self.undetermined),
+        )
+
+    # - names -
+
+    def _resolve(self, dotted: str) -> _Symbol | None:
+        """What an absolute dotted name denotes in this source (or in Nautobot), following imports."""
+        if dotted in self._symbols:
+            return self._symbols[dotted]
+        if dotted in self._resolving or len(self._resolving) > _MAX_DEPTH:
+            return None  # circular imports: unresolvable, not an endless loop
+        self._resolving.add(dotted)
+        try:
+            symbol = self._lookup(dotted)
+        finally:
+            self._resolving.discard(dotted)
+        self._symbols[dotted] = symbol
+        return symbol
+
+    def _lookup(self, dotted: str) -> _Symbol | None:
+        """The longest module prefix of ``dotted`` decides; the rest is looked up in that module."""
+        if dotted in self.modules:
+            return ("module", dotted, "")
+        cut = len(dotted)
+        while (cut := dotted.rfind(".", 0, cut)) > 0:
+            prefix = dotted[:cut]
+            if prefix in self.modules:
+                return self._member(prefix, dotted[cut + 1 :].split("."))
+            if prefix in self.broken:
+                return ("unreadable", prefix, "")
+        return ("unreadable", dotted, "") if dotted in self.broken else None
+
+    def _member(self, module: str, rest: list[str]) -> _Symbol | None:
+        binding = self.namespaces[module].get(rest[0])
+        if binding is None:
+            for star in reversed(self.modules[module].star_imports):
+                if (symbol := self._resolve(_join(star, ".".join(rest)))) is not None:
+                    return symbol
+            return None
+        if binding.kind in ("class", "list"):
+            return (binding.kind, module, rest[0]) if len(rest) == 1 else None
+        if binding.kind == "import":
+            tail = ".".join(rest[1:])
+            return self._first(tuple(_join(t, tail) if tail else t for t in binding.targets))
+        return None
+
+    def _first(self, targets: Iterable[str]) -> _Symbol | None:
+        for target in targets:
+            if (symbol := self._resolve(target)) is not None:
+                return symbol
+        return None
+
+    # - classes -
+
+    def _base_node(self, targets: tuple[str, ...]) -> _Node:
+        symbol = self._first(targets)
+        if symbol is None:
+            return (_EXTERNAL, targets[0] if targets else "?")
+        kind, module, name = symbol
+        if kind == "class":
+            return (module, name)
+        if kind == "nautobot" and name in _NAUTOBOT_MROS:
+            return (_NAUTOBOT, name)
+        if kind == "unreadable":
+            return (_UNREADABLE, module)
+        return (_EXTERNAL, targets[0])
+
+    def _mro(self, node: _Node) -> tuple[_Node, ...]:
+        """Python's method resolution order over source classes; Nautobot's own classes are known."""
+        cached = self._mros.get(node, ())
+        if cached:
+            return cached
+        if cached is None:
+            raise _CycleError
+        if node[0] == _NAUTOBOT:
+            return _NAUTOBOT_MROS[node[1]]
+        if node not in self.classes:
+            return (node,)
+        if node in self._visiting:
+            raise _CycleError
+        self._visiting.add(node)
+        try:
+            bases = [self._base_node(targets) for targets in self.classes[node].bases]
+            base_mros = [self._mro(base) for base in bases]
+        except _CycleError:
+            self._mros[node] = None
+            raise
+        finally:
+            self._visiting.discard(node)
+        if not base_mros:
+            mro: tuple[_Node, ...] = (node,)
+        elif len(base_mros) == 1:
+            mro = (node, *base_mros[0])
+        else:
+            mro = (node, *_c3([*map(list, base_mros), bases]))
+        self._mros[node] = mro
+        return mro
+
+    def _is_job_class(self, node: _Node) -> bool:
+        known = self._jobness.get(node)
+        if known is None:
+            known = self._jobness[node] = self._check_job_class(node)
+        return known
+
+    def _check_job_class(self, node: _Node) -> bool:
+        try:
+            mro = self._mro(node)
+        except _CycleError:
+            self.problems.add(
+                self._problem(node, f"class {node[1]} has a circular chain of base classes; not a job")
+            )
+            return False
+        if self.broken and any(n[0] == _UNREADABLE for n in mro):
+            unreadable = ", ".join(sorted({self.broken[n[1]].path for n in mro if n[0] == _UNREADABLE}))
+            self.undetermined.add(node[0])
+            reason = (
+                f"cannot tell whether {node[1]} is a job: a base class is in {unreadable}, which could not "
+                f"be read; the jobs of {node[0]} keep their last known state"
+            )
+            self.problems.add(self._problem(node, reason))
+            return False
+        return _JOB_NODE in mro
+
+    def _problem(self, node: _Node, reason: str) -> Problem:
+        return Problem(self.modules[node[0]].path, self.classes[node].line, _one_line(reason))
+
+    # - which classes are jobs -
+
+    def _expand(self, refs: Iterable[NameRef], depth: int = 0) -> Iterator[tuple[NameRef, _Symbol | None]]:
+        """Each reference with what it denotes; ``*name`` of a literal list is opened up."""
+        for ref in refs:
+            symbol = self._first(ref.targets)
+            if ref.starred and symbol is not None and symbol[0] == "list" and depth < _MAX_DEPTH:
+                yield from self._expand(self.namespaces[symbol[1]][symbol[2]].items, depth + 1)
+            else:
+                yield ref, symbol
+
+    def _select(
+        self, summary: ModuleSummary, line: int, what: str, refs: Iterable[NameRef]
+    ) -> Iterator[_Node]:
+        """The job classes a list of references names; anything else is reported at ``line``."""
+        for ref, symbol in self._expand(refs):
+            if not ref.is_name or ref.starred:
+                reason = f"cannot resolve {what} {ref.text} without running code"
+            elif symbol is None:
+                reason = f"{what} {ref.text} does not name a class of this source"
+            elif symbol[0] == "unreadable":
+                continue  # its file is reported as unreadable and its jobs keep their state
+            elif symbol[0] == "class" and self._is_job_class((symbol[1], symbol[2])):
+                yield (symbol[1], symbol[2])
+                continue
+            elif symbol[0] == "class" and symbol[1] in self.undetermined:
+                continue  # already reported: it depends on an unreadable file
+            else:
+                reason = f"{what} {ref.text} is not a job class of this source"
+            self.problems.add(Problem(summary.path, line, _one_line(reason)))
+
+    def _registered(self, calls: list[tuple[ModuleSummary, RegisterCall]]) -> list[_Node]:
+        """Nautobot 2: only registered classes are jobs; the first registration wins."""
+        selected: dict[_Node, None] = {}
+        for summary, call in sorted(calls, key=lambda sc: (sc[0].path, sc[1].line)):
+            for node in self._select(summary, call.line, "register_jobs argument", call.args):
+                selected.setdefault(node, None)
+        return list(selected)
+
+    def _nautobot1_selection(self, job_classes: list[_Node]) -> list[_Node]:
+        """Nautobot 1: a module's literal ``jobs`` list, else every non-abstract job class it defines."""
+        selected: dict[_Node, None] = {}
+        by_module: dict[str, list[_Node]] = {}
+        for node in job_classes:
+            by_module.setdefault(node[0], []).append(node)
+        for module, summary in sorted(self.modules.items()):
+            binding = self.namespaces[module].get("jobs")
+            listed = self._jobs_list(binding)
+            if listed is not None:
+                for node in self._select(summary, listed.line, "jobs list entry", listed.items):
+                    selected.setdefault(node, None)
+            elif binding is not None and binding.kind != "import":
+                self.undetermined.add(module)
+                reason = (
+                    f"jobs in {module} is not a literal list of job classes and cannot be read without running "
+                    "code; no jobs are taken from this module and its known jobs keep their last state"
+                )
+                self.problems.add(Problem(summary.path, binding.line, reason))
+            else:
+                for node in by_module.get(module, ()):
+                    meta = self.classes[node].meta
+                    if meta is None or not meta.abstract:
+                        selected.setdefault(node, None)
+        return list(selected)
+
+    def _jobs_list(self, binding: Binding | None) -> Binding | None:
+        if binding is None or binding.kind == "list":
+            return binding
+        if binding.kind == "import":  # ``from .common import jobs``; a Nautobot module is no list
+            symbol = self._first(binding.targets)
+            if symbol is not None and symbol[0] == "list":
+                found = self.namespaces[symbol[1]][symbol[2]]
+                return Binding(binding.name, "list", binding.line, items=found.items)
+        return None
+
+    # - facts -
+
+    def _facts(self, node: _Node) -> JobFacts | None:
+        mro = self._mro(node)
+        hook, button = _HOOK_NODE in mro, _BUTTON_NODE in mro
+        if hook and button:
+            reason = (
+                f"class {node[1]} derives from both JobHookReceiver and JobButtonReceiver, "
+                "which Nautobot refuses; not a job"
+            )
+            self.problems.add(self._problem(node, reason))
+            return None
+        summary, cls = self.modules[node[0]], self.classes[node]
+        # Python-style lookup: the first class in the MRO that defines Meta; Nautobot's BaseJob ends it.
+        view = _EMPTY_VIEW
+        if cls.meta is not None:
+            view = self._meta_view(node, cls.meta)
+        else:
+            for owner in mro[1:]:
+                if owner[0] == _NAUTOBOT:
+                    break
+                meta = self._own_meta(owner)
+                if meta is not None:
+                    view = self._meta_view(owner, meta)
+                    break
+        values: dict[str, FieldValue] = dict(OVERRIDABLE_DEFAULTS)
+        values["name"] = node[1]
+        values["grouping"] = node[0] if summary.grouping is None else summary.grouping
+        values.update(view.values)
+        values["task_queues"] = list(view.queues)  # a fresh list: facts never share a mutable value
+        warnings = view.warnings
+        if summary.grouping is None and summary.grouping_warning is not None:
+            warnings = (*warnings, summary.grouping_warning)
+        if warnings:
+            self.problems.update(warnings)
+        # Positional arguments: this runs once per job and keyword passing is measurably slower.
+        return JobFacts(
+            node[0],
+            node[1],
+            summary.path,
+            cls.line,
+            values,
+            view.read_only,
+            hook,
+            button,
+            tuple([w.reason for w in warnings]) if warnings else (),
+        )
+
+    def _own_meta(self, node: _Node) -> MetaSummary | None:
+        cls = self.classes.get(node)
+        return cls.meta if cls is not None else None
+
+    def _meta_view(self, owner: _Node, meta: MetaSummary) -> MetaView:
+        """The nearest Meta, merged with its own bases (``class Meta(Base.Meta)``) when it has any."""
+        if not meta.bases:
+            return meta.view
+        if owner not in self._metas:
+            entries: dict[str, tuple[MetaEntry, str]] = {}
+            for meta_owner, chained in self._meta_chain(owner):
+                path = self.modules[meta_owner[0]].path
+                for entry in chained.entries:
+                    entries.setdefault(entry.key, (entry, path))
+            self._metas[owner] = _view(entries, owner[1], self.modules[owner[0]].path, meta.line)
+        return self._metas[owner]
+
+    def _meta_chain(self, owner: _Node) -> list[tuple[_Node, MetaSummary]]:
+        """Metas consulted, in lookup order: the owner's, then its Meta's bases (``class Meta(Base.Meta)``)."""
+        chain: list[tuple[_Node, MetaSummary]] = []
+        seen: set[_Node] = set()
+        pending = [owner]
+        while pending and len(chain) < _MAX_DEPTH:
+            node = pending.pop(0)
+            meta = self._own_meta(node)
+            if node in seen or meta is None:
+                continue
+            seen.add(node)
+            chain.append((node, meta))
+            for targets in meta.bases:
+                symbol = self._first(t.removesuffix(".Meta") for t in targets if t.endswith(".Meta"))
+                if symbol is not None and symbol[0] == "class":
+                    pending.append((symbol[1], symbol[2]))
+        return chain
+
+
+def _package_first(path: str) -> tuple[bool, str]:
+    """``a/b/__init__.py`` sorts before ``a/b.py``: Python imports the package when both exist."""
+    return (not path.endswith("__init__.py"), path)
+
+
+def _c3(sequences: list[list[_Node]]) -> list[_Node]:
+    """C3 linearisation; a left-to-right walk stands in when the bases cannot be ordered."""
+    result: list[_Node] = []
+    pending = [list(s) for s in sequences if s]
+    while pending:
+        for sequence in pending:
+            head = sequence[0]
+            if not any(head in other[1:] for other in pending):
+                break
+        else:
+            flat = [n for s in sequences for n in s]
+            return result + [n for i, n in enumerate(flat) if n not in flat[:i] and n not in result]
+        result.append(head)
+        pending = [s[1:] if s[0] == head else s for s in pending]
+        pending = [s for s in pending if s]
+    return result

@@ -1,0 +1,75 @@
+"""Errors jobsync raises on purpose; each message is one line a person can act on."""
+
+from __future__ import annotations
+
+
+class JobSyncError(Exception):
+    """Base of every error jobsync reports to a user as ``error: <message>``."""
+
+
+class JobNotFoundError(JobSyncError):
+    """No job matches the reference a person gave."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no job matches {ref!r}")
+        self.ref = ref
+
+
+class AmbiguousJobRefError(JobSyncError):
+    """A reference (usually a name) matches more than one job."""
+
+    def __init__(self, ref: str, matches: list[str]) -> None:
+        super().__init__(f"{ref!r} matches several jobs: {', '.join(sorted(matches))}")
+        self.ref = ref
+
+
+class SourceNotFoundError(JobSyncError):
+    """No configured or remembered source has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no source named {name!r} (give a URL or path to sync a new one)")
+        self.name = name
+
+
+class SourceConflictError(JobSyncError):
+    """A remembered source name was given a different URL."""
+
+
+class FieldError(JobSyncError):
+    """An override was refused: unknown field, read-only field or a bad value."""
+
+
+class JobStillInstalledError(JobSyncError):
+    """Only an uninstalled job may be deleted."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"job {ref} is still installed; only uninstalled jobs can be deleted")
+        self.ref = ref
+
+
+class JobDeletedError(JobSyncError):
+    """The job was deleted; its history stays readable but it takes no more changes."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"job {ref} was deleted")
+        self.ref = ref
+
+
+class GitError(JobSyncError):
+    """Fetching or reading a repository failed; ``reason`` classifies why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StoreError(JobSyncError):
+    """The event store could not be opened or written."""
+
+
+class ConfigError(JobSyncError):
+    """The configuration file is missing, malformed or holds a bad value."""
+
+
+class ConflictError(JobSyncError):
+    """Another writer changed the same aggregate and retrying did not resolve it."""

@@ -1,0 +1,295 @@
+"""The Job aggregate: one job class of one source, with Nautobot's override rules."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from jobsync.domain.errors import FieldError, JobDeletedError, JobStillInstalledError
+from jobsync.domain.fields import (
+    OVERRIDABLE_DEFAULTS,
+    OVERRIDABLE_FIELDS,
+    FieldValue,
+    check_field_name,
+    limits_conflict,
+    validate_field_value,
+)
+
+#: Fixed namespace so every daemon computes the same ids for the same jobs and sources.
+NAMESPACE = UUID("6c3f0a52-8f5e-5d8b-9a55-3b1f7f0c2a11")
+
+#: Source facts that are not overridable fields but come from the class source too.
+SOURCE_FLAGS = ("read_only", "is_job_hook_receiver", "is_job_button_receiver")
+
+
+def job_id(source: str, module_name: str, job_class_name: str) -> UUID:
+    """The job's deterministic id: the same on every host for the same ``source:module.Class``."""
+    return uuid5(NAMESPACE, f"{source}:{module_name}.{job_class_name}")
+
+
+def job_ref(source: str, module_name: str, job_class_name: str) -> str:
+    """How a person names a job: ``SOURCE:MODULE.CLASS``."""
+    return f"{source}:{module_name}.{job_class_name}"
+
+
+class Job(Aggregate):
+    """A job class found in a source, its operator overrides and its install state."""
+
+    class Event(Aggregate.Event):
+        """Every job event says who caused it."""
+
+        actor: str
+
+    class JobDiscovered(Event, Aggregate.Created):
+        """Sync found this job for the first time."""
+
+        source: str
+        module_name: str
+        job_class_name: str
+        facts: dict[str, Any]
+        commit: str
+
+    class JobChanged(Event):
+        """The job's metadata in source changed (new facts replace the old ones)."""
+
+        facts: dict[str, Any]
+        commit: str
+
+    class JobUninstalled(Event):
+        """The job vanished from its source; it is kept, with its overrides and history."""
+
+        commit: str
+
+    class JobReinstalled(Event):
+        """A vanished job came back; its overrides apply again."""
+
+        facts: dict[str, Any]
+        commit: str
+
+    class FieldOverridden(Event):
+        """An operator pinned ``field`` to ``value``; sync no longer changes the effective value."""
+
+        field: str
+        value: Any
+
+    class OverrideCleared(Event):
+        """An operator released ``field``; it shows the current source value again."""
+
+        field: str
+
+    class JobEnabled(Event):
+        """An operator allowed the job to run."""
+
+    class JobDisabled(Event):
+        """An operator stopped the job from running."""
+
+    class JobDeleted(Event):
+        """An operator removed an uninstalled job; its history and results stay."""
+
+    @staticmethod
+    def create_id(source: str, module_name: str, job_class_name: str) -> UUID:
+        return job_id(source, module_name, job_class_name)
+
+    @event(JobDiscovered)
+    def __init__(
+        self,
+        source: str,
+        module_name: str,
+        job_class_name: str,
+        facts: dict[str, Any],
+        commit: str,
+        actor: str,
+    ) -> None:
+        self.source = source
+        self.module_name = module_name
+        self.job_class_name = job_class_name
+        self.source_values: dict[str, Any] = {}
+        self.overrides: dict[str, Any] = {}
+        self.installed = True
+        self.enabled = False
+        self.deleted = False
+        self._take_facts(facts, commit)
+
+    def _take_facts(self, facts: dict[str, Any], commit: str) -> None:
+        self.source_values = {**OVERRIDABLE_DEFAULTS, **facts["values"]}
+        self.read_only = bool(facts.get("read_only", False))
+        self.is_job_hook_receiver = bool(facts.get("is_job_hook_receiver", False))
+        self.is_job_button_receiver = bool(facts.get("is_job_button_receiver", False))
+        self.file = str(facts.get("file", ""))
+        self.line = int(facts.get("line", 0))
+        self.commit = commit
+
+    # -- what the job looks like -------------------------------------------------------------
+
+    @property
+    def ref(self) -> str:
+        return job_ref(self.source, self.module_name, self.job_class_name)
+
+    @property
+    def key(self) -> str:
+        """``module.Class``: the job's identity inside its source."""
+        return f"{self.module_name}.{self.job_class_name}"
+
+    def value(self, field: str) -> Any:
+        """The effective value: the override when the flag is set, else the current source value."""
+        if field in self.overrides:
+            return self.overrides[field]
+        return self.source_values[field]
+
+    @property
+    def name(self) -> str:
+        return str(self.value("name"))
+
+    def facts(self) -> dict[str, Any]:
+        """The source facts as last synced, in the shape events carry them."""
+        return {
+            "values": dict(self.source_values),
+            "read_only": self.read_only,
+            "is_job_hook_receiver": self.is_job_hook_receiver,
+            "is_job_button_receiver": self.is_job_button_receiver,
+            "file": self.file,
+            "line": self.line,
+        }
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def sync_facts(self, facts: dict[str, Any], commit: str, actor: str) -> str | None:
+        """Bring the job in line with its source; return what happened (``reinstalled``, ``changed``)."""
+        if self.deleted:
+            return None
+        if not self.installed:
+            self._reinstall(facts=facts, commit=commit, actor=actor)
+            return "reinstalled"
+        if facts != self.facts():
+            self._change(facts=facts, commit=commit, actor=actor)
+            return "changed"
+        return None
+
+    def uninstall(self, commit: str, actor: str) -> bool:
+        """Mark the job as gone from its source (never deleted by sync); False if nothing to do."""
+        if self.deleted or not self.installed:
+            return False
+        self._uninstall(commit=commit, actor=actor)
+        return True
+
+    @event(JobChanged)
+    def _change(self, facts: dict[str, Any], commit: str, actor: str) -> None:
+        self._take_facts(facts, commit)
+
+    @event(JobUninstalled)
+    def _uninstall(self, commit: str, actor: str) -> None:
+        self.installed = False
+
+    @event(JobReinstalled)
+    def _reinstall(self, facts: dict[str, Any], commit: str, actor: str) -> None:
+        self.installed = True
+        self._take_facts(facts, commit)
+
+    # -- operator actions --------------------------------------------------------------------
+
+    def override(self, field: str, value: object, actor: str) -> bool:
+        """Pin ``field`` to a validated ``value``; False when it was already pinned to it."""
+        self._check_not_deleted()
+        checked = validate_field_value(field, value)
+        if field in ("soft_time_limit", "time_limit"):
+            soft = checked if field == "soft_time_limit" else self.value("soft_time_limit")
+            hard = checked if field == "time_limit" else self.value("time_limit")
+            if limits_conflict(soft, hard):
+                raise FieldError(
+                    f"soft_time_limit ({soft}) must be lower than time_limit ({hard}) when both are set"
+                )
+        if self.overrides.get(field, _MISSING) == checked:
+            return False
+        self._override(field=field, value=checked, actor=actor)
+        return True
+
+    def clear_override(self, field: str, actor: str) -> bool:
+        """Release ``field`` so it follows the source again; False when it was not overridden."""
+        self._check_not_deleted()
+        check_field_name(field)
+        if field not in self.overrides:
+            return False
+        self._clear(field=field, actor=actor)
+        return True
+
+    def enable(self, actor: str) -> bool:
+        """Allow the job to run; an uninstalled job cannot be enabled."""
+        self._check_not_deleted()
+        if not self.installed:
+            raise FieldError(f"job {self.ref} is not installed; it cannot be enabled")
+        if self.enabled:
+            return False
+        self._enable(actor=actor)
+        return True
+
+    def disable(self, actor: str) -> bool:
+        """Stop the job from running."""
+        self._check_not_deleted()
+        if not self.enabled:
+            return False
+        self._disable(actor=actor)
+        return True
+
+    def delete(self, actor: str) -> None:
+        """Delete this job; only an uninstalled job may be deleted."""
+        self._check_not_deleted()
+        if self.installed:
+            raise JobStillInstalledError(self.ref)
+        self._delete(actor=actor)
+
+    def _check_not_deleted(self) -> None:
+        if self.deleted:
+            raise JobDeletedError(self.ref)
+
+    @event(FieldOverridden)
+    def _override(self, field: str, value: FieldValue, actor: str) -> None:
+        self.overrides[field] = value
+
+    @event(OverrideCleared)
+    def _clear(self, field: str, actor: str) -> None:
+        self.overrides.pop(field, None)
+
+    @event(JobEnabled)
+    def _enable(self, actor: str) -> None:
+        self.enabled = True
+
+    @event(JobDisabled)
+    def _disable(self, actor: str) -> None:
+        self.enabled = False
+
+    @event(JobDeleted)
+    def _delete(self, actor: str) -> None:
+        self.deleted = True
+
+    # -- views -------------------------------------------------------------------------------
+
+    def as_record(self) -> dict[str, Any]:
+        """The job as DESIGN.md §6 shows it: every field, its override flag, and the read-only facts."""
+        record: dict[str, Any] = {
+            "id": str(self.id),
+            "ref": self.ref,
+            "source": self.source,
+            "module_name": self.module_name,
+            "job_class_name": self.job_class_name,
+            "installed": self.installed,
+            "enabled": self.enabled,
+            "read_only": self.read_only,
+            "is_job_hook_receiver": self.is_job_hook_receiver,
+            "is_job_button_receiver": self.is_job_button_receiver,
+        }
+        for field in OVERRIDABLE_FIELDS:
+            record[field] = self.value(field)
+            record[f"{field}_override"] = field in self.overrides
+        record.update(
+            commit=self.commit,
+            file=self.file,
+            line=self.line,
+            created=self.created_on.isoformat(),
+            last_updated=self.modified_on.isoformat(),
+        )
+        return record
+
+
+_MISSING = object()

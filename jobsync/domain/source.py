@@ -1,0 +1,119 @@
+"""The Source aggregate: where job code lives and how far jobsync has read it."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from jobsync.domain.errors import SourceConflictError
+from jobsync.domain.job import NAMESPACE
+
+SOURCE_KINDS = ("git", "local", "app")
+
+
+def source_id(name: str) -> UUID:
+    """The source's deterministic id, the same on every host."""
+    return uuid5(NAMESPACE, f"source:{name}")
+
+
+class Source(Aggregate):
+    """One configured or remembered source: its location and its last synced commit."""
+
+    class Event(Aggregate.Event):
+        """Every source event says who caused it."""
+
+        actor: str
+
+    class SourceRegistered(Event, Aggregate.Created):
+        """A source was synced for the first time; its URL (redacted) and branch are remembered."""
+
+        name: str
+        kind: str
+        url: str
+        branch: str | None
+
+    class SourceSynced(Event):
+        """A sync read ``commit`` and saved what it found."""
+
+        commit: str
+        branch: str
+        added: int
+        changed: int
+        uninstalled: int
+        reinstalled: int
+        problems: int
+
+    class SourceRelocated(Event):
+        """The configuration moved the source to another URL or branch."""
+
+        url: str
+        branch: str | None
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return source_id(name)
+
+    @event(SourceRegistered)
+    def __init__(self, name: str, kind: str, url: str, branch: str | None, actor: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.url = url
+        self.branch = branch
+        self.last_commit: str | None = None
+        self.last_branch: str | None = None
+        self.last_counts: dict[str, int] = {}
+
+    def check_same_location(self, url: str) -> None:
+        """Refuse reusing a remembered name for another repository."""
+        if url != self.url:
+            raise SourceConflictError(
+                f"source {self.name!r} is already {self.url}; choose another --name for {url}"
+            )
+
+    def relocate(self, url: str, branch: str | None, actor: str) -> bool:
+        """Follow a configuration change of URL or branch; False when nothing changed."""
+        if url == self.url and branch == self.branch:
+            return False
+        self._relocate(url=url, branch=branch, actor=actor)
+        return True
+
+    def record_sync(self, commit: str, branch: str, counts: dict[str, int], actor: str) -> None:
+        """Remember that ``commit`` was read and saved."""
+        self._synced(
+            commit=commit,
+            branch=branch,
+            added=counts.get("added", 0),
+            changed=counts.get("changed", 0),
+            uninstalled=counts.get("uninstalled", 0),
+            reinstalled=counts.get("reinstalled", 0),
+            problems=counts.get("problems", 0),
+            actor=actor,
+        )
+
+    @event(SourceRelocated)
+    def _relocate(self, url: str, branch: str | None, actor: str) -> None:
+        self.url = url
+        self.branch = branch
+
+    @event(SourceSynced)
+    def _synced(
+        self,
+        commit: str,
+        branch: str,
+        added: int,
+        changed: int,
+        uninstalled: int,
+        reinstalled: int,
+        problems: int,
+        actor: str,
+    ) -> None:
+        self.last_commit = commit
+        self.last_branch = branch
+        self.last_counts = {
+            "added": added,
+            "changed": changed,
+            "uninstalled": uninstalled,
+            "reinstalled": reinstalled,
+            "problems": problems,
+        }

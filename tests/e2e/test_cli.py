@@ -1,0 +1,218 @@
+"""The ``jobsync`` command as a user runs it: a real subprocess on a real repo and store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import GitRepo
+
+JOBS = """\
+from nautobot.extras.jobs import Job as NautobotJob
+
+
+class Backup(NautobotJob):
+    class Meta:
+        description = "Back up"
+        soft_time_limit = 10
+        time_limit = 20
+
+
+class Restore(NautobotJob):
+    pass
+
+
+jobs = [Backup, Restore]
+"""
+
+
+class Cli:
+    """Runs ``python -m jobsync`` with a config that points at a private state folder."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.state = tmp_path / "state"
+        self.config = tmp_path / "config.toml"
+        self.config.write_text(f'state_dir = "{self.state}"\n', encoding="utf-8")
+
+    def run(self, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
+        return subprocess.run(
+            [sys.executable, "-m", "jobsync", "--config", str(self.config), "--actor", actor, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    def ok(self, *args: str) -> str:
+        done = self.run(*args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.ok(*args, "--json"))
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def synced(cli: Cli, repo: GitRepo) -> Cli:
+    repo.write("jobs/ops.py", JOBS)
+    repo.commit("jobs")
+    cli.ok("resync", repo.url, "--name", "netops")
+    return cli
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    assert text in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+class TestResync:
+    def test_resync_json_has_the_documented_keys(self, cli: Cli, repo: GitRepo) -> None:
+        """``resync --json`` prints source, commit, the four job lists, problems and result."""
+        repo.write("jobs/ops.py", JOBS)
+        commit = repo.commit("jobs")
+        data = cli.json("resync", repo.url, "--name", "netops")
+        assert isinstance(data, dict)
+        assert set(data) == {
+            "source",
+            "commit",
+            "added",
+            "changed",
+            "uninstalled",
+            "reinstalled",
+            "problems",
+            "result",
+        }
+        assert data["commit"] == commit
+        assert data["added"] == ["netops:jobs.ops.Backup", "netops:jobs.ops.Restore"]
+
+    def test_resync_human_summary(self, cli: Cli, repo: GitRepo) -> None:
+        """The human summary names the source, the counts and each added job."""
+        repo.write("jobs/ops.py", JOBS)
+        repo.commit("jobs")
+        out = cli.ok("resync", repo.url, "--name", "netops")
+        assert "2 added" in out and "netops:jobs.ops.Backup" in out
+
+    def test_unreachable_remote_is_one_line(self, cli: Cli, tmp_path: Path) -> None:
+        """An unreachable remote gives one ``error:`` line and exit 1."""
+        done = cli.run("resync", str(tmp_path / "missing"), "--name", "x")
+        assert_one_line_error(done, 1, "missing")
+
+    def test_unknown_source_name(self, cli: Cli) -> None:
+        """A name that is neither configured nor remembered is refused clearly."""
+        assert_one_line_error(cli.run("resync", "nosuch"), 1, "no source named 'nosuch'")
+
+
+class TestJobs:
+    def test_list_json_keys(self, synced: Cli) -> None:
+        """``jobs list --json`` gives every documented key, each field with its override flag."""
+        data = synced.json("jobs", "list")
+        assert isinstance(data, list) and len(data) == 2
+        keys = set(data[0])
+        for key in (
+            "id",
+            "ref",
+            "source",
+            "module_name",
+            "job_class_name",
+            "installed",
+            "enabled",
+            "read_only",
+            "is_job_hook_receiver",
+            "is_job_button_receiver",
+            "commit",
+            "file",
+            "line",
+            "created",
+            "last_updated",
+            "name",
+            "name_override",
+            "task_queues_override",
+        ):
+            assert key in keys
+
+    def test_override_show_clear_history(self, synced: Cli) -> None:
+        """An override shows in ``jobs show`` and in the history with its actor; clear reverts it."""
+        synced.ok("jobs", "override", "netops:jobs.ops.Backup", "description", "Pinned")
+        shown = synced.json("jobs", "show", "netops:jobs.ops.Backup")
+        assert isinstance(shown, dict)
+        assert shown["description"] == "Pinned" and shown["description_override"] is True
+        synced.ok("jobs", "clear", "Backup", "description")
+        shown = synced.json("jobs", "show", "Backup")
+        assert isinstance(shown, dict) and shown["description"] == "Back up"
+        history = synced.json("jobs", "history", "Backup")
+        assert isinstance(history, list)
+        assert [h["event"] for h in history] == ["JobDiscovered", "FieldOverridden", "OverrideCleared"]
+        assert history[1]["actor"] == "alice"
+
+    def test_show_at_a_past_time(self, synced: Cli) -> None:
+        """``jobs show --at`` before an override shows the job without it."""
+        history = synced.json("jobs", "history", "Backup")
+        assert isinstance(history, list)
+        discovered_at = history[0]["time"]
+        synced.ok("jobs", "override", "Backup", "hidden", "true")
+        then = synced.json("jobs", "show", "Backup", "--at", discovered_at)
+        assert isinstance(then, dict) and then["hidden"] is False
+        now = synced.json("jobs", "show", "Backup")
+        assert isinstance(now, dict) and now["hidden"] is True
+
+    @pytest.mark.parametrize(
+        ("args", "text"),
+        [
+            (("jobs", "override", "Backup", "installed", "false"), "read-only"),
+            (("jobs", "override", "Backup", "colour", "red"), "unknown field 'colour'"),
+            (("jobs", "override", "Backup", "time_limit", "soon"), "number of seconds"),
+            (("jobs", "override", "Backup", "soft_time_limit", "30"), "lower than time_limit"),
+            (("jobs", "override", "Backup", "name", "Restore"), "already used"),
+            (("jobs", "show", "Nope"), "no job matches 'Nope'"),
+            (("jobs", "delete", "Backup"), "still installed"),
+            (("jobs", "show", "Backup", "--at", "last blue moon"), "cannot read time"),
+        ],
+    )
+    def test_bad_input_is_one_line_and_changes_nothing(
+        self, synced: Cli, args: tuple[str, ...], text: str
+    ) -> None:
+        """Bad input is refused with one ``error:`` line, exit 1, and no new event."""
+        before = synced.json("jobs", "history", "Backup")
+        assert_one_line_error(synced.run(*args), 1, text)
+        assert synced.json("jobs", "history", "Backup") == before
+
+    def test_usage_error_exits_2(self, synced: Cli) -> None:
+        """A missing argument is a usage error: one ``error:`` line and exit 2."""
+        assert_one_line_error(synced.run("jobs", "override", "Backup"), 2, "Missing argument")
+
+    def test_bad_config_is_one_line(self, cli: Cli) -> None:
+        """A config with an unknown key is refused naming the key."""
+        cli.config.write_text('colour = "red"\n', encoding="utf-8")
+        assert_one_line_error(cli.run("jobs", "list"), 1, "colour: unknown key")
+
+
+class TestDemo:
+    def test_demo_runs_and_tells_the_story(self, tmp_path: Path) -> None:
+        """``jobsync demo`` (what ``make demo`` runs) discovers, changes, overrides and shows history."""
+        done = subprocess.run(
+            [sys.executable, "-m", "jobsync", "demo", "--dir", str(tmp_path / "demo")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        assert "3 added" in out and "1 changed, 1 uninstalled" in out
+        assert "already up to date" in out
+        assert "OverrideCleared" in out and "JobChanged" in out
+        assert not (tmp_path / "demo" / "legacy" / "never").exists()

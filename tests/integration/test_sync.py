@@ -1,0 +1,281 @@
+"""Syncing real Git repositories into a real SQLite store (DESIGN.md §3 to §5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobsync import Catalog, GitError, JobStillInstalledError, SourceConflictError
+from tests.helpers import GitRepo
+
+BACKUP = """\
+from nautobot.apps.jobs import Job, register_jobs
+
+name = "Backups"
+
+
+class BackupConfigs(Job):
+    class Meta:
+        description = "{description}"
+        time_limit = {time_limit}
+
+
+class RestoreConfigs(Job):
+    pass
+
+
+register_jobs(BackupConfigs, RestoreConfigs)
+"""
+
+BACKUP_REF = "netops:jobs.backup.BackupConfigs"
+RESTORE_REF = "netops:jobs.backup.RestoreConfigs"
+
+
+def write_backup(repo: GitRepo, description: str = "Back up", time_limit: int = 600) -> str:
+    repo.write("jobs/__init__.py", "")
+    repo.write("jobs/backup.py", BACKUP.format(description=description, time_limit=time_limit))
+    return repo.commit("backup jobs")
+
+
+def event_count(catalog: Catalog) -> int:
+    """How many events the store holds (the notification log's last id)."""
+    return catalog._app.recorder.max_notification_id() or 0
+
+
+class TestFirstSync:
+    def test_first_sync_adds_every_job(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A first sync discovers every job with its source metadata and the commit it was read at."""
+        commit = write_backup(repo)
+        summary = catalog.resync(repo.url, name="netops")
+        assert summary.commit == commit
+        assert sorted(summary.added) == [BACKUP_REF, RESTORE_REF]
+        job = catalog.job(BACKUP_REF)
+        assert job["description"] == "Back up"
+        assert job["time_limit"] == 600
+        assert job["grouping"] == "Backups"
+        assert job["commit"] == commit
+        assert job["installed"] is True and job["enabled"] is False
+        assert [j["ref"] for j in catalog.jobs()] == [BACKUP_REF, RESTORE_REF]
+
+    def test_source_is_remembered_by_name(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A source first synced by URL is synced again by its name alone."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        commit = write_backup(repo, description="Back up v2")
+        summary = catalog.resync("netops")
+        assert summary.commit == commit
+        assert summary.changed == [BACKUP_REF]
+        assert catalog.source("netops")["last_commit"] == commit
+
+    def test_remembered_name_with_other_url_is_refused(
+        self, repo: GitRepo, catalog: Catalog, tmp_path: Path
+    ) -> None:
+        """A remembered name given a different URL is refused and nothing is appended."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        other = GitRepo(tmp_path / "other")
+        write_backup(other)
+        before = event_count(catalog)
+        with pytest.raises(SourceConflictError, match="already"):
+            catalog.resync(other.url, name="netops")
+        assert event_count(catalog) == before
+
+    def test_plain_path_works_like_file_url(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A local path is accepted as the repository location, and named after its folder."""
+        write_backup(repo)
+        summary = catalog.resync(str(repo.path))
+        assert summary.source == "netops"
+        assert len(summary.added) == 2
+
+
+class TestChanges:
+    def test_metadata_change_is_one_event(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A metadata edit changes exactly that job and records JobChanged with the new commit."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        commit = write_backup(repo, time_limit=900)
+        summary = catalog.resync("netops")
+        assert summary.changed == [BACKUP_REF] and not summary.added and not summary.uninstalled
+        assert catalog.job(BACKUP_REF)["time_limit"] == 900
+        assert catalog.job(BACKUP_REF)["commit"] == commit
+        history = catalog.history(BACKUP_REF)
+        assert [h["event"] for h in history] == ["JobDiscovered", "JobChanged"]
+        assert history[-1]["changes"]["time_limit"] == [600, 900]
+
+    def test_no_new_commit_appends_nothing(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A resync with no new commit appends no events at all."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        before = event_count(catalog)
+        summary = catalog.resync("netops")
+        assert summary.up_to_date
+        assert event_count(catalog) == before
+
+    def test_new_commit_without_job_changes_appends_no_job_events(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """A commit that touches no job records only the source's sync, no job event."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        repo.write("README.md", "docs only")
+        repo.commit("docs")
+        history_before = catalog.history(BACKUP_REF)
+        before = event_count(catalog)
+        summary = catalog.resync("netops")
+        assert summary.counts() == {
+            "added": 0,
+            "changed": 0,
+            "uninstalled": 0,
+            "reinstalled": 0,
+            "problems": 0,
+        }
+        assert event_count(catalog) == before + 1  # SourceSynced only
+        assert catalog.history(BACKUP_REF) == history_before
+
+    def test_removed_job_is_uninstalled_not_deleted(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A job that vanishes is marked uninstalled; it stays in the catalog with its history."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        repo.write(
+            "jobs/backup.py", BACKUP.format(description="x", time_limit=1).replace(", RestoreConfigs)", ")")
+        )
+        repo.commit("drop restore")
+        summary = catalog.resync("netops")
+        assert summary.uninstalled == [RESTORE_REF]
+        assert [j["ref"] for j in catalog.jobs(installed=False)] == [RESTORE_REF]
+        assert catalog.job(RESTORE_REF)["installed"] is False
+
+    def test_restored_job_is_reinstalled_with_overrides(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A job that comes back is reinstalled and its overrides apply again."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        catalog.override(BACKUP_REF, "description", "pinned")
+        repo.remove("jobs/backup.py")
+        repo.commit("remove")
+        assert sorted(catalog.resync("netops").uninstalled) == [BACKUP_REF, RESTORE_REF]
+        write_backup(repo, description="back again")
+        summary = catalog.resync("netops")
+        assert sorted(summary.reinstalled) == [BACKUP_REF, RESTORE_REF]
+        job = catalog.job(BACKUP_REF)
+        assert job["installed"] is True
+        assert job["description"] == "pinned" and job["description_override"] is True
+
+    def test_broken_module_keeps_its_jobs(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A module that no longer parses is reported and its jobs keep their last known state."""
+        write_backup(repo)
+        repo.write(
+            "jobs/other.py",
+            "from nautobot.apps.jobs import Job, register_jobs\nclass Other(Job):\n    pass\nregister_jobs(Other)\n",
+        )
+        repo.commit("other")
+        catalog.resync(repo.url, name="netops")
+        repo.write("jobs/backup.py", "class Broken(:\n")
+        repo.write(
+            "jobs/other.py",
+            "from nautobot.apps.jobs import Job, register_jobs\nclass Other(Job):\n    class Meta:\n        description = 'v2'\nregister_jobs(Other)\n",
+        )
+        repo.commit("break backup")
+        summary = catalog.resync("netops")
+        assert summary.uninstalled == []
+        assert summary.changed == ["netops:jobs.other.Other"]
+        assert [(p.file, p.line) for p in summary.problems] == [("jobs/backup.py", 1)]
+        assert catalog.job(BACKUP_REF)["installed"] is True
+        assert catalog.job(BACKUP_REF)["description"] == "Back up"
+
+    def test_force_push_is_handled_by_tree_diff(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A rewritten branch is synced by diffing trees, not history."""
+        first = write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        write_backup(repo, description="doomed")
+        catalog.resync("netops")
+        repo.git("reset", "-q", "--hard", first)
+        rewritten = write_backup(repo, description="rewritten")
+        summary = catalog.resync("netops")
+        assert summary.commit == rewritten
+        assert catalog.job(BACKUP_REF)["description"] == "rewritten"
+
+    def test_summary_cache_loss_changes_nothing(
+        self, repo: GitRepo, catalog: Catalog, state_dir: Path
+    ) -> None:
+        """Without the parse cache a sync re-reads every file and reaches the same catalog."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        for cached in (state_dir / "cache").iterdir():
+            cached.unlink()
+        write_backup(repo, description="v2")
+        summary = catalog.resync("netops")
+        assert summary.changed == [BACKUP_REF] and not summary.added
+
+
+class TestNames:
+    def test_colliding_names_get_numbered(self, repo: GitRepo, catalog: Catalog, tmp_path: Path) -> None:
+        """Jobs named alike across sources get ' (2)' as Nautobot does, and the sync says so."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        other = GitRepo(tmp_path / "other")
+        write_backup(other)
+        summary = catalog.resync(other.url, name="other")
+        assert catalog.job("other:jobs.backup.BackupConfigs")["name"] == "BackupConfigs (2)"
+        assert any("already used" in p.reason for p in summary.problems)
+        assert catalog.job("netops:jobs.backup.BackupConfigs")["name"] == "BackupConfigs"
+
+    def test_name_is_a_job_ref(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A job's unique name and its UUID both work as a reference."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        job = catalog.job("BackupConfigs")
+        assert job["ref"] == BACKUP_REF
+        assert catalog.job(job["id"])["ref"] == BACKUP_REF
+
+    def test_override_to_taken_name_is_refused(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A name override must stay unique among jobs."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        with pytest.raises(Exception, match="already used by"):
+            catalog.override(BACKUP_REF, "name", "RestoreConfigs")
+
+
+class TestOperatorActions:
+    def test_delete_only_uninstalled(self, repo: GitRepo, catalog: Catalog) -> None:
+        """Deleting an installed job is refused; an uninstalled one is deleted and keeps its history."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        with pytest.raises(JobStillInstalledError):
+            catalog.delete_job(BACKUP_REF)
+        repo.remove("jobs/backup.py")
+        repo.commit("remove")
+        catalog.resync("netops")
+        catalog.delete_job(BACKUP_REF)
+        assert BACKUP_REF not in [j["ref"] for j in catalog.jobs(installed=None)]
+        assert catalog.history(BACKUP_REF)[-1]["event"] == "JobDeleted"
+
+    def test_job_as_it_was_at_a_time(self, repo: GitRepo, catalog: Catalog) -> None:
+        """``job(ref, at=T)`` shows the job, and its overrides, as they were at T."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        catalog.override(BACKUP_REF, "description", "pinned", actor="alice")
+        from datetime import datetime
+
+        moment = datetime.fromisoformat(catalog.history(BACKUP_REF)[-1]["time"])
+        catalog.clear_override(BACKUP_REF, "description", actor="bob")
+        then = catalog.job(BACKUP_REF, at=moment)
+        assert then["description"] == "pinned" and then["description_override"] is True
+        assert catalog.job(BACKUP_REF)["description_override"] is False
+        assert [h["actor"] for h in catalog.history(BACKUP_REF)] == ["tester", "alice", "bob"]
+
+
+class TestFailures:
+    def test_unreachable_path_appends_nothing(self, catalog: Catalog, tmp_path: Path) -> None:
+        """A missing repository is a one-line GitError and nothing is appended."""
+        with pytest.raises(GitError) as caught:
+            catalog.resync(str(tmp_path / "nowhere"), name="ghost")
+        assert "\n" not in str(caught.value)
+        assert event_count(catalog) == 0
+
+    def test_unknown_branch_appends_nothing(self, repo: GitRepo, catalog: Catalog) -> None:
+        """A branch that does not exist is refused, naming the branches there are."""
+        write_backup(repo)
+        with pytest.raises(GitError, match="main"):
+            catalog.resync(repo.url, name="netops", branch="nope")
+        assert event_count(catalog) == 0
