@@ -122,8 +122,9 @@ class JobCatalogApp(Application[UUID]):
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 reloaded = self.get_source(source.name)
-                if reloaded is not None:
-                    source = reloaded
+                source = reloaded or Source(
+                    name=source.name, kind=source.kind, url=source.url, branch=source.branch, actor=actor
+                )
                 if source.last_commit == commit:
                     return SyncSummary(source=source.name, commit=commit, up_to_date=True)
             self.catch_up()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from jobsync.domain.job import Job
@@ -218,5 +218,10 @@ def catch_up(app: JobCatalogApp, views: CatalogViews) -> int:
         position = notifications[-1].id
         jobs = [s for s in states.values() if isinstance(s, Job)]
         sources = [s for s in states.values() if isinstance(s, Source)]
-        views.apply(jobs, sources, Tracking(app.name, position))
+        try:
+            views.apply(jobs, sources, Tracking(app.name, position))
+        except IntegrityError:
+            # Another process applied these first (its tracking row is ahead): carry on from there.
+            position = views.position(app.name)
+            continue
         applied += len(notifications)

@@ -156,10 +156,11 @@ class Job(Aggregate):
     # -- sync --------------------------------------------------------------------------------
 
     def sync_facts(self, facts: dict[str, Any], commit: str, actor: str) -> str | None:
-        """Bring the job in line with its source; return what happened (``reinstalled``, ``changed``)."""
-        if self.deleted:
-            return None
-        if not self.installed:
+        """Bring the job in line with its source; return what happened (``reinstalled``, ``changed``).
+
+        A deleted job that reappears comes back as Nautobot would re-create it: no overrides, disabled.
+        """
+        if not self.installed or self.deleted:
             self._reinstall(facts=facts, commit=commit, actor=actor)
             return "reinstalled"
         if facts != self.facts():
@@ -184,6 +185,10 @@ class Job(Aggregate):
 
     @event(JobReinstalled)
     def _reinstall(self, facts: dict[str, Any], commit: str, actor: str) -> None:
+        if self.deleted:
+            self.deleted = False
+            self.enabled = False
+            self.overrides = {}
         self.installed = True
         self._take_facts(facts, commit)
 

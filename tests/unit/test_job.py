@@ -212,3 +212,18 @@ class TestReplay:
         job = new_job()
         job._override(field="name", value="", actor="old-version")  # as an older release might have stored
         assert replayed(job).value("name") == ""
+
+
+class TestDeletedJobReturns:
+    def test_deleted_job_that_reappears_starts_fresh(self) -> None:
+        """A deleted job found again in source is reinstalled as Nautobot re-creates it: no overrides, disabled."""
+        job = new_job()
+        job.enable(actor="a")
+        job.override("hidden", True, actor="a")
+        job.disable(actor="a")
+        job.uninstall("c2", actor="d")
+        job.delete(actor="a")
+        assert job.sync_facts(facts(), "c3", actor="d") == "reinstalled"
+        assert job.installed and not job.deleted and not job.enabled
+        assert job.overrides == {}
+        assert replayed(job).as_record() == job.as_record()
