@@ -10,7 +10,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from jobsync.domain.discovery import Discovery, Problem
 from jobsync.domain.errors import ConflictError, FieldError
@@ -72,6 +72,27 @@ class JobCatalogApp(Application[UUID]):
         """Bring the read models up to the end of the log (read-your-writes for local commands)."""
         return catch_up(self, self.views)
 
+    def save_and_project(self, *aggregates: Job | Source) -> None:
+        """Save in one transaction, then update the read models.
+
+        When nothing else was appended in between, the rows come straight from the saved
+        aggregates instead of decoding the events again; otherwise the usual catch-up runs.
+        """
+        recordings = self.save(*aggregates)
+        if not recordings:
+            return
+        first, last = recordings[0].notification.id, recordings[-1].notification.id
+        if self.views.position(self.name) == first - 1:
+            jobs = [a for a in aggregates if isinstance(a, Job)]
+            sources = [a for a in aggregates if isinstance(a, Source)]
+            try:
+                self.views.apply(jobs, sources, Tracking(self.name, last))
+            except IntegrityError:
+                pass  # another process projected these first; the catch-up below finds nothing to do
+            else:
+                return
+        self.catch_up()
+
     def get_source(self, name: str) -> Source | None:
         try:
             source: Source = self.repository.get(source_id(name))
@@ -131,7 +152,7 @@ class JobCatalogApp(Application[UUID]):
             summary, touched = self._plan(source, commit, discovery, actor)
             source.record_sync(commit, branch, summary.counts(), actor=actor)
             try:
-                self.save(source, *touched)
+                self.save_and_project(source, *touched)
             except IntegrityError:
                 continue
             return summary
@@ -245,7 +266,7 @@ class JobCatalogApp(Application[UUID]):
             if changed is False:
                 return False
             try:
-                self.save(job)
+                self.save_and_project(job)
             except IntegrityError:
                 continue
             return True

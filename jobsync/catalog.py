@@ -105,9 +105,7 @@ class Catalog:
     ) -> SyncSummary:
         """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``)."""
         spec = self._spec_for(target, branch=branch, name=name)
-        summary = resync(self._app, spec, self.state_dir, actor or self.actor)
-        self._app.catch_up()
-        return summary
+        return resync(self._app, spec, self.state_dir, actor or self.actor)
 
     def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
         if target in self._configured and name is None:
@@ -210,9 +208,7 @@ class Catalog:
         return self._change(ref, "delete", actor)
 
     def _change(self, ref: str, action: str, actor: str | None, *args: Any) -> bool:
-        changed = self._app.change_job(self.resolve(ref), action, actor or self.actor, *args)
-        self._app.catch_up()
-        return changed
+        return self._app.change_job(self.resolve(ref), action, actor or self.actor, *args)
 
     def resolve(self, ref: str) -> UUID:
         """A job's id from its ``SOURCE:MODULE.CLASS`` ref, its UUID, or its unique name."""

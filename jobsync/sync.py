@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -51,11 +53,24 @@ def resync(app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str) ->
         return SyncSummary(source=spec.name, commit=fetched.commit, up_to_date=True)
     cache_file = state_dir / "cache" / f"{source.id}.pickle"
     cache = _read_cache(cache_file, spec)
-    files = _summaries_at(mirror, fetched.commit, spec, cache)
-    discovery = resolve_jobs({path: summary for path, (_, summary) in files.items()})
-    summary = app.apply_discovery(source, fetched.commit, fetched.branch, discovery, actor)
-    _write_cache(cache_file, _SummaryCache(fetched.commit, (spec.include, spec.exclude), files))
+    with _gc_paused():
+        files = _summaries_at(mirror, fetched.commit, spec, cache)
+        discovery = resolve_jobs({path: summary for path, (_, summary) in files.items()})
+        summary = app.apply_discovery(source, fetched.commit, fetched.branch, discovery, actor)
+        _write_cache(cache_file, _SummaryCache(fetched.commit, (spec.include, spec.exclude), files))
     return summary
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A sync allocates many long-lived objects and few cycles: collecting during it costs ~10 %."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _summaries_at(
@@ -77,7 +92,8 @@ def _summaries_at(
 
 
 def _summarize(mirror: Mirror, entries: list[FileEntry]) -> dict[str, tuple[str, ModuleSummary]]:
-    items = [(entry.path, mirror.read(entry.sha)) for entry in entries]
+    contents = mirror.read_many([entry.sha for entry in entries])
+    items = [(entry.path, data) for entry, data in zip(entries, contents, strict=True)]
     if len(items) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
         summaries: Iterable[ModuleSummary] = [summarize_module(path, data) for path, data in items]
     else:

@@ -7,7 +7,7 @@ import shutil
 import stat
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,14 +243,21 @@ class Mirror:
 
     def read(self, sha: str) -> bytes:
         """The content of blob ``sha``."""
+        return self.read_many([sha])[0]
+
+    def read_many(self, shas: Sequence[str]) -> list[bytes]:
+        """The contents of several blobs, opening the mirror once (an open re-reads the pack index)."""
         with self._reading() as repo:
-            object_id = _object_id(sha)
-            if object_id is None or object_id not in repo.object_store:
-                raise GitError("NotFound", f"blob {sha} not found in the mirror of {redact_url(self.url)}")
-            blob = repo.object_store[object_id]
-            if not isinstance(blob, Blob):
-                raise GitError("NotFound", f"{sha} in the mirror of {redact_url(self.url)} is not a file")
-            return blob.as_raw_string()
+            return [self._blob(repo, sha) for sha in shas]
+
+    def _blob(self, repo: Repo, sha: str) -> bytes:
+        object_id = _object_id(sha)
+        if object_id is None or object_id not in repo.object_store:
+            raise GitError("NotFound", f"blob {sha} not found in the mirror of {redact_url(self.url)}")
+        blob = repo.object_store[object_id]
+        if not isinstance(blob, Blob):
+            raise GitError("NotFound", f"{sha} in the mirror of {redact_url(self.url)} is not a file")
+        return blob.as_raw_string()
 
     def has_commit(self, sha: str) -> bool:
         """Whether the mirror holds commit ``sha`` (a diff from it is possible)."""

@@ -516,6 +516,8 @@ _NOT_LITERAL = object()
 
 def _literal(node: ast.expr) -> object:
     """The value of a literal expression, or ``_NOT_LITERAL`` (f-strings, names and calls are not)."""
+    if isinstance(node, ast.Constant):  # the common case, without literal_eval's tree walk
+        return node.value
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
