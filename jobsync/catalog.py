@@ -111,12 +111,12 @@ class Catalog:
         if target in self._configured and name is None:
             spec = self._configured[target]
             return spec if branch is None else SourceSpec(spec.name, spec.url, branch, spec.kind)
-        if _looks_like_location(target):
+        remembered = None if _looks_like_location(target) else self._app.get_source(target)
+        if remembered is None:
+            if not (_looks_like_location(target) or Path(target).exists()):
+                raise SourceNotFoundError(target)
             url = _normalise_location(target)
             return SourceSpec(name=name or _name_from_url(url), url=url, branch=branch)
-        remembered = self._app.get_source(target)
-        if remembered is None:
-            raise SourceNotFoundError(target)
         return SourceSpec(
             name=remembered.name,
             url=remembered.url,
@@ -235,11 +235,11 @@ class Catalog:
 
 
 def _looks_like_location(target: str) -> bool:
+    """A URL or a path; a bare word is a source name first, and a folder only if no source has that name."""
     return (
         "://" in target
         or "/" in target
         or target.startswith((".", "~"))
-        or Path(target).exists()
         or re.match(r"^[^/:@\s]+@[^/:\s]+:", target) is not None
     )
 

@@ -52,8 +52,8 @@ def resync(app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str) ->
     if source.last_commit == fetched.commit:
         return SyncSummary(source=spec.name, commit=fetched.commit, up_to_date=True)
     cache_file = state_dir / "cache" / f"{source.id}.pickle"
-    cache = _read_cache(cache_file, spec)
     with _gc_paused():
+        cache = _read_cache(cache_file, spec)
         files = _summaries_at(mirror, fetched.commit, spec, cache)
         discovery = resolve_jobs({path: summary for path, (_, summary) in files.items()})
         summary = app.apply_discovery(source, fetched.commit, fetched.branch, discovery, actor)

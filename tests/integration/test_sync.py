@@ -279,3 +279,16 @@ class TestFailures:
         with pytest.raises(GitError, match="main"):
             catalog.resync(repo.url, name="netops", branch="nope")
         assert event_count(catalog) == 0
+
+
+class TestTargets:
+    def test_remembered_name_wins_over_a_folder_of_that_name(
+        self, repo: GitRepo, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``resync NAME`` means the source NAME even when the current folder holds a folder called NAME."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        (tmp_path / "cwd" / "netops").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / "cwd")
+        commit = write_backup(repo, description="v2")
+        assert catalog.resync("netops").commit == commit
