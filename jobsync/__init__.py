@@ -11,15 +11,19 @@ from jobsync.domain.errors import (
     GitError,
     JobDeletedError,
     JobNotFoundError,
+    JobNotRunnableError,
     JobStillInstalledError,
     JobSyncError,
+    ResultNotFoundError,
     SourceConflictError,
     SourceNotFoundError,
     StoreError,
 )
+from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
 from jobsync.sync import SourceSpec
 
 __all__ = [
+    "LOG_LEVELS",
     "AmbiguousJobRefError",
     "Catalog",
     "ConfigError",
@@ -28,9 +32,13 @@ __all__ = [
     "GitError",
     "JobDeletedError",
     "JobNotFoundError",
+    "JobNotRunnableError",
     "JobStillInstalledError",
     "JobSyncError",
+    "LogEntry",
     "Problem",
+    "ResultError",
+    "ResultNotFoundError",
     "SourceConflictError",
     "SourceNotFoundError",
     "SourceSpec",

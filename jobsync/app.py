@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -13,11 +13,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from jobsync.domain.discovery import Discovery, Problem
-from jobsync.domain.errors import ConflictError, FieldError
+from jobsync.domain.errors import ConflictError, FieldError, JobNotRunnableError
 from jobsync.domain.fields import JobFacts
 from jobsync.domain.job import Job, job_id
+from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry, check_log_entry
 from jobsync.domain.source import Source, source_id
-from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest
+from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, split_for_views
 
 #: How often a use case reloads and re-applies after another writer got there first.
 MAX_ATTEMPTS = 5
@@ -35,6 +36,7 @@ class SyncSummary:
     reinstalled: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     up_to_date: bool = False
+    result: UUID | None = None
 
     def counts(self) -> dict[str, int]:
         return {
@@ -54,7 +56,32 @@ class SyncSummary:
             "uninstalled": self.uninstalled,
             "reinstalled": self.reinstalled,
             "problems": [{"file": p.file, "line": p.line, "reason": p.reason} for p in self.problems],
+            "result": str(self.result) if self.result else None,
         }
+
+    def log_entries(self) -> list[LogEntry]:
+        """What the sync did, as log entries of its result (as Nautobot logs a Git sync)."""
+        entries = [
+            LogEntry(f"{what} {ref}", "info", "sync", ref)
+            for what in ("added", "changed", "reinstalled")
+            for ref in getattr(self, what)
+        ]
+        entries += [LogEntry(f"uninstalled {ref}", "warning", "sync", ref) for ref in self.uninstalled]
+        entries += [
+            LogEntry(
+                f"{p.file}:{p.line}: {p.reason}"[:MAX_MESSAGE],
+                "warning",
+                "problems",
+                f"{p.file}:{p.line}"[:200],
+            )
+            for p in self.problems
+        ]
+        if self.up_to_date:
+            entries.append(LogEntry(f"already up to date at {self.commit}", "success", "sync"))
+        else:
+            counts = ", ".join(f"{n} {what}" for what, n in self.counts().items())
+            entries.append(LogEntry(f"synced {self.commit}: {counts}", "success", "sync"))
+        return entries
 
 
 class JobCatalogApp(Application[UUID]):
@@ -72,7 +99,7 @@ class JobCatalogApp(Application[UUID]):
         """Bring the read models up to the end of the log (read-your-writes for local commands)."""
         return catch_up(self, self.views)
 
-    def save_and_project(self, *aggregates: Job | Source) -> None:
+    def save_and_project(self, *aggregates: Job | Source | JobResult) -> None:
         """Save in one transaction, then update the read models.
 
         When nothing else was appended in between, the rows come straight from the saved
@@ -83,10 +110,9 @@ class JobCatalogApp(Application[UUID]):
             return
         first, last = recordings[0].notification.id, recordings[-1].notification.id
         if self.views.position(self.name) == first - 1:
-            jobs = [a for a in aggregates if isinstance(a, Job)]
-            sources = [a for a in aggregates if isinstance(a, Source)]
+            jobs, sources, result_events = split_for_views(aggregates, (r.domain_event for r in recordings))
             try:
-                self.views.apply(jobs, sources, Tracking(self.name, last))
+                self.views.apply(jobs, sources, result_events, Tracking(self.name, last))
             except IntegrityError:
                 pass  # another process projected these first; the catch-up below finds nothing to do
             else:
@@ -134,6 +160,7 @@ class JobCatalogApp(Application[UUID]):
         branch: str,
         discovery: Discovery,
         actor: str,
+        result_id: UUID | None = None,
     ) -> SyncSummary:
         """Turn what discovery found into events and save them with the source, in one transaction.
 
@@ -151,8 +178,15 @@ class JobCatalogApp(Application[UUID]):
             self.catch_up()
             summary, touched = self._plan(source, commit, discovery, actor)
             source.record_sync(commit, branch, summary.counts(), actor=actor)
+            results = []
+            if result_id is not None:
+                summary.result = result_id
+                entries = summary.log_entries()
+                results.append(
+                    self.end_sync_result(result_id, entries, "completed", summary.as_dict(), actor)
+                )
             try:
-                self.save_and_project(source, *touched)
+                self.save_and_project(source, *touched, *results)
             except IntegrityError:
                 continue
             return summary
@@ -258,19 +292,87 @@ class JobCatalogApp(Application[UUID]):
 
     def change_job(self, ident: UUID, action: str, actor: str, *args: Any) -> bool:
         """Run one operator action on a job and save it, retrying if another writer got there first."""
-        for _ in range(MAX_ATTEMPTS):
-            job = self.get_job(ident)
+
+        def change(job: Job) -> bool | None:
             if action == "override" and args[0] == "name":
                 self._check_name_free(job, args[1])
-            changed: bool | None = getattr(job, action)(*args, actor=actor)
-            if changed is False:
+            result: bool | None = getattr(job, action)(*args, actor=actor)
+            return result
+
+        return self._update(ident, change)
+
+    def _update(self, ident: UUID, change: Callable[[Any], bool | None]) -> bool:
+        """Load, change, save; on a version conflict reload and re-apply (bounded), never overwrite."""
+        for _ in range(MAX_ATTEMPTS):
+            aggregate: Job | Source | JobResult = self.repository.get(ident)
+            if change(aggregate) is False:
                 return False
             try:
-                self.save_and_project(job)
+                self.save_and_project(aggregate)
             except IntegrityError:
                 continue
             return True
-        raise ConflictError(f"job {ident} kept changing; try again")
+        raise ConflictError(f"{ident} kept changing under this change; try again")
+
+    # -- results -----------------------------------------------------------------------------
+
+    def record_result(self, job_ident: UUID, args: Any, actor: str, scheduled_job: str | None = None) -> UUID:
+        """Queue a run of an installed, enabled job; its ref and name are kept as text for audit."""
+        job = self.get_job(job_ident)
+        if job.deleted or not job.installed:
+            raise JobNotRunnableError(f"job {job.ref} is not installed; it cannot run")
+        if not job.enabled:
+            raise JobNotRunnableError(f"job {job.ref} is disabled; enable it first (jobsync jobs enable)")
+        result = JobResult.record(
+            job_id=job.id,
+            job_ref=job.ref,
+            job_name=job.name,
+            task="job",
+            args=args,
+            actor=actor,
+            scheduled_job=scheduled_job,
+        )
+        self.save_and_project(result)
+        return result.id
+
+    def start_sync_result(self, source_name: str, actor: str) -> UUID:
+        """Record a sync of ``source_name`` as running, before fetching, so it is visible at once."""
+        result = JobResult.record(
+            job_id=None,
+            job_ref=source_name,
+            job_name=f"Sync {source_name}",
+            task="sync",
+            args={},
+            actor=actor,
+        )
+        result.start(actor=actor)
+        self.save_and_project(result)
+        return result.id
+
+    def change_result(self, ident: UUID, action: str, actor: str, *args: Any) -> None:
+        """Start or finish a result (the aggregate refuses moves backwards)."""
+        self._update(ident, lambda result: getattr(result, action)(*args, actor=actor))
+
+    def log_entries(self, ident: UUID, entries: Sequence[LogEntry], actor: str) -> None:
+        """Append log entries to a result in one transaction (all or none)."""
+        for entry in entries:
+            check_log_entry(entry)
+
+        def append(result: JobResult) -> None:
+            for entry in entries:
+                result.log(entry, actor=actor)
+
+        self._update(ident, append)
+
+    def end_sync_result(
+        self, ident: UUID, entries: Sequence[LogEntry], status: str, data: Any, actor: str
+    ) -> JobResult:
+        """Log what a sync did and finish its result; the caller saves it with the sync's events."""
+        result: JobResult = self.repository.get(ident)
+        for entry in entries:
+            result.log(entry, actor=actor)
+        result.finish(status, data, actor=actor)
+        return result
 
     def _check_name_free(self, job: Job, name: object) -> None:
         if not isinstance(name, str):

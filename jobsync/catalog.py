@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,11 +22,13 @@ from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.domain.errors import (
     AmbiguousJobRefError,
     JobNotFoundError,
+    ResultNotFoundError,
     SourceNotFoundError,
     StoreError,
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import Job, job_id
+from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
 from jobsync.sync import SourceSpec, resync
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
@@ -210,6 +214,80 @@ class Catalog:
     def _change(self, ref: str, action: str, actor: str | None, *args: Any) -> bool:
         return self._app.change_job(self.resolve(ref), action, actor or self.actor, *args)
 
+    # -- results -----------------------------------------------------------------------------
+
+    def record_result(
+        self, job: str, args: Any = None, actor: str | None = None, scheduled_job: str | None = None
+    ) -> str:
+        """Queue a run of an installed, enabled job; returns the result id. ``args`` is kept to re-queue."""
+        _check_json("args", args)
+        ident = self._app.record_result(
+            self.resolve(job), {} if args is None else args, actor or self.actor, scheduled_job
+        )
+        return str(ident)
+
+    def start_result(self, result: str, actor: str | None = None) -> None:
+        """pending -> running."""
+        self._app.change_result(self.resolve_result(result), "start", actor or self.actor)
+
+    def finish_result(self, result: str, status: str, data: Any = None, actor: str | None = None) -> None:
+        """End a run as ``completed``, ``failed`` or ``errored`` with JSON ``data``."""
+        _check_json("data", data)
+        self._app.change_result(self.resolve_result(result), "finish", actor or self.actor, status, data)
+
+    def log(
+        self,
+        result: str,
+        message: str,
+        level: str = "info",
+        grouping: str = "main",
+        object: str = "",
+        url: str = "",
+        actor: str | None = None,
+    ) -> None:
+        """Append one log entry to a running (or pending) result; readable at once."""
+        self.log_many(result, [LogEntry(message, level, grouping, object, url)], actor=actor)
+
+    def log_many(self, result: str, entries: Sequence[LogEntry], actor: str | None = None) -> None:
+        """Append several log entries in one transaction: the fast way for an executor to log."""
+        self._app.log_entries(self.resolve_result(result), entries, actor or self.actor)
+
+    def results(
+        self, job: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Results, newest first; ``job`` narrows to one job's runs."""
+        self._app.catch_up()
+        job_id = str(self.resolve(job)) if job is not None else None
+        return self._app.views.list_results(job_id=job_id, status=status, limit=limit)
+
+    def result(self, result: str) -> dict[str, Any]:
+        """One result with its args (ready to queue again) and data."""
+        ident = self.resolve_result(result)
+        [record] = self._app.views.list_results(result_id=str(ident))
+        return record
+
+    def logs(self, result: str, since: int = 0, level: str | None = None) -> list[dict[str, Any]]:
+        """Log entries after position ``since`` (each entry's ``seq``), at ``level`` or more severe."""
+        ident = self.resolve_result(result)
+        levels: tuple[str, ...] = ()
+        if level is not None:
+            if level not in LOG_LEVELS:
+                raise ResultError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
+            levels = LOG_LEVELS[LOG_LEVELS.index(level) :]
+        return self._app.views.log_entries(str(ident), since=since, levels=levels)
+
+    def resolve_result(self, ref: str) -> UUID:
+        """A result's id from its full id or a unique prefix of it."""
+        self._app.catch_up()
+        matches = self._app.views.find_results(ref.strip().lower()) if ref.strip() else []
+        if ref in matches:
+            return UUID(ref)
+        if len(matches) != 1:
+            if matches:
+                raise ResultNotFoundError(f"{ref} (ambiguous: {len(matches)} results start with it)")
+            raise ResultNotFoundError(ref)
+        return UUID(matches[0])
+
     def resolve(self, ref: str) -> UUID:
         """A job's id from its ``SOURCE:MODULE.CLASS`` ref, its UUID, or its unique name."""
         match = _REF.match(ref)
@@ -232,6 +310,14 @@ class Catalog:
         except AggregateNotFoundError:
             return False
         return True
+
+
+def _check_json(what: str, value: Any) -> None:
+    """Args and data must be JSON documents, so they read back exactly as given."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ResultError(f"{what} must be JSON-serialisable: {exc}") from None
 
 
 def _looks_like_location(target: str) -> bool:

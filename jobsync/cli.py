@@ -122,7 +122,7 @@ def resync(catalog: Catalog, target: str, branch: str | None, name: str | None, 
     """Sync one source now and print what changed."""
     summary = catalog.resync(target, branch=branch, name=name)
     if as_json:
-        _print_json({**summary.as_dict(), "result": None})
+        _print_json(summary.as_dict())
         return
     click.echo(format_summary(summary))
 

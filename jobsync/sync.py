@@ -7,14 +7,18 @@ import os
 import pickle
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from uuid import UUID
 
 from jobsync.adapters.git import FileEntry, Mirror, redact_url
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.domain.discovery import ModuleSummary, is_candidate, resolve_jobs, summarize_module
+from jobsync.domain.errors import JobSyncError
+from jobsync.domain.result import MAX_MESSAGE, LogEntry
+from jobsync.domain.source import Source
 
 #: Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
@@ -45,8 +49,32 @@ class _SummaryCache:
 
 
 def resync(app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str) -> SyncSummary:
-    """Sync one git source: nothing is appended when the branch has not moved."""
+    """Sync one git source, recorded as a result of the built-in sync task.
+
+    The result is saved as running before the fetch; it finishes ``completed`` in the same
+    transaction as the sync's job events, or ``failed`` with the reason when nothing could be saved.
+    A branch that has not moved appends no job events.
+    """
     source = app.register_source(spec.name, spec.kind, redact_url(spec.url), spec.branch, actor)
+    result_id = app.start_sync_result(spec.name, actor)
+    try:
+        summary = _sync(app, spec, source, state_dir, actor, result_id)
+    except JobSyncError as exc:
+        _end_result(app, result_id, "failed", str(exc), actor)
+        raise
+    except Exception as exc:
+        _end_result(app, result_id, "errored", f"{type(exc).__name__}: {exc}", actor)
+        raise
+    if summary.up_to_date:
+        summary.result = result_id
+        result = app.end_sync_result(result_id, summary.log_entries(), "completed", summary.as_dict(), actor)
+        app.save_and_project(result)
+    return summary
+
+
+def _sync(
+    app: JobCatalogApp, spec: SourceSpec, source: Source, state_dir: Path, actor: str, result_id: UUID
+) -> SyncSummary:
     mirror = Mirror(state_dir / "mirrors" / f"{source.id}.git", spec.url)
     fetched = mirror.fetch(spec.branch)
     if source.last_commit == fetched.commit:
@@ -56,9 +84,16 @@ def resync(app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str) ->
         cache = _read_cache(cache_file, spec)
         files = _summaries_at(mirror, fetched.commit, spec, cache)
         discovery = resolve_jobs({path: summary for path, (_, summary) in files.items()})
-        summary = app.apply_discovery(source, fetched.commit, fetched.branch, discovery, actor)
+        summary = app.apply_discovery(source, fetched.commit, fetched.branch, discovery, actor, result_id)
         _write_cache(cache_file, _SummaryCache(fetched.commit, (spec.include, spec.exclude), files))
     return summary
+
+
+def _end_result(app: JobCatalogApp, result_id: UUID, status: str, reason: str, actor: str) -> None:
+    """Finish a sync result that saved nothing; a failure here must not hide the original error."""
+    entry = LogEntry(reason[:MAX_MESSAGE], "failure" if status == "failed" else "error", "sync")
+    with suppress(Exception):  # the store itself may be what failed
+        app.save_and_project(app.end_sync_result(result_id, [entry], status, {"error": reason}, actor))
 
 
 @contextmanager

@@ -73,3 +73,15 @@ class ConfigError(JobSyncError):
 
 class ConflictError(JobSyncError):
     """Another writer changed the same aggregate and retrying did not resolve it."""
+
+
+class JobNotRunnableError(JobSyncError):
+    """A result can be recorded only for an installed, enabled job."""
+
+
+class ResultNotFoundError(JobSyncError):
+    """No result matches the id (or id prefix) a person gave."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no result matches {ref!r}")
+        self.ref = ref

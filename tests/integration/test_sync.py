@@ -43,6 +43,12 @@ def event_count(catalog: Catalog) -> int:
     return catalog._app.recorder.max_notification_id() or 0
 
 
+def catalog_event_count(catalog: Catalog) -> int:
+    """How many job and source events the store holds (sync results not counted)."""
+    notifications = catalog._app.recorder.select_notifications(start=None, limit=1_000_000)
+    return sum(1 for n in notifications if "result:JobResult" not in n.topic)
+
+
 class TestFirstSync:
     def test_first_sync_adds_every_job(self, repo: GitRepo, catalog: Catalog) -> None:
         """A first sync discovers every job with its source metadata and the commit it was read at."""
@@ -107,10 +113,14 @@ class TestChanges:
         """A resync with no new commit appends no events at all."""
         write_backup(repo)
         catalog.resync(repo.url, name="netops")
-        before = event_count(catalog)
+        before = catalog_event_count(catalog)
         summary = catalog.resync("netops")
         assert summary.up_to_date
-        assert event_count(catalog) == before
+        assert catalog_event_count(catalog) == before
+        assert summary.result is not None
+        result = catalog.result(str(summary.result))
+        assert result["status"] == "completed" and result["task"] == "sync"
+        assert "already up to date" in catalog.logs(str(summary.result))[-1]["message"]
 
     def test_new_commit_without_job_changes_appends_no_job_events(
         self, repo: GitRepo, catalog: Catalog
@@ -121,7 +131,7 @@ class TestChanges:
         repo.write("README.md", "docs only")
         repo.commit("docs")
         history_before = catalog.history(BACKUP_REF)
-        before = event_count(catalog)
+        before = catalog_event_count(catalog)
         summary = catalog.resync("netops")
         assert summary.counts() == {
             "added": 0,
@@ -130,7 +140,7 @@ class TestChanges:
             "reinstalled": 0,
             "problems": 0,
         }
-        assert event_count(catalog) == before + 1  # SourceSynced only
+        assert catalog_event_count(catalog) == before + 1  # SourceSynced only
         assert catalog.history(BACKUP_REF) == history_before
 
     def test_removed_job_is_uninstalled_not_deleted(self, repo: GitRepo, catalog: Catalog) -> None:
@@ -266,19 +276,24 @@ class TestOperatorActions:
 
 
 class TestFailures:
-    def test_unreachable_path_appends_nothing(self, catalog: Catalog, tmp_path: Path) -> None:
-        """A missing repository is a one-line GitError and nothing is appended."""
+    def test_unreachable_path_appends_only_a_failed_result(self, catalog: Catalog, tmp_path: Path) -> None:
+        """A missing repository is a one-line GitError; no job event, and the sync result failed with the reason."""
         with pytest.raises(GitError) as caught:
             catalog.resync(str(tmp_path / "nowhere"), name="ghost")
         assert "\n" not in str(caught.value)
-        assert event_count(catalog) == 0
+        assert catalog_event_count(catalog) == 0
+        [result] = catalog.results()
+        assert result["status"] == "failed" and result["task"] == "sync"
+        assert result["completed"] is not None
+        assert str(caught.value) in [entry["message"] for entry in catalog.logs(result["id"])]
 
     def test_unknown_branch_appends_nothing(self, repo: GitRepo, catalog: Catalog) -> None:
         """A branch that does not exist is refused, naming the branches there are."""
         write_backup(repo)
         with pytest.raises(GitError, match="main"):
             catalog.resync(repo.url, name="netops", branch="nope")
-        assert event_count(catalog) == 0
+        assert catalog_event_count(catalog) == 0
+        assert [r["status"] for r in catalog.results()] == ["failed"]
 
 
 class TestTargets:

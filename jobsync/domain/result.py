@@ -1,0 +1,190 @@
+"""The JobResult aggregate: one run of a job (or of a sync), its status lifecycle and its log entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from jobsync.domain.errors import JobSyncError
+
+PENDING, RUNNING, COMPLETED, FAILED, ERRORED = "pending", "running", "completed", "failed", "errored"
+FINISHED_STATUSES = (COMPLETED, FAILED, ERRORED)
+STATUSES = (PENDING, RUNNING, *FINISHED_STATUSES)
+#: Nautobot's log levels, in order of severity.
+LOG_LEVELS = ("debug", "info", "success", "warning", "failure", "error", "critical")
+TASKS = ("job", "sync")
+
+#: Nautobot's column sizes; longer values are refused rather than cut short silently.
+MAX_GROUPING = 255
+MAX_OBJECT = 200
+MAX_URL = 255
+MAX_MESSAGE = 1_000_000
+
+
+class ResultError(JobSyncError):
+    """A result change was refused: bad status move, bad level, or a field too long."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log line of a run, as an executor hands it to jobsync."""
+
+    message: str
+    level: str = "info"
+    grouping: str = "main"
+    object: str = ""
+    url: str = ""
+
+
+def check_log_entry(entry: LogEntry) -> None:
+    """Refuse unknown levels and over-long fields with a message that says which and by how much."""
+    if entry.level not in LOG_LEVELS:
+        raise ResultError(f"log level {entry.level!r} is not one of {', '.join(LOG_LEVELS)}")
+    for what, value, limit in (
+        ("grouping", entry.grouping, MAX_GROUPING),
+        ("object", entry.object, MAX_OBJECT),
+        ("url", entry.url, MAX_URL),
+        ("message", entry.message, MAX_MESSAGE),
+    ):
+        if len(value) > limit:
+            raise ResultError(f"log {what} is {len(value)} characters; at most {limit} allowed")
+
+
+class JobResult(Aggregate):
+    """A run recorded by an executor (or by jobsync for its own syncs).
+
+    Log entries are events of the result; the aggregate keeps only their count, so a run with
+    100,000 entries stays cheap to load (the entries themselves are read from the log view).
+    """
+
+    class Event(Aggregate.Event):
+        """Every result event says who caused it."""
+
+        actor: str
+
+    class ResultRecorded(Event, Aggregate.Created):
+        """A run was queued (status ``pending``); the job's ref and name are kept as text for audit."""
+
+        job_id: UUID | None
+        job_ref: str
+        job_name: str
+        task: str
+        args: Any
+        scheduled_job: str | None
+
+    class ResultStarted(Event):
+        """The run began."""
+
+    class ResultFinished(Event):
+        """The run ended with ``status``; ``data`` is its JSON output."""
+
+        status: str
+        data: Any
+
+    class LogEmitted(Event):
+        """The run wrote one log entry (its time is the event's timestamp)."""
+
+        level: str
+        message: str
+        grouping: str
+        object: str
+        url: str
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return uuid4()
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        job_id: UUID | None,
+        job_ref: str,
+        job_name: str,
+        task: str,
+        args: Any,
+        actor: str,
+        scheduled_job: str | None = None,
+    ) -> JobResult:
+        """Queue a run; the caller has checked that the job may run."""
+        if task not in TASKS:
+            raise ResultError(f"task {task!r} is not one of {', '.join(TASKS)}")
+        return cls(
+            job_id=job_id,
+            job_ref=job_ref,
+            job_name=job_name,
+            task=task,
+            args=args,
+            scheduled_job=scheduled_job,
+            actor=actor,
+        )
+
+    @event(ResultRecorded)
+    def __init__(
+        self,
+        job_id: UUID | None,
+        job_ref: str,
+        job_name: str,
+        task: str,
+        args: Any,
+        scheduled_job: str | None,
+        actor: str,
+    ) -> None:
+        self.job_id = job_id
+        self.job_ref = job_ref
+        self.job_name = job_name
+        self.task = task
+        self.args = args
+        self.scheduled_job = scheduled_job
+        self.recorded_by = actor
+        self.status = PENDING
+        self.data: Any = None
+        self.log_count = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def start(self, actor: str) -> None:
+        """pending -> running; anything else is refused (status never moves backwards)."""
+        if self.status != PENDING:
+            raise ResultError(f"result {self.id} is {self.status}; only a pending result can start")
+        self._start(actor=actor)
+
+    def finish(self, status: str, data: Any, actor: str) -> None:
+        """pending|running -> completed|failed|errored, once."""
+        if status not in FINISHED_STATUSES:
+            raise ResultError(f"a result finishes as {', '.join(FINISHED_STATUSES)}, not {status!r}")
+        if self.finished:
+            raise ResultError(f"result {self.id} already finished as {self.status}")
+        self._finish(status=status, data=data, actor=actor)
+
+    def log(self, entry: LogEntry, actor: str) -> None:
+        """Append a log entry; a finished result takes no more."""
+        check_log_entry(entry)
+        if self.finished:
+            raise ResultError(f"result {self.id} finished as {self.status}; it takes no more log entries")
+        self._log(
+            level=entry.level,
+            message=entry.message,
+            grouping=entry.grouping,
+            object=entry.object,
+            url=entry.url,
+            actor=actor,
+        )
+
+    @event(ResultStarted)
+    def _start(self, actor: str) -> None:
+        self.status = RUNNING
+
+    @event(ResultFinished)
+    def _finish(self, status: str, data: Any, actor: str) -> None:
+        self.status = status
+        self.data = data
+
+    @event(LogEmitted)
+    def _log(self, level: str, message: str, grouping: str, object: str, url: str, actor: str) -> None:
+        self.log_count += 1
