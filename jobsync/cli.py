@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from jobsync.catalog import Catalog
 from jobsync.config import config_path, load_config
 from jobsync.domain.errors import JobSyncError
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, parse_field_value
+from jobsync.domain.result import LOG_LEVELS
 from jobsync.times import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -131,12 +133,14 @@ def format_summary(summary: SyncSummary) -> str:
     """A sync summary for people: counts first, then each job and problem."""
     head = f"{summary.source} @ {summary.commit[:12]}"
     if summary.up_to_date:
-        return f"{head}: already up to date"
+        return f"{head}: already up to date" + (f" (result {summary.result})" if summary.result else "")
     counts = summary.counts()
     lines = [head + ": " + ", ".join(f"{n} {what}" for what, n in counts.items())]
     for what in ("added", "changed", "uninstalled", "reinstalled"):
         lines.extend(f"  {what:<11} {ref}" for ref in getattr(summary, what))
     lines.extend(f"  problem     {p.file}:{p.line}: {p.reason}" for p in summary.problems)
+    if summary.result is not None:
+        lines.append(f"  result      {summary.result} (jobsync logs {str(summary.result)[:8]})")
     return "\n".join(lines)
 
 
@@ -306,6 +310,155 @@ def jobs_delete(catalog: Catalog, job_ref: str) -> None:
     """Delete uninstalled JOB (its history stays, for audit)."""
     catalog.delete_job(job_ref)
     click.echo(f"deleted {job_ref}")
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def results() -> None:
+    """Runs of jobs (and of syncs): record, start, log, finish, inspect."""
+
+
+@results.command("record")
+@click.argument("job_ref", metavar="JOB")
+@click.option("--args", "args_json", metavar="JSON", help="The run's arguments as a JSON document.")
+@pass_catalog
+def results_record(catalog: Catalog, job_ref: str, args_json: str | None) -> None:
+    """Queue a run of JOB (installed and enabled); prints the result id."""
+    args = _parse_json("--args", args_json) if args_json is not None else None
+    click.echo(catalog.record_result(job_ref, args))
+
+
+@results.command("start")
+@click.argument("result_id", metavar="RESULT")
+@pass_catalog
+def results_start(catalog: Catalog, result_id: str) -> None:
+    """Mark RESULT as running."""
+    catalog.start_result(result_id)
+    click.echo(f"started {result_id}")
+
+
+@results.command("log")
+@click.argument("result_id", metavar="RESULT")
+@click.argument("message")
+@click.option("--level", default="info", show_default=True, help=f"One of {', '.join(LOG_LEVELS)}.")
+@click.option(
+    "--grouping", default="main", show_default=True, help="Section of the run the entry belongs to."
+)
+@click.option("--object", "obj", default="", metavar="TEXT", help="What the entry is about (its repr).")
+@click.option("--url", default="", help="Absolute URL of that object.")
+@pass_catalog
+def results_log(
+    catalog: Catalog, result_id: str, message: str, level: str, grouping: str, obj: str, url: str
+) -> None:
+    """Append a log entry to RESULT; a follower sees it at once."""
+    catalog.log(result_id, message, level=level, grouping=grouping, object=obj, url=url)
+
+
+@results.command("finish")
+@click.argument("result_id", metavar="RESULT")
+@click.option("--status", required=True, help="completed, failed or errored.")
+@click.option("--data", "data_json", metavar="JSON", help="The run's output as a JSON document.")
+@pass_catalog
+def results_finish(catalog: Catalog, result_id: str, status: str, data_json: str | None) -> None:
+    """End RESULT with a terminal status."""
+    data = _parse_json("--data", data_json) if data_json is not None else None
+    catalog.finish_result(result_id, status, data)
+    click.echo(f"{status} {result_id}")
+
+
+@results.command("list")
+@click.option("--job", "job_ref", metavar="JOB", help="Only runs of this job.")
+@click.option("--status", help="Only results with this status.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
+@json_option
+@pass_catalog
+def results_list(
+    catalog: Catalog, job_ref: str | None, status: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List results, newest first."""
+    records = catalog.results(job=job_ref, status=status, limit=limit)
+    if as_json:
+        _print_json(records)
+        return
+    _print_table(
+        ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR"],
+        [
+            [
+                r["id"][:8],
+                r["task"],
+                r["job"] or f"({r['job_name']})",
+                r["status"],
+                r["created"][:19],
+                r["actor"],
+            ]
+            for r in records
+        ],
+    )
+
+
+@results.command("show")
+@click.argument("result_id", metavar="RESULT")
+@json_option
+@pass_catalog
+def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
+    """Show one result with its args and data."""
+    record = catalog.result(result_id)
+    if as_json:
+        _print_json(record)
+        return
+    for key, value in record.items():
+        click.echo(f"{key:<14} {_text(value)}")
+
+
+@cli.command()
+@click.argument("result_id", metavar="RESULT")
+@click.option("--level", help="Only entries at this level or more severe.")
+@click.option("--follow", is_flag=True, help="Keep printing new entries until the result finishes.")
+@json_option
+@pass_catalog
+def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, as_json: bool) -> None:
+    """Print the log entries of RESULT (with --follow, as they are written)."""
+    if not follow:
+        entries = catalog.logs(result_id, level=level)
+        if as_json:
+            _print_json([_public_entry(e) for e in entries])
+        else:
+            for entry in entries:
+                click.echo(_format_entry(entry))
+        return
+    since = 0
+    try:
+        while True:
+            finished = catalog.result(result_id)["completed"] is not None
+            for entry in catalog.logs(result_id, since=since, level=level):
+                since = entry["seq"]
+                click.echo(json.dumps(_public_entry(entry)) if as_json else _format_entry(entry))
+            if finished:
+                return
+            time.sleep(FOLLOW_POLL_SECONDS)
+    except KeyboardInterrupt:
+        return
+
+
+FOLLOW_POLL_SECONDS = 0.2
+
+
+def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "seq"}
+
+
+def _format_entry(entry: dict[str, Any]) -> str:
+    where = f" [{entry['object']}]" if entry["object"] else ""
+    return f"{entry['time'][:23].replace('T', ' ')}  {entry['level']:<8} {entry['grouping']}: {entry['message']}{where}"
+
+
+def _parse_json(option: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise JobSyncError(f"{option} is not valid JSON: {exc}") from None
 
 
 # -- demo ---------------------------------------------------------------------------------------

@@ -216,3 +216,112 @@ class TestDemo:
         assert "already up to date" in out
         assert "OverrideCleared" in out and "JobChanged" in out
         assert not (tmp_path / "demo" / "legacy" / "never").exists()
+
+
+@pytest.fixture
+def enabled(synced: Cli) -> Cli:
+    synced.ok("jobs", "enable", "Backup")
+    return synced
+
+
+class TestResults:
+    def test_result_lifecycle_through_the_cli(self, enabled: Cli) -> None:
+        """record, start, log, finish and show work as separate processes, and args come back as given."""
+        result_id = enabled.ok("results", "record", "Backup", "--args", '{"devices": ["r1"]}').strip()
+        enabled.ok("results", "start", result_id[:8])
+        enabled.ok("results", "log", result_id, "saved r1", "--object", "r1", "--url", "https://n/r1")
+        enabled.ok("results", "finish", result_id, "--status", "completed", "--data", '{"saved": 1}')
+        shown = enabled.json("results", "show", result_id)
+        assert isinstance(shown, dict)
+        assert shown["status"] == "completed" and shown["args"] == {"devices": ["r1"]}
+        assert shown["data"] == {"saved": 1} and shown["job"] == "netops:jobs.ops.Backup"
+        for key in (
+            "id",
+            "job",
+            "job_name",
+            "task",
+            "status",
+            "args",
+            "actor",
+            "created",
+            "started",
+            "completed",
+            "data",
+        ):
+            assert key in shown
+        entries = enabled.json("logs", result_id)
+        assert entries == [
+            {
+                "time": entries[0]["time"],
+                "level": "info",
+                "message": "saved r1",
+                "grouping": "main",  # type: ignore[index]
+                "object": "r1",
+                "url": "https://n/r1",
+            }
+        ]
+
+    @pytest.mark.parametrize(
+        ("args", "text"),
+        [
+            (("results", "record", "Backup", "--args", "{nope"), "--args is not valid JSON"),
+            (("results", "start", "ffffffff"), "no result matches"),
+            (("results", "finish", "RESULT", "--status", "done"), "not 'done'"),
+            (("results", "log", "RESULT", "x", "--level", "loud"), "log level 'loud'"),
+            (("results", "start", "RESULT"), "only a pending result can start"),
+        ],
+    )
+    def test_refusals_are_one_line(self, enabled: Cli, args: tuple[str, ...], text: str) -> None:
+        """Bad JSON, unknown ids, bad levels and refused transitions: one ``error:`` line and exit 1."""
+        result_id = enabled.ok("results", "record", "Backup").strip()
+        enabled.ok("results", "start", result_id)
+        done = enabled.run(*(result_id if a == "RESULT" else a for a in args))
+        assert_one_line_error(done, 1, text)
+
+    def test_disabled_job_cannot_run(self, synced: Cli) -> None:
+        """A result is refused for a disabled job, saying how to enable it."""
+        assert_one_line_error(synced.run("results", "record", "Backup"), 1, "disabled")
+
+    def test_follow_prints_entries_from_another_process_and_exits(self, enabled: Cli) -> None:
+        """``logs --follow`` shows every entry another process appends, in order, and exits when the run ends."""
+        result_id = enabled.ok("results", "record", "Backup").strip()
+        enabled.ok("results", "start", result_id)
+        follower = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jobsync",
+                "--config",
+                str(enabled.config),
+                "logs",
+                result_id,
+                "--follow",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            for n in range(5):
+                enabled.ok("results", "log", result_id, f"step {n}")
+            enabled.ok("results", "finish", result_id, "--status", "failed")
+            out, err = follower.communicate(timeout=60)
+        finally:
+            follower.kill()
+        assert follower.returncode == 0, err
+        messages = [json.loads(line)["message"] for line in out.splitlines()]
+        assert messages == [f"step {n}" for n in range(5)]
+
+
+class TestSyncResults:
+    def test_resync_json_names_its_result(self, cli: Cli, repo: GitRepo) -> None:
+        """``resync --json`` returns the id of the sync's result, whose logs list what was added."""
+        repo.write("jobs/ops.py", JOBS)
+        repo.commit("jobs")
+        data = cli.json("resync", repo.url, "--name", "netops")
+        assert isinstance(data, dict) and data["result"]
+        shown = cli.json("results", "show", data["result"])
+        assert isinstance(shown, dict) and shown["task"] == "sync" and shown["status"] == "completed"
+        messages = [e["message"] for e in cli.json("logs", data["result"])]  # type: ignore[union-attr]
+        assert "added netops:jobs.ops.Backup" in messages
