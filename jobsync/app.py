@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -88,6 +88,10 @@ class JobCatalogApp(Application[UUID]):
     """The event-sourced catalog: sources and jobs, rebuilt from the log."""
 
     name = "jobsync"
+    #: Long-lived aggregates (a run with 100,000 log entries, a job edited for years) load from a
+    #: snapshot plus at most this many events, instead of replaying every event.
+    is_snapshotting_enabled = True
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {JobResult: 200, Job: 200, Source: 200}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
