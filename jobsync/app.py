@@ -10,7 +10,7 @@ from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
 
 from jobsync.domain.discovery import Discovery, Problem
 from jobsync.domain.errors import ConflictError, FieldError, JobNotRunnableError
@@ -113,10 +113,10 @@ class JobCatalogApp(Application[UUID]):
         if not recordings:
             return
         first, last = recordings[0].notification.id, recordings[-1].notification.id
-        if self.views.position(self.name) == first - 1:
+        if self.views.position() == first - 1:
             jobs, sources, result_events = split_for_views(aggregates, (r.domain_event for r in recordings))
             try:
-                self.views.apply(jobs, sources, result_events, Tracking(self.name, last))
+                self.views.apply(jobs, sources, result_events, last)
             except IntegrityError:
                 pass  # another process projected these first; the catch-up below finds nothing to do
             else:

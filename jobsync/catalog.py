@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +29,7 @@ from jobsync.domain.errors import (
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
+from jobsync.projections import ReplayReport, replay
 from jobsync.sync import SourceSpec, resync
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
@@ -213,6 +214,19 @@ class Catalog:
 
     def _change(self, ref: str, action: str, actor: str | None, *args: Any) -> bool:
         return self._app.change_job(self.resolve(ref), action, actor or self.actor, *args)
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def replay(self, verify: bool = False, progress: Callable[[int], None] | None = None) -> ReplayReport:
+        """Rebuild every read model from the log; with ``verify``, compare instead of replacing.
+
+        ``progress`` is called with the number of events applied in each batch.
+        """
+        return replay(self._app, verify=verify, progress=progress)
+
+    def event_count(self) -> int:
+        """How many events the log holds (its last position)."""
+        return self._app.recorder.max_notification_id() or 0
 
     # -- results -----------------------------------------------------------------------------
 

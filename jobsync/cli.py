@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -459,6 +461,33 @@ def _parse_json(option: str, text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise JobSyncError(f"{option} is not valid JSON: {exc}") from None
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+@cli.command("replay")
+@click.option("--verify", is_flag=True, help="Rebuild into scratch tables and compare; change nothing.")
+@json_option
+@pass_catalog
+def replay_command(catalog: Catalog, verify: bool, as_json: bool) -> None:
+    """Rebuild every read model from the event log (with --verify: check them against it)."""
+    total = catalog.event_count()
+    if sys.stderr.isatty() and not as_json:
+        with click.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+            report = catalog.replay(verify=verify, progress=bar.update)
+    else:
+        report = catalog.replay(verify=verify)
+    if as_json:
+        _print_json({**asdict(report), "ok": report.ok})
+    else:
+        rate = report.events / report.seconds if report.seconds else 0.0
+        what = "verified" if verify else "rebuilt"
+        click.echo(f"{what} read models from {report.events} events in {report.seconds:.2f}s ({rate:,.0f}/s)")
+        for difference in report.differences:
+            click.echo(f"  {difference}")
+    if not report.ok:
+        _fail(f"{len(report.differences)} differences between the read models and the log")
 
 
 # -- demo ---------------------------------------------------------------------------------------

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from jobsync.domain.job import Job
 from jobsync.domain.result import JobResult
@@ -43,32 +44,60 @@ class JobRow:
     digest: str
 
 
+#: The read-model tables; a replay builds a second set under a prefix and compares or swaps it in.
+TABLES = ("jobs", "sources", "results", "logs")
+
+
 class CatalogViews(SQLiteTrackingRecorder):
-    """The jobs and sources tables, written together with the tracking position."""
+    """The jobs, sources, results and log-entry tables, written together with the tracking position.
+
+    ``prefix`` names a second, scratch set of tables in the same database for ``replay``; each set
+    tracks its own position under its own name.
+    """
+
+    prefix = ""
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        self.names = {
+            "jobs": f"{self.prefix}jobs_view",
+            "sources": f"{self.prefix}sources_view",
+            "results": f"{self.prefix}results_view",
+            "logs": f"{self.prefix}log_entries",
+        }
+        self.tracking_name = f"jobsync{':' + self.prefix.rstrip('_') if self.prefix else ''}"
+        super().__init__(datastore, **kwargs)
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with ``{jobs}``, ``{sources}``, ``{results}`` and ``{logs}`` named for this set."""
+        return statement.format_map(self.names)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS jobs_view ("
-            "id TEXT PRIMARY KEY, ref TEXT NOT NULL UNIQUE, source TEXT NOT NULL, "
-            "module_name TEXT NOT NULL, job_class_name TEXT NOT NULL, name TEXT NOT NULL, "
-            "source_name TEXT NOT NULL, name_override INTEGER NOT NULL, grouping TEXT NOT NULL, "
-            "installed INTEGER NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
-            "overridden INTEGER NOT NULL, digest TEXT NOT NULL, record TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS jobs_view_source ON jobs_view (source, module_name, job_class_name)",
-            "CREATE INDEX IF NOT EXISTS jobs_view_name ON jobs_view (name)",
-            "CREATE TABLE IF NOT EXISTS sources_view ("
-            "name TEXT PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS results_view ("
-            "id TEXT PRIMARY KEY, job_id TEXT, job_ref TEXT NOT NULL, job_name TEXT NOT NULL, "
-            "task TEXT NOT NULL, status TEXT NOT NULL, args TEXT NOT NULL, actor TEXT NOT NULL, "
-            "scheduled_job TEXT, created TEXT NOT NULL, started TEXT, completed TEXT, data TEXT)",
-            "CREATE INDEX IF NOT EXISTS results_view_job ON results_view (job_id, created)",
-            "CREATE INDEX IF NOT EXISTS results_view_created ON results_view (created)",
-            "CREATE TABLE IF NOT EXISTS log_entries ("
-            "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
-            "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
-            "PRIMARY KEY (result_id, version)) WITHOUT ROWID",
+            *(
+                self.sql(statement)
+                for statement in (
+                    "CREATE TABLE IF NOT EXISTS {jobs} ("
+                    "id TEXT PRIMARY KEY, ref TEXT NOT NULL UNIQUE, source TEXT NOT NULL, "
+                    "module_name TEXT NOT NULL, job_class_name TEXT NOT NULL, name TEXT NOT NULL, "
+                    "source_name TEXT NOT NULL, name_override INTEGER NOT NULL, grouping TEXT NOT NULL, "
+                    "installed INTEGER NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
+                    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, record TEXT NOT NULL)",
+                    "CREATE INDEX IF NOT EXISTS {jobs}_source ON {jobs} (source, module_name, job_class_name)",
+                    "CREATE INDEX IF NOT EXISTS {jobs}_name ON {jobs} (name)",
+                    "CREATE TABLE IF NOT EXISTS {sources} (name TEXT PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL)",
+                    "CREATE TABLE IF NOT EXISTS {results} ("
+                    "id TEXT PRIMARY KEY, job_id TEXT, job_ref TEXT NOT NULL, job_name TEXT NOT NULL, "
+                    "task TEXT NOT NULL, status TEXT NOT NULL, args TEXT NOT NULL, actor TEXT NOT NULL, "
+                    "scheduled_job TEXT, created TEXT NOT NULL, started TEXT, completed TEXT, data TEXT)",
+                    "CREATE INDEX IF NOT EXISTS {results}_job ON {results} (job_id, created)",
+                    "CREATE INDEX IF NOT EXISTS {results}_created ON {results} (created)",
+                    "CREATE TABLE IF NOT EXISTS {logs} ("
+                    "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
+                    "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
+                    "PRIMARY KEY (result_id, version)) WITHOUT ROWID",
+                )
+            ),
         ]
 
     # -- writing -----------------------------------------------------------------------------
@@ -78,29 +107,85 @@ class CatalogViews(SQLiteTrackingRecorder):
         jobs: Sequence[Job],
         sources: Sequence[Source],
         result_events: Sequence[JobResult.Event],
-        tracking: Tracking,
+        position: int,
     ) -> None:
-        """Write the new state of ``jobs``, ``sources``, results and the position, in one transaction."""
+        """Write the new state of ``jobs``, ``sources``, results and the position, in one transaction.
+
+        The tracking insert refuses a position not beyond the recorded one, so a batch another
+        process applied first is rolled back here, never applied twice.
+        """
         with self.datastore.transaction(commit=True) as c:
             for statement, rows in _grouped(_result_change(e) for e in result_events):
-                c.executemany(statement, rows)
+                c.executemany(self.sql(statement), rows)
             c.executemany(
-                "INSERT OR REPLACE INTO jobs_view VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self.sql("INSERT OR REPLACE INTO {jobs} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
                 [_job_params(job) for job in jobs],
             )
             c.executemany(
-                "INSERT OR REPLACE INTO sources_view VALUES (?,?,?)",
+                self.sql("INSERT OR REPLACE INTO {sources} VALUES (?,?,?)"),
                 [(s.name, str(s.id), json.dumps(source_record(s))) for s in sources],
             )
-            self._insert_tracking(c, tracking)
+            self._insert_tracking(c, Tracking(self.tracking_name, position))
+
+    def reset(self) -> None:
+        """Forget every row and the position, so the next catch-up starts from the first event."""
+        with self.datastore.transaction(commit=True) as c:
+            for table in self.names.values():
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
+
+    def take_over(self, rebuilt: CatalogViews) -> None:
+        """Replace every row and the position with those of ``rebuilt``, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            for key, table in self.names.items():
+                c.execute(f"DELETE FROM {table}")
+                c.execute(f"INSERT INTO {table} SELECT * FROM {rebuilt.names[key]}")
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
+            c.execute("INSERT INTO tracking VALUES (?, ?)", (self.tracking_name, rebuilt.position()))
+
+    def differences(self, other: CatalogViews, limit: int = 20) -> tuple[int, int, list[str]]:
+        """Rows that differ between two sets, read in one transaction: (my position, theirs, descriptions)."""
+        found: list[str] = []
+        with self.datastore.transaction(commit=False) as c:
+            positions = []
+            for views in (self, other):
+                c.execute(
+                    "SELECT notification_id FROM tracking WHERE application_name = ?", (views.tracking_name,)
+                )
+                row = c.fetchone()
+                positions.append(row[0] if row else 0)
+            for key, table in self.names.items():
+                theirs = other.names[key]
+                c.execute(f"SELECT * FROM {table} EXCEPT SELECT * FROM {theirs} LIMIT ?", (limit,))
+                live = {_row_key(key, row): row for row in c.fetchall()}
+                c.execute(f"SELECT * FROM {theirs} EXCEPT SELECT * FROM {table} LIMIT ?", (limit,))
+                rebuilt = {_row_key(key, row): row for row in c.fetchall()}
+                for row_key in sorted(live.keys() | rebuilt.keys()):
+                    found.append(f"{table} {row_key}: {_compare(live.get(row_key), rebuilt.get(row_key))}")
+        return positions[0], positions[1], found[:limit]
+
+    def drop(self) -> None:
+        """Remove this set of tables (a scratch set, after a verify)."""
+        with self.datastore.transaction(commit=True) as c:
+            for table in self.names.values():
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
 
     # -- reading -----------------------------------------------------------------------------
 
-    def position(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0
+    def position(self) -> int:
+        return self.max_tracking_id(self.tracking_name) or 0
 
     def source_rows(self, source: str) -> list[JobRow]:
-        return self._rows("WHERE source = ?", (source,))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(
+                    "SELECT id, module_name, job_class_name, name, name_override, source_name, installed, "
+                    "deleted, digest FROM {jobs} WHERE source = ?"
+                ),
+                (source,),
+            )
+            return [_job_row(row) for row in c.fetchall()]
 
     def name_holders(self, names: Iterable[str]) -> dict[str, str]:
         """Which live (not deleted) job holds each of ``names``: name -> ref."""
@@ -109,8 +194,9 @@ class CatalogViews(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
                 c.execute(
-                    f"SELECT name, ref FROM jobs_view WHERE deleted = 0 AND name IN ({','.join('?' * len(chunk))})",
+                    self.sql("SELECT name, ref FROM {jobs} WHERE deleted = 0 AND name IN (") + marks + ")",
                     chunk,
                 )
                 found.update({row["name"]: row["ref"] for row in c.fetchall()})
@@ -120,7 +206,9 @@ class CatalogViews(SQLiteTrackingRecorder):
         """Jobs matching a ref, an id or a name; live jobs first."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT record FROM jobs_view WHERE ref = ? OR id = ? OR name = ? ORDER BY deleted, ref",
+                self.sql(
+                    "SELECT record FROM {jobs} WHERE ref = ? OR id = ? OR name = ? ORDER BY deleted, ref"
+                ),
                 (ref, ref, ref),
             )
             return [json.loads(row["record"]) for row in c.fetchall()]
@@ -136,22 +224,24 @@ class CatalogViews(SQLiteTrackingRecorder):
             params.append(int(installed))
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT record FROM jobs_view WHERE {' AND '.join(clauses)} ORDER BY source, grouping, name",
+                self.sql("SELECT record FROM {jobs} WHERE ")
+                + " AND ".join(clauses)
+                + " ORDER BY source, grouping, name",
                 params,
             )
             return [json.loads(row["record"]) for row in c.fetchall()]
 
     def list_sources(self) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT record FROM sources_view ORDER BY name")
+            c.execute(self.sql("SELECT record FROM {sources} ORDER BY name"))
             return [json.loads(row["record"]) for row in c.fetchall()]
 
     def find_results(self, ref: str) -> list[str]:
         """Result ids equal to ``ref`` or starting with it (a unique prefix, as git accepts)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT id FROM results_view WHERE id = ? OR id LIKE ? LIMIT 10",
-                (ref, ref.replace("%", "") + "%"),
+                self.sql("SELECT id FROM {results} WHERE id = ? OR id LIKE ? LIMIT 10"),
+                (ref, ref.replace("%", "").replace("_", "") + "%"),
             )
             return [row["id"] for row in c.fetchall()]
 
@@ -171,8 +261,10 @@ class CatalogViews(SQLiteTrackingRecorder):
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT r.*, j.deleted AS job_deleted FROM results_view r LEFT JOIN jobs_view j ON j.id = r.job_id "
-                f"{where} ORDER BY r.created DESC, r.id LIMIT ?",
+                self.sql(
+                    "SELECT r.*, j.deleted AS job_deleted FROM {results} r LEFT JOIN {jobs} j ON j.id = r.job_id "
+                )
+                + f"{where} ORDER BY r.created DESC, r.id LIMIT ?",
                 [*params, -1 if limit is None else limit],
             )
             return [_result_record(row) for row in c.fetchall()]
@@ -182,8 +274,8 @@ class CatalogViews(SQLiteTrackingRecorder):
         level_clause = f"AND level IN ({','.join('?' * len(levels))})" if levels else ""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT version, time, level, message, grouping, object, url FROM log_entries "
-                f"WHERE result_id = ? AND version > ? {level_clause} ORDER BY version",
+                self.sql("SELECT version, time, level, message, grouping, object, url FROM {logs} ")
+                + f"WHERE result_id = ? AND version > ? {level_clause} ORDER BY version",
                 [result_id, since, *levels],
             )
             return [
@@ -199,22 +291,39 @@ class CatalogViews(SQLiteTrackingRecorder):
                 for row in c.fetchall()
             ]
 
-    def _rows(self, where: str, params: Sequence[Any]) -> list[JobRow]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT id, module_name, job_class_name, name, name_override, source_name, installed, "
-                f"deleted, digest FROM jobs_view {where}",
-                params,
-            )
-            return [_job_row(row) for row in c.fetchall()]
 
-    def clear(self, c: SQLiteCursor, application_name: str) -> None:
-        """Forget every row and the position, so a replay starts from the first event."""
-        c.execute("DELETE FROM jobs_view")
-        c.execute("DELETE FROM sources_view")
-        c.execute("DELETE FROM results_view")
-        c.execute("DELETE FROM log_entries")
-        c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+class ScratchViews(CatalogViews):
+    """A second set of tables that ``replay`` rebuilds from the first event."""
+
+    prefix = "replay_"
+
+
+_KEY_COLUMNS = {"jobs": ("id",), "sources": ("name",), "results": ("id",), "logs": ("result_id", "version")}
+
+
+def _row_key(table: str, row: Any) -> str:
+    return " ".join(f"{column}={row[column]}" for column in _KEY_COLUMNS[table])
+
+
+def _compare(live: Any, rebuilt: Any) -> str:
+    """One line saying how a live row differs from the rebuilt one (cells shortened)."""
+    if rebuilt is None:
+        return "in the live view but not in the log"
+    if live is None:
+        return "missing from the live view"
+    return (
+        ", ".join(
+            f"{column}: live {_short(live[column])} != rebuilt {_short(rebuilt[column])}"
+            for column in live.keys()  # noqa: SIM118 - sqlite3.Row has keys() but is not a mapping
+            if live[column] != rebuilt[column] and column != "record"
+        )
+        or "record: the stored JSON differs"
+    )
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _result_record(row: Any) -> dict[str, Any]:
@@ -286,10 +395,10 @@ def source_record(source: Source) -> dict[str, Any]:
     }
 
 
-_INSERT_RESULT = "INSERT OR IGNORE INTO results_view VALUES (?,?,?,?,?,'pending',?,?,?,?,NULL,NULL,NULL)"
-_START_RESULT = "UPDATE results_view SET status = 'running', started = ? WHERE id = ?"
-_FINISH_RESULT = "UPDATE results_view SET status = ?, completed = ?, data = ? WHERE id = ?"
-_INSERT_LOG = "INSERT OR IGNORE INTO log_entries VALUES (?,?,?,?,?,?,?,?)"
+_INSERT_RESULT = "INSERT OR IGNORE INTO {results} VALUES (?,?,?,?,?,'pending',?,?,?,?,NULL,NULL,NULL)"
+_START_RESULT = "UPDATE {results} SET status = 'running', started = ? WHERE id = ?"
+_FINISH_RESULT = "UPDATE {results} SET status = ?, completed = ?, data = ? WHERE id = ?"
+_INSERT_LOG = "INSERT OR IGNORE INTO {logs} VALUES (?,?,?,?,?,?,?,?)"
 
 
 def _result_change(e: JobResult.Event) -> tuple[str, tuple[Any, ...]]:
@@ -334,20 +443,27 @@ def split_for_views(
     return jobs, sources, result_events
 
 
-def catch_up(app: JobCatalogApp, views: CatalogViews) -> int:
-    """Apply every notification after the views' position; return how many were applied.
+def catch_up(
+    app: JobCatalogApp,
+    views: CatalogViews,
+    stop: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Apply every notification after the views' position (up to ``stop``); return how many.
 
-    Events of one aggregate are folded onto its state just before the batch (loaded from the
-    store at that version), so a cold catch-up of new aggregates needs no extra reads.
+    The one code path for projecting events. Positions may have gaps, so it always asks for
+    "greater than the last position". Events of one aggregate are folded onto its state just
+    before the batch (loaded at that version, from a snapshot when there is one); result events
+    become row changes directly.
     """
     applied = 0
-    position = views.position(app.name)
-    while True:
+    position = views.position()
+    while stop is None or position < stop:
         notifications = app.recorder.select_notifications(
-            start=position, limit=BATCH_SIZE, inclusive_of_start=False
+            start=position, limit=BATCH_SIZE, stop=stop, inclusive_of_start=False
         )
         if not notifications:
-            return applied
+            break
         states: dict[UUID, Any] = {}
         result_events: list[JobResult.Event] = []
         for notification in notifications:
@@ -360,12 +476,65 @@ def catch_up(app: JobCatalogApp, views: CatalogViews) -> int:
                 before = domain_event.originator_version - 1
                 states[aggregate_id] = app.repository.get(aggregate_id, version=before) if before else None
             states[aggregate_id] = domain_event.mutate(states[aggregate_id])
-        position = notifications[-1].id
         jobs, sources, _ = split_for_views(states.values(), ())
         try:
-            views.apply(jobs, sources, result_events, Tracking(app.name, position))
+            views.apply(jobs, sources, result_events, notifications[-1].id)
         except IntegrityError:
             # Another process applied these first (its tracking row is ahead): carry on from there.
-            position = views.position(app.name)
+            position = views.position()
             continue
+        position = notifications[-1].id
         applied += len(notifications)
+        if progress is not None:
+            progress(len(notifications))
+    return applied
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What a replay did: how many events, up to which position, and any differences found."""
+
+    events: int
+    position: int
+    seconds: float
+    verified: bool
+    differences: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def replay(
+    app: JobCatalogApp, verify: bool = False, progress: Callable[[int], None] | None = None
+) -> ReplayReport:
+    """Rebuild every read model from the log into scratch tables, then compare or swap them in.
+
+    Readers never see a half-built view: with ``verify`` the live tables are only compared,
+    otherwise they are replaced in one transaction.
+    """
+    started = time.perf_counter()
+    scratch = app.factory.tracking_recorder(ScratchViews)
+    assert isinstance(scratch, ScratchViews)
+    scratch.reset()
+    catch_up(app, app.views)
+    events = catch_up(app, scratch, stop=app.views.position(), progress=progress)
+    try:
+        for _ in range(10):
+            live_at, rebuilt_at, differences = app.views.differences(scratch)
+            if live_at == rebuilt_at:
+                break
+            events += catch_up(app, scratch, stop=live_at)  # the live views moved on meanwhile
+        if not verify:
+            catch_up(app, scratch)
+            app.views.take_over(scratch)
+            differences = []
+    finally:
+        scratch.drop()
+    return ReplayReport(
+        events=events,
+        position=live_at,
+        seconds=time.perf_counter() - started,
+        verified=verify,
+        differences=tuple(differences),
+    )
