@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check jobsync tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict jobsync
+	$(BIN)/mypy --strict jobsync tests bench
 
 test: lint typecheck
 	$(BIN)/pytest -n 2 -q

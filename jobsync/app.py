@@ -18,7 +18,7 @@ from jobsync.domain.fields import JobFacts
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry, check_log_entry
 from jobsync.domain.source import Source, source_id
-from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, split_for_views
+from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, view_changes
 
 #: How often a use case reloads and re-applies after another writer got there first.
 MAX_ATTEMPTS = 5
@@ -114,9 +114,8 @@ class JobCatalogApp(Application[UUID]):
             return
         first, last = recordings[0].notification.id, recordings[-1].notification.id
         if self.views.position() == first - 1:
-            jobs, sources, result_events = split_for_views(aggregates, (r.domain_event for r in recordings))
             try:
-                self.views.apply(jobs, sources, result_events, last)
+                self.views.apply(view_changes(aggregates, (r.domain_event for r in recordings)), last)
             except IntegrityError:
                 pass  # another process projected these first; the catch-up below finds nothing to do
             else:

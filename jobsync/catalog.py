@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -271,8 +270,12 @@ class Catalog:
     ) -> list[dict[str, Any]]:
         """Results, newest first; ``job`` narrows to one job's runs."""
         self._app.catch_up()
-        job_id = str(self.resolve(job)) if job is not None else None
-        return self._app.views.list_results(job_id=job_id, status=status, limit=limit)
+        if job is None:
+            return self._app.views.list_results(status=status, limit=limit)
+        found = self._app.get_job(self.resolve(job))
+        if found.deleted:  # its results were detached from it and keep its ref as text
+            return self._app.views.list_results(detached_ref=found.ref, status=status, limit=limit)
+        return self._app.views.list_results(job_id=str(found.id), status=status, limit=limit)
 
     def result(self, result: str) -> dict[str, Any]:
         """One result with its args (ready to queue again) and data."""
@@ -293,9 +296,10 @@ class Catalog:
     def resolve_result(self, ref: str) -> UUID:
         """A result's id from its full id or a unique prefix of it."""
         self._app.catch_up()
-        matches = self._app.views.find_results(ref.strip().lower()) if ref.strip() else []
-        if ref in matches:
-            return UUID(ref)
+        wanted = ref.strip().lower()
+        matches = self._app.views.find_results(wanted) if re.fullmatch(r"[0-9a-f-]{1,36}", wanted) else []
+        if wanted in matches:
+            return UUID(wanted)
         if len(matches) != 1:
             if matches:
                 raise ResultNotFoundError(f"{ref} (ambiguous: {len(matches)} results start with it)")
@@ -326,12 +330,28 @@ class Catalog:
         return True
 
 
-def _check_json(what: str, value: Any) -> None:
-    """Args and data must be JSON documents, so they read back exactly as given."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ResultError(f"{what} must be JSON-serialisable: {exc}") from None
+def _check_json(what: str, value: Any, path: str = "") -> None:
+    """Args and data must be JSON documents, so they read back exactly as given (tuples read back as lists)."""
+    where = f"{what}{path}"
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ResultError(f"{what} must be JSON-serialisable: {value!r} at {where} is not a JSON number")
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_json(what, item, f"{path}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ResultError(f"{what} must be JSON-serialisable: key {key!r} at {where} is not a string")
+            _check_json(what, item, f"{path}.{key}")
+        return
+    raise ResultError(
+        f"{what} must be JSON-serialisable: {type(value).__name__} at {where} is not a JSON type"
+    )
 
 
 def _looks_like_location(target: str) -> bool:

@@ -102,28 +102,28 @@ class CatalogViews(SQLiteTrackingRecorder):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def apply(
-        self,
-        jobs: Sequence[Job],
-        sources: Sequence[Source],
-        result_events: Sequence[JobResult.Event],
-        position: int,
-    ) -> None:
+    def apply(self, changes: ViewChanges, position: int) -> None:
         """Write the new state of ``jobs``, ``sources``, results and the position, in one transaction.
 
         The tracking insert refuses a position not beyond the recorded one, so a batch another
         process applied first is rolled back here, never applied twice.
         """
         with self.datastore.transaction(commit=True) as c:
-            for statement, rows in _grouped(_result_change(e) for e in result_events):
+            for statement, rows in _grouped(_result_change(e) for e in changes.result_events):
                 c.executemany(self.sql(statement), rows)
+            # A deleted job's results keep its ref and name as text but no longer point at it,
+            # even if a later sync brings a job of the same ref back (a new job, as in Nautobot).
+            c.executemany(
+                self.sql("UPDATE {results} SET job_id = NULL WHERE job_id = ? AND created <= ?"),
+                changes.deletions,
+            )
             c.executemany(
                 self.sql("INSERT OR REPLACE INTO {jobs} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-                [_job_params(job) for job in jobs],
+                [_job_params(job) for job in changes.jobs],
             )
             c.executemany(
                 self.sql("INSERT OR REPLACE INTO {sources} VALUES (?,?,?)"),
-                [(s.name, str(s.id), json.dumps(source_record(s))) for s in sources],
+                [(s.name, str(s.id), json.dumps(source_record(s))) for s in changes.sources],
             )
             self._insert_tracking(c, Tracking(self.tracking_name, position))
 
@@ -240,8 +240,7 @@ class CatalogViews(SQLiteTrackingRecorder):
         """Result ids equal to ``ref`` or starting with it (a unique prefix, as git accepts)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                self.sql("SELECT id FROM {results} WHERE id = ? OR id LIKE ? LIMIT 10"),
-                (ref, ref.replace("%", "").replace("_", "") + "%"),
+                self.sql("SELECT id FROM {results} WHERE substr(id, 1, ?) = ? LIMIT 10"), (len(ref), ref)
             )
             return [row["id"] for row in c.fetchall()]
 
@@ -251,9 +250,13 @@ class CatalogViews(SQLiteTrackingRecorder):
         status: str | None = None,
         result_id: str | None = None,
         limit: int | None = None,
+        detached_ref: str | None = None,
     ) -> list[dict[str, Any]]:
         """Results newest first, with ``job`` null once the job is deleted (its ref stays as text)."""
         clauses, params = [], []
+        if detached_ref is not None:
+            clauses.append("r.job_id IS NULL AND r.task = 'job' AND r.job_ref = ?")
+            params.append(detached_ref)
         for column, value in (("r.job_id", job_id), ("r.status", status), ("r.id", result_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -261,10 +264,7 @@ class CatalogViews(SQLiteTrackingRecorder):
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                self.sql(
-                    "SELECT r.*, j.deleted AS job_deleted FROM {results} r LEFT JOIN {jobs} j ON j.id = r.job_id "
-                )
-                + f"{where} ORDER BY r.created DESC, r.id LIMIT ?",
+                self.sql("SELECT r.* FROM {results} r ") + f"{where} ORDER BY r.created DESC, r.id LIMIT ?",
                 [*params, -1 if limit is None else limit],
             )
             return [_result_record(row) for row in c.fetchall()]
@@ -327,10 +327,9 @@ def _short(value: Any) -> str:
 
 
 def _result_record(row: Any) -> dict[str, Any]:
-    live_job = row["job_id"] is not None and row["job_deleted"] == 0
     return {
         "id": row["id"],
-        "job": row["job_ref"] if live_job else None,
+        "job": row["job_ref"] if row["job_id"] is not None else None,
         "job_ref": row["job_ref"],
         "job_name": row["job_name"],
         "task": row["task"],
@@ -433,14 +432,27 @@ def _grouped(changes: Iterable[tuple[str, tuple[Any, ...]]]) -> Iterable[tuple[s
         yield current, rows
 
 
-def split_for_views(
-    aggregates: Iterable[Any], events: Iterable[Any]
-) -> tuple[list[Job], list[Source], list[JobResult.Event]]:
-    """Jobs and sources are projected from their state; results from their events."""
-    jobs = [a for a in aggregates if isinstance(a, Job)]
-    sources = [a for a in aggregates if isinstance(a, Source)]
-    result_events = [e for e in events if isinstance(e, JobResult.Event)]
-    return jobs, sources, result_events
+@dataclass(frozen=True)
+class ViewChanges:
+    """What one batch of events changes in the read models."""
+
+    jobs: list[Job]
+    sources: list[Source]
+    result_events: list[JobResult.Event]
+    deletions: list[tuple[str, str]]  # (job id, when): results recorded until then lose their link
+
+
+def view_changes(aggregates: Iterable[Any], events: Iterable[Any]) -> ViewChanges:
+    """Jobs and sources are projected from their new state; results from their events."""
+    events = list(events)
+    return ViewChanges(
+        jobs=[a for a in aggregates if isinstance(a, Job)],
+        sources=[a for a in aggregates if isinstance(a, Source)],
+        result_events=[e for e in events if isinstance(e, JobResult.Event)],
+        deletions=[
+            (str(e.originator_id), e.timestamp.isoformat()) for e in events if isinstance(e, Job.JobDeleted)
+        ],
+    )
 
 
 def catch_up(
@@ -465,20 +477,19 @@ def catch_up(
         if not notifications:
             break
         states: dict[UUID, Any] = {}
-        result_events: list[JobResult.Event] = []
+        events: list[Aggregate.Event] = []
         for notification in notifications:
             domain_event = cast("Aggregate.Event", app.mapper.to_domain_event(notification))
+            events.append(domain_event)
             if isinstance(domain_event, JobResult.Event):
-                result_events.append(domain_event)
                 continue
             aggregate_id = domain_event.originator_id
             if aggregate_id not in states:
                 before = domain_event.originator_version - 1
                 states[aggregate_id] = app.repository.get(aggregate_id, version=before) if before else None
             states[aggregate_id] = domain_event.mutate(states[aggregate_id])
-        jobs, sources, _ = split_for_views(states.values(), ())
         try:
-            views.apply(jobs, sources, result_events, notifications[-1].id)
+            views.apply(view_changes(states.values(), events), notifications[-1].id)
         except IntegrityError:
             # Another process applied these first (its tracking row is ahead): carry on from there.
             position = views.position()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ class Cli:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def json(self, *args: str) -> object:
+    def json(self, *args: str) -> Any:
         return json.loads(self.ok(*args, "--json"))
 
 
@@ -255,7 +256,7 @@ class TestResults:
                 "time": entries[0]["time"],
                 "level": "info",
                 "message": "saved r1",
-                "grouping": "main",  # type: ignore[index]
+                "grouping": "main",
                 "object": "r1",
                 "url": "https://n/r1",
             }
@@ -323,5 +324,5 @@ class TestSyncResults:
         assert isinstance(data, dict) and data["result"]
         shown = cli.json("results", "show", data["result"])
         assert isinstance(shown, dict) and shown["task"] == "sync" and shown["status"] == "completed"
-        messages = [e["message"] for e in cli.json("logs", data["result"])]  # type: ignore[union-attr]
+        messages = [e["message"] for e in cli.json("logs", data["result"])]
         assert "added netops:jobs.ops.Backup" in messages

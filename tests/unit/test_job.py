@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -37,7 +37,7 @@ def replayed(job: Job) -> Job:
     """Rebuild a job from its own events, as the store does."""
     state: Job | None = None
     for event in job.collect_events():
-        state = event.mutate(state)  # type: ignore[assignment]
+        state = cast("Job", event.mutate(state))
     assert state is not None
     return state
 
