@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -18,22 +18,22 @@ from eventsourcing.persistence import PersistenceError
 from jobsync.adapters.git import redact_url
 from jobsync.adapters.store import default_store_url, store_settings
 from jobsync.app import JobCatalogApp, SyncSummary
+from jobsync.audit import catalog_audit, job_history
 from jobsync.domain.errors import (
     AmbiguousJobRefError,
     JobNotFoundError,
+    JobSyncError,
     ResultNotFoundError,
     SourceNotFoundError,
     StoreError,
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
-from jobsync.domain.job import Job, job_id
+from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
-from jobsync.projections import ReplayReport, replay
+from jobsync.projections import JOB_SORTS, JobQuery, ReplayReport, replay
 from jobsync.sync import SourceSpec, resync
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
-#: Record keys that change with every event and say nothing about what changed.
-_UNTRACKED = {"last_updated", "created"}
 
 
 def default_actor() -> str:
@@ -140,10 +140,28 @@ class Catalog:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def jobs(self, source: str | None = None, installed: bool | None = True) -> list[dict[str, Any]]:
-        """Jobs as records (DESIGN.md §6 keys); ``installed=None`` lists installed and uninstalled."""
+    def jobs(
+        self,
+        source: str | None = None,
+        installed: bool | None = True,
+        *,
+        grouping: str | None = None,
+        enabled: bool | None = None,
+        overridden: bool | None = None,
+        search: str | None = None,
+        sort: str = "source",
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Jobs as records (DESIGN.md §6 keys), from the read model; ``None`` filters nothing.
+
+        ``installed=None`` lists installed and uninstalled jobs; ``search`` matches name or
+        description (case-insensitive); ``sort`` is one of source, name, ref, grouping, updated.
+        """
+        if sort not in JOB_SORTS:
+            raise JobSyncError(f"sort must be one of {', '.join(JOB_SORTS)}, not {sort!r}")
         self._app.catch_up()
-        return self._app.views.list_jobs(source=source, installed=installed)
+        query = JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
+        return self._app.views.list_jobs(query)
 
     def job(self, ref: str, at: datetime | None = None) -> dict[str, Any]:
         """One job as a record, now or as it was at ``at`` (its overrides of that moment included)."""
@@ -157,41 +175,21 @@ class Catalog:
         record["deleted"] = job.deleted
         return record
 
-    def history(self, ref: str) -> list[dict[str, Any]]:
-        """Every event of a job, oldest first: time, actor, event name and the fields it changed."""
-        ident = self.resolve(ref)
-        entries: list[dict[str, Any]] = []
-        job: Job | None = None
-        before: dict[str, Any] = {}
-        old_source: dict[str, Any] = {}
-        for domain_event in self._app.job_events(ident):
-            job = cast("Job", domain_event.mutate(job))
-            after = {k: v for k, v in job.as_record().items() if k not in _UNTRACKED}
-            after["deleted"] = job.deleted
-            changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-            if isinstance(domain_event, Job.JobChanged | Job.JobReinstalled):
-                # An overridden field's effective value did not move: say what moved underneath.
-                changes.update(
-                    {
-                        f"{field} (in source)": [old_source.get(field), job.source_values[field]]
-                        for field in job.overrides
-                        if old_source.get(field) != job.source_values[field]
-                    }
-                )
-            old_source = dict(job.source_values)
-            entries.append(
-                {
-                    "time": domain_event.timestamp.isoformat(),
-                    "actor": getattr(domain_event, "actor", ""),
-                    "event": type(domain_event).__name__,
-                    "version": domain_event.originator_version,
-                    "changes": changes
-                    if before
-                    else {"name": [None, after["name"]], "commit": [None, after["commit"]]},
-                }
-            )
-            before = after
-        return entries
+    def history(
+        self, ref: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
+        return job_history(self._app, self.resolve(ref), since, until)
+
+    def audit(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        source: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
+        return catalog_audit(self._app, since, until, actor, source)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from jobsync.config import config_path, load_config
 from jobsync.domain.errors import JobSyncError
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, parse_field_value
 from jobsync.domain.result import LOG_LEVELS
+from jobsync.projections import JOB_SORTS
 from jobsync.times import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,6 +69,8 @@ class JobSyncGroup(click.Group):
             raise
         except KeyboardInterrupt:
             raise SystemExit(130) from None
+        except BrokenPipeError:
+            raise  # the reader went away (e.g. `| head`): main() leaves quietly
         except Exception as exc:
             if os.environ.get("JOBSYNC_DEBUG"):
                 raise
@@ -202,15 +206,41 @@ def jobs() -> None:
 
 @jobs.command("list")
 @click.option("--source", help="Only jobs of this source.")
+@click.option("--grouping", help="Only jobs of this grouping.")
 @click.option("--installed", "state", flag_value="installed", default=True, help="Installed jobs (default).")
 @click.option("--uninstalled", "state", flag_value="uninstalled", help="Only jobs gone from their source.")
 @click.option("--all", "state", flag_value="all", help="Installed and uninstalled jobs.")
+@click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) jobs.")
+@click.option("--overridden", is_flag=True, default=None, help="Only jobs with at least one override.")
+@click.option("--search", metavar="TEXT", help="Name or description contains TEXT (any case).")
+@click.option("--sort", type=click.Choice(JOB_SORTS), default="source", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @json_option
 @pass_catalog
-def jobs_list(catalog: Catalog, source: str | None, state: str, as_json: bool) -> None:
-    """List jobs."""
+def jobs_list(
+    catalog: Catalog,
+    source: str | None,
+    grouping: str | None,
+    state: str,
+    enabled: bool | None,
+    overridden: bool | None,
+    search: str | None,
+    sort: str,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List jobs (installed ones unless told otherwise)."""
     installed = {"installed": True, "uninstalled": False, "all": None}[state]
-    records = catalog.jobs(source=source, installed=installed)
+    records = catalog.jobs(
+        source=source,
+        installed=installed,
+        grouping=grouping,
+        enabled=enabled,
+        overridden=overridden,
+        search=search,
+        sort=sort,
+        limit=limit,
+    )
     if as_json:
         _print_json(records)
         return
@@ -250,18 +280,50 @@ def jobs_show(catalog: Catalog, job_ref: str, at: str | None, as_json: bool) -> 
         click.echo(f"{key:<24} {_text(value)}{mark}")
 
 
+since_option = click.option(
+    "--since", metavar="TIME", help="From this moment (ISO-8601, date, '3 days ago')."
+)
+until_option = click.option("--until", metavar="TIME", help="Up to this moment.")
+
+
 @jobs.command("history")
 @click.argument("job_ref", metavar="JOB")
+@since_option
+@until_option
 @json_option
 @pass_catalog
-def jobs_history(catalog: Catalog, job_ref: str, as_json: bool) -> None:
+def jobs_history(catalog: Catalog, job_ref: str, since: str | None, until: str | None, as_json: bool) -> None:
     """Every event of a job: when, who, what, and which fields changed."""
-    entries = catalog.history(job_ref)
+    entries = catalog.history(job_ref, since=_moment(since), until=_moment(until))
+    _print_changes(entries, as_json, with_ref=False)
+
+
+@cli.command()
+@since_option
+@until_option
+@click.option("--actor", "who", metavar="NAME", help="Only changes made by NAME.")
+@click.option("--source", help="Only changes to this source and its jobs.")
+@json_option
+@pass_catalog
+def audit(
+    catalog: Catalog, since: str | None, until: str | None, who: str | None, source: str | None, as_json: bool
+) -> None:
+    """Every change to jobs and sources in a window, across the catalog."""
+    entries = catalog.audit(since=_moment(since), until=_moment(until), actor=who, source=source)
+    _print_changes(entries, as_json, with_ref=True)
+
+
+def _moment(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+def _print_changes(entries: list[dict[str, Any]], as_json: bool, with_ref: bool) -> None:
     if as_json:
         _print_json(entries)
         return
     for entry in entries:
-        click.echo(f"{entry['time'][:19].replace('T', ' ')}  {entry['actor']:<16} {entry['event']}")
+        ref = f" {entry['ref']}" if with_ref else ""
+        click.echo(f"{entry['time'][:19].replace('T', ' ')}  {entry['actor']:<16} {entry['event']}{ref}")
         for key, (old, new) in entry["changes"].items():
             click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
 
@@ -545,6 +607,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         raise SystemExit(ExitCode.FAILED) from None
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(ExitCode.OK) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,23 @@ class JobRow:
     digest: str
 
 
+JOB_SORTS = ("source", "name", "ref", "grouping", "updated")
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which jobs ``jobs list`` shows; ``None`` means "don't filter on this"."""
+
+    source: str | None = None
+    grouping: str | None = None
+    installed: bool | None = True
+    enabled: bool | None = None
+    overridden: bool | None = None
+    search: str | None = None
+    sort: str = "source"
+    limit: int | None = None
+
+
 #: The read-model tables; a replay builds a second set under a prefix and compares or swaps it in.
 TABLES = ("jobs", "sources", "results", "logs")
 
@@ -82,7 +99,8 @@ class CatalogViews(SQLiteTrackingRecorder):
                     "module_name TEXT NOT NULL, job_class_name TEXT NOT NULL, name TEXT NOT NULL, "
                     "source_name TEXT NOT NULL, name_override INTEGER NOT NULL, grouping TEXT NOT NULL, "
                     "installed INTEGER NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
-                    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, record TEXT NOT NULL)",
+                    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, description TEXT NOT NULL, "
+                    "last_updated TEXT NOT NULL, record TEXT NOT NULL)",
                     "CREATE INDEX IF NOT EXISTS {jobs}_source ON {jobs} (source, module_name, job_class_name)",
                     "CREATE INDEX IF NOT EXISTS {jobs}_name ON {jobs} (name)",
                     "CREATE TABLE IF NOT EXISTS {sources} (name TEXT PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL)",
@@ -118,7 +136,7 @@ class CatalogViews(SQLiteTrackingRecorder):
                 changes.deletions,
             )
             c.executemany(
-                self.sql("INSERT OR REPLACE INTO {jobs} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                self.sql("INSERT OR REPLACE INTO {jobs} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
                 [_job_params(job) for job in changes.jobs],
             )
             c.executemany(
@@ -213,21 +231,36 @@ class CatalogViews(SQLiteTrackingRecorder):
             )
             return [json.loads(row["record"]) for row in c.fetchall()]
 
-    def list_jobs(self, source: str | None = None, installed: bool | None = True) -> list[dict[str, Any]]:
+    def list_jobs(self, query: JobQuery) -> list[dict[str, Any]]:
+        """Live (not deleted) jobs matching ``query``, as records, in the order it asks for."""
         clauses = ["deleted = 0"]
         params: list[Any] = []
-        if source is not None:
-            clauses.append("source = ?")
-            params.append(source)
-        if installed is not None:
-            clauses.append("installed = ?")
-            params.append(int(installed))
+        for column, value in (
+            ("source", query.source),
+            ("grouping", query.grouping),
+            ("installed", query.installed),
+            ("enabled", query.enabled),
+            ("overridden", query.overridden),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(int(value) if isinstance(value, bool) else value)
+        if query.search:
+            clauses.append("(instr(lower(name), ?) > 0 OR instr(lower(description), ?) > 0)")
+            params += [query.search.lower()] * 2
+        order = {
+            "name": "name, ref",
+            "ref": "ref",
+            "source": "source, grouping, name",
+            "grouping": "grouping, name",
+            "updated": "last_updated DESC, ref",
+        }[query.sort]
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self.sql("SELECT record FROM {jobs} WHERE ")
                 + " AND ".join(clauses)
-                + " ORDER BY source, grouping, name",
-                params,
+                + f" ORDER BY {order} LIMIT ?",
+                [*params, -1 if query.limit is None else query.limit],
             )
             return [json.loads(row["record"]) for row in c.fetchall()]
 
@@ -374,6 +407,8 @@ def _job_params(job: Job) -> tuple[Any, ...]:
         int(job.deleted),
         int(bool(job.overrides)),
         facts_digest(job.facts()),
+        str(job.value("description")),
+        record["last_updated"],
         json.dumps(record),
     )
 
