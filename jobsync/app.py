@@ -18,7 +18,10 @@ from jobsync.domain.fields import JobFacts
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry, check_log_entry
 from jobsync.domain.source import Source, source_id
+from jobsync.domain.topics import register_moved_topics
 from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, view_changes
+
+register_moved_topics()
 
 #: How often a use case reloads and re-applies after another writer got there first.
 MAX_ATTEMPTS = 5
@@ -236,7 +239,13 @@ class JobCatalogApp(Application[UUID]):
             if key.rsplit(".", 1)[0] in discovery.unreadable_modules:
                 continue
             job = self.get_job(row.id)
-            if job.uninstall(commit, actor=actor):
+            module = key.rsplit(".", 1)[0]
+            reason = (
+                f"{module} no longer defines or registers {key.rsplit('.', 1)[1]}"
+                if module in discovery.modules
+                else f"{module} is no longer in the source"
+            )
+            if job.uninstall(commit, actor=actor, reason=reason):
                 summary.uninstalled.append(job.ref)
                 touched.append(job)
         return summary, touched

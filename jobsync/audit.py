@@ -28,6 +28,7 @@ _SCAN_BATCH = 2000
 def _tracked(job: Job) -> dict[str, Any]:
     record = {k: v for k, v in job.as_record().items() if k not in _UNTRACKED}
     record["deleted"] = job.deleted
+    record["uninstall_reason"] = job.uninstall_reason
     return record
 
 

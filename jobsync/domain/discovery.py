@@ -179,6 +179,8 @@ class Discovery:
     #: Modules whose jobs could not be determined (their file, or a file their classes depend on, is
     #: unreadable, or their ``jobs`` is not a literal list): the sync keeps their jobs' last known state.
     unreadable_modules: frozenset[str]
+    #: Every module of the source (readable or not), so sync can say why a job vanished.
+    modules: frozenset[str] = frozenset()
 
 
 # --- files -------------------------------------------------------------------------------------------
@@ -677,6 +679,7 @@ class _Resolver:
             jobs=tuple(jobs),
             problems=tuple(sorted(self.problems, key=lambda p: (p.file, p.line, p.reason))),
             unreadable_modules=frozenset(self.broken) | frozenset(self.undetermined),
+            modules=frozenset(self.modules) | frozenset(self.broken),
         )
 
     # - names -

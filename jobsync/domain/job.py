@@ -58,9 +58,18 @@ class Job(Aggregate):
         commit: str
 
     class JobUninstalled(Event):
-        """The job vanished from its source; it is kept, with its overrides and history."""
+        """The job vanished from its source; it is kept, with its overrides and history.
 
+        Version 2 added ``reason`` (why sync no longer finds it); version 1 events read as "".
+        """
+
+        class_version = 2
         commit: str
+        reason: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason"] = ""
 
     class JobReinstalled(Event):
         """A vanished job came back; its overrides apply again."""
@@ -108,6 +117,7 @@ class Job(Aggregate):
         self.source_values: dict[str, Any] = {}
         self.overrides: dict[str, Any] = {}
         self.installed = True
+        self.uninstall_reason = ""
         self.enabled = False
         self.deleted = False
         self._take_facts(facts, commit)
@@ -168,11 +178,11 @@ class Job(Aggregate):
             return "changed"
         return None
 
-    def uninstall(self, commit: str, actor: str) -> bool:
+    def uninstall(self, commit: str, actor: str, reason: str = "") -> bool:
         """Mark the job as gone from its source (never deleted by sync); False if nothing to do."""
         if self.deleted or not self.installed:
             return False
-        self._uninstall(commit=commit, actor=actor)
+        self._uninstall(commit=commit, reason=reason, actor=actor)
         return True
 
     @event(JobChanged)
@@ -180,8 +190,9 @@ class Job(Aggregate):
         self._take_facts(facts, commit)
 
     @event(JobUninstalled)
-    def _uninstall(self, commit: str, actor: str) -> None:
+    def _uninstall(self, commit: str, reason: str, actor: str) -> None:
         self.installed = False
+        self.uninstall_reason = reason
 
     @event(JobReinstalled)
     def _reinstall(self, facts: dict[str, Any], commit: str, actor: str) -> None:
@@ -190,6 +201,7 @@ class Job(Aggregate):
             self.enabled = False
             self.overrides = {}
         self.installed = True
+        self.uninstall_reason = ""
         self._take_facts(facts, commit)
 
     # -- operator actions --------------------------------------------------------------------

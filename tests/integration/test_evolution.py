@@ -1,0 +1,84 @@
+"""Old logs stay readable: older event shapes are upcast, and moved classes keep their old topics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from jobsync import Catalog
+from jobsync.domain.topics import register_moved_topics
+from tests.helpers import GitRepo
+
+JOB = "from nautobot.apps.jobs import Job\n\n\nclass Backup(Job):\n    pass\n"
+REF = "netops:jobs.backup.Backup"
+
+
+def synced_catalog(repo: GitRepo, state_dir: Path) -> Catalog:
+    repo.write("jobs/backup.py", JOB)
+    repo.commit("jobs")
+    catalog = Catalog.open(state_dir=state_dir, actor="tester")
+    catalog.resync(repo.url, name="netops")
+    return catalog
+
+
+def stored(catalog: Catalog, event: Any, edit: dict[str, object], drop: tuple[str, ...] = ()) -> StoredEvent:
+    """The event as the recorder stores it, with its JSON state edited into another shape."""
+    record = catalog._app.mapper.to_stored_event(event)
+    state = json.loads(record.state)
+    for key in drop:
+        state.pop(key, None)
+    state.update(edit)
+    return replace(record, state=json.dumps(state).encode())
+
+
+class TestUpcasting:
+    def test_version_1_uninstall_event_is_upcast_on_read(self, repo: GitRepo, state_dir: Path) -> None:
+        """A JobUninstalled stored before ``reason`` existed loads, with reason "" (class_version 1 -> 2)."""
+        catalog = synced_catalog(repo, state_dir)
+        job = catalog._app.get_job(catalog.resolve(REF))
+        job.uninstall("c2", actor="old-release", reason="not stored by version 1")
+        [new_event] = job.collect_events()
+        old_shape = stored(catalog, new_event, {}, drop=("reason", "class_version"))
+        assert "reason" not in json.loads(old_shape.state)
+        catalog._app.recorder.insert_events([old_shape])
+        catalog.close()
+
+        with Catalog.open(state_dir=state_dir) as reopened:
+            loaded = reopened._app.get_job(reopened.resolve(REF))
+            assert loaded.installed is False
+            assert loaded.uninstall_reason == ""
+            assert reopened.job(REF)["installed"] is False  # the projection read it too
+            assert reopened.history(REF)[-1]["event"] == "JobUninstalled"
+            assert reopened.replay(verify=True).ok
+
+    def test_current_uninstall_event_keeps_its_reason(self, repo: GitRepo, state_dir: Path) -> None:
+        """Sync records why a job was uninstalled, and version 2 events read back as written."""
+        catalog = synced_catalog(repo, state_dir)
+        repo.remove("jobs/backup.py")
+        repo.commit("gone")
+        catalog.resync("netops")
+        job = catalog._app.get_job(catalog.resolve(REF))
+        assert job.uninstall_reason == "jobs.backup is no longer in the source"
+        catalog.close()
+
+
+class TestMovedTopics:
+    def test_events_of_a_moved_class_still_load(self, repo: GitRepo, state_dir: Path) -> None:
+        """Events stored under an old module path load once that path is registered as moved."""
+        catalog = synced_catalog(repo, state_dir)
+        job = catalog._app.get_job(catalog.resolve(REF))
+        job.override("description", "pinned", actor="old-release")
+        [event] = job.collect_events()
+        old_topic = "jobsync.catalog_v0:Job.FieldOverridden"
+        record = replace(stored(catalog, event, {}), topic=old_topic)
+        catalog._app.recorder.insert_events([record])
+        catalog.close()
+
+        register_moved_topics({old_topic: "jobsync.domain.job:Job.FieldOverridden"})
+        with Catalog.open(state_dir=state_dir) as reopened:
+            assert reopened.job(REF)["description"] == "pinned"
+            assert [h["event"] for h in reopened.history(REF)][-1] == "FieldOverridden"
