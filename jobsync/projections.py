@@ -99,7 +99,7 @@ class CatalogViews(SQLiteTrackingRecorder):
                     "module_name TEXT NOT NULL, job_class_name TEXT NOT NULL, name TEXT NOT NULL, "
                     "source_name TEXT NOT NULL, name_override INTEGER NOT NULL, grouping TEXT NOT NULL, "
                     "installed INTEGER NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
-                    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, description TEXT NOT NULL, "
+                    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, search_text TEXT NOT NULL, "
                     "last_updated TEXT NOT NULL, record TEXT NOT NULL)",
                     "CREATE INDEX IF NOT EXISTS {jobs}_source ON {jobs} (source, module_name, job_class_name)",
                     "CREATE INDEX IF NOT EXISTS {jobs}_name ON {jobs} (name)",
@@ -246,8 +246,8 @@ class CatalogViews(SQLiteTrackingRecorder):
                 clauses.append(f"{column} = ?")
                 params.append(int(value) if isinstance(value, bool) else value)
         if query.search:
-            clauses.append("(instr(lower(name), ?) > 0 OR instr(lower(description), ?) > 0)")
-            params += [query.search.lower()] * 2
+            clauses.append("instr(search_text, ?) > 0")
+            params.append(query.search.casefold())
         order = {
             "name": "name, ref",
             "ref": "ref",
@@ -272,8 +272,9 @@ class CatalogViews(SQLiteTrackingRecorder):
     def find_results(self, ref: str) -> list[str]:
         """Result ids equal to ``ref`` or starting with it (a unique prefix, as git accepts)."""
         with self.datastore.transaction(commit=False) as c:
+            # A range on the primary key (ids are lower-case hex and '-', all below '~') uses its index.
             c.execute(
-                self.sql("SELECT id FROM {results} WHERE substr(id, 1, ?) = ? LIMIT 10"), (len(ref), ref)
+                self.sql("SELECT id FROM {results} WHERE id >= ? AND id < ? LIMIT 10"), (ref, ref + "~")
             )
             return [row["id"] for row in c.fetchall()]
 
@@ -407,7 +408,7 @@ def _job_params(job: Job) -> tuple[Any, ...]:
         int(job.deleted),
         int(bool(job.overrides)),
         facts_digest(job.facts()),
-        str(job.value("description")),
+        f"{job.name}\n{job.value('description')}".casefold(),  # SQLite's lower() folds ASCII only
         record["last_updated"],
         json.dumps(record),
     )

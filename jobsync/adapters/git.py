@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dulwich.client import GitClient, HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
 from dulwich.config import ConfigDict
@@ -274,8 +275,12 @@ class Mirror:
         """The transport for this URL: local in-process, HTTP via urllib3, or the system ssh."""
         config = ConfigDict()
         config.set((b"http",), b"timeout", str(_HTTP_TIMEOUT_SECONDS).encode("ascii"))
+        location = self.url
+        if location.startswith("file://"):
+            # dulwich takes the rest of a file URL verbatim; a browser-style %-escape must be decoded.
+            location = unquote(urlsplit(location).path)
         try:
-            return get_transport_and_path(self.url, config=config, username=username, password=password)
+            return get_transport_and_path(location, config=config, username=username, password=password)
         except ValueError as exc:  # dulwich's way of refusing a URL it cannot parse
             raise GitError("NotFound", f"cannot fetch {redact_url(self.url)}: {_detail(exc)}") from None
 

@@ -93,6 +93,10 @@ class JobResult(Aggregate):
         object: str
         url: str
 
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, JobResult)
+            aggregate.log_count += 1
+
     @staticmethod
     def create_id(**_: Any) -> UUID:
         return uuid4()
@@ -167,7 +171,10 @@ class JobResult(Aggregate):
         check_log_entry(entry)
         if self.finished:
             raise ResultError(f"result {self.id} finished as {self.status}; it takes no more log entries")
-        self._log(
+        # Triggered directly rather than through an @event method: an executor may log 100,000
+        # entries, and the decorator's argument handling was a fifth of the cost of each.
+        self.trigger_event(
+            self.LogEmitted,
             level=entry.level,
             message=entry.message,
             grouping=entry.grouping,
@@ -184,7 +191,3 @@ class JobResult(Aggregate):
     def _finish(self, status: str, data: Any, actor: str) -> None:
         self.status = status
         self.data = data
-
-    @event(LogEmitted)
-    def _log(self, level: str, message: str, grouping: str, object: str, url: str, actor: str) -> None:
-        self.log_count += 1

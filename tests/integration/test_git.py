@@ -431,3 +431,13 @@ class TestRedactUrl:
     def test_strips_userinfo_only(self, url: str, expected: str) -> None:
         """Credentials before ``@`` in the host part go; paths and hosts stay."""
         assert redact_url(url) == expected
+
+
+class TestFileUrlEscapes:
+    def test_percent_escaped_file_url_is_decoded(self, tmp_path: Path) -> None:
+        """A file URL as Path.as_uri() writes it (``a+b`` becomes ``a%2Bb``) reaches the same repository."""
+        repo = GitRepo(tmp_path / "a+b" / "repo")
+        repo.write("x.py", "x = 1\n")
+        sha = repo.commit("one")
+        mirror = Mirror(tmp_path / "mirror.git", (tmp_path / "a+b" / "repo").as_uri().replace("+", "%2B"))
+        assert mirror.fetch().commit == sha

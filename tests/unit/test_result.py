@@ -319,5 +319,13 @@ class TestReplay:
     def test_replay_does_not_rerun_rules(self) -> None:
         """Events are facts: a log entry today's rules refuse still replays from an old log."""
         result = new_result()
-        result._log(level="verbose", message="old", grouping="g", object="", url="", actor="old-version")
+        result.trigger_event(
+            JobResult.LogEmitted,
+            level="verbose",
+            message="old",
+            grouping="g",
+            object="",
+            url="",
+            actor="old-version",
+        )
         assert replayed(result).log_count == 1
