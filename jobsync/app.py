@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from jobsync.domain.discovery import Discovery, Problem
 from jobsync.domain.errors import ConflictError, FieldError, JobNotRunnableError
@@ -130,6 +130,11 @@ class JobCatalogApp(Application[UUID]):
                 return
         self.catch_up()
 
+    def _snapshot_time(self, stored: StoredEvent) -> datetime:
+        """When the snapshotted aggregate last changed (not when the snapshot was taken)."""
+        snapshot = self.mapper.to_domain_event(stored)
+        return cast("datetime", snapshot.state["_modified_on"])  # type: ignore[attr-defined]
+
     def _snapshot_if_due(
         self, aggregates: Iterable[Aggregate], recordings: Sequence[Recording[UUID]]
     ) -> None:
@@ -165,9 +170,29 @@ class JobCatalogApp(Application[UUID]):
         return cast("list[Job.Event]", list(self.events.get(ident)))
 
     def job_at(self, ident: UUID, at: datetime) -> Job | None:
-        """The job as it was at ``at``, projected from its events up to that moment."""
+        """The job as it was at ``at``: its last snapshot from before then, plus the events up to then.
+
+        Snapshots are taken every SNAPSHOT_INTERVAL events, so at most that many events are folded
+        however long the job's history is. A snapshot's own ``_modified_on`` (its last event's time)
+        decides, not the moment it was taken.
+        """
         job: Job | None = None
-        for domain_event in self.job_events(ident):
+        after_version: int | None = None
+        if self.snapshots is not None:
+            # Bisect the stored snapshots (oldest first), decoding only the few it looks at.
+            stored = list(self.snapshots.recorder.select_events(ident))
+            low, high = 0, len(stored)
+            while low < high:
+                middle = (low + high) // 2
+                if self._snapshot_time(stored[middle]) <= at:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low:
+                snapshot = self.mapper.to_domain_event(stored[low - 1])
+                job = cast("Job", snapshot.mutate(None))  # type: ignore[attr-defined]
+                after_version = snapshot.originator_version
+        for domain_event in cast("list[Job.Event]", self.events.get(ident, gt=after_version)):
             if domain_event.timestamp > at:
                 break
             job = cast("Job", domain_event.mutate(job))

@@ -6,7 +6,7 @@ import getpass
 import os
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -167,8 +167,9 @@ class Catalog:
         """One job as a record, now or as it was at ``at`` (its overrides of that moment included)."""
         ident = self.resolve(ref)
         if at is None:
-            return self._app.get_job(ident).as_record()
-        job = self._app.job_at(ident, at)
+            current = self._app.get_job(ident)
+            return {**current.as_record(), "deleted": current.deleted}
+        job = self._app.job_at(ident, _utc(at))
         if job is None:
             raise JobNotFoundError(f"{ref} at {at.isoformat()}")
         record = job.as_record()
@@ -179,7 +180,7 @@ class Catalog:
         self, ref: str, since: datetime | None = None, until: datetime | None = None
     ) -> list[dict[str, Any]]:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
-        return job_history(self._app, self.resolve(ref), since, until)
+        return job_history(self._app, self.resolve(ref), _aware(since), _aware(until))
 
     def audit(
         self,
@@ -189,7 +190,7 @@ class Catalog:
         source: str | None = None,
     ) -> list[dict[str, Any]]:
         """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
-        return catalog_audit(self._app, since, until, actor, source)
+        return catalog_audit(self._app, _aware(since), _aware(until), actor, source)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
@@ -326,6 +327,15 @@ class Catalog:
         except AggregateNotFoundError:
             return False
         return True
+
+
+def _utc(moment: datetime) -> datetime:
+    """Event times are UTC; a naive datetime from a library caller is taken as UTC too."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
 
 
 def _check_json(what: str, value: Any, path: str = "") -> None:

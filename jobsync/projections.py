@@ -61,6 +61,9 @@ class JobQuery:
     limit: int | None = None
 
 
+#: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
+SCHEMA_VERSION = 2
+
 #: The read-model tables; a replay builds a second set under a prefix and compares or swaps it in.
 TABLES = ("jobs", "sources", "results", "logs")
 
@@ -83,6 +86,30 @@ class CatalogViews(SQLiteTrackingRecorder):
         }
         self.tracking_name = f"jobsync{':' + self.prefix.rstrip('_') if self.prefix else ''}"
         super().__init__(datastore, **kwargs)
+
+    def create_table(self) -> None:
+        """Create the tables; if they were made by another schema version, drop and rebuild them.
+
+        Read models are derived data: after an upgrade that changes their shape they are rebuilt
+        from the log by the next catch-up, rather than migrated.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS projection_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            c.execute("SELECT version FROM projection_schema WHERE name = ?", (self.tracking_name,))
+            row = c.fetchone()
+            if row is None or row[0] != SCHEMA_VERSION:
+                for table in self.names.values():
+                    c.execute(f"DROP TABLE IF EXISTS {table}")
+                c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tracking'")
+                if c.fetchone() is not None:
+                    c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
+                c.execute(
+                    "INSERT OR REPLACE INTO projection_schema VALUES (?, ?)",
+                    (self.tracking_name, SCHEMA_VERSION),
+                )
+        super().create_table()
 
     def sql(self, statement: str) -> str:
         """``statement`` with ``{jobs}``, ``{sources}``, ``{results}`` and ``{logs}`` named for this set."""

@@ -82,3 +82,22 @@ class TestMovedTopics:
         with Catalog.open(state_dir=state_dir) as reopened:
             assert reopened.job(REF)["description"] == "pinned"
             assert [h["event"] for h in reopened.history(REF)][-1] == "FieldOverridden"
+
+
+class TestReadModelSchema:
+    def test_read_models_of_an_older_shape_are_rebuilt_from_the_log(
+        self, repo: GitRepo, state_dir: Path
+    ) -> None:
+        """Views made by another schema version are dropped on open and rebuilt from the log, not migrated."""
+        import sqlite3
+
+        catalog = synced_catalog(repo, state_dir)
+        before = catalog.jobs()
+        catalog.close()
+        with sqlite3.connect(state_dir / "jobsync.db") as connection:
+            connection.execute("DROP TABLE jobs_view")
+            connection.execute("CREATE TABLE jobs_view (id TEXT PRIMARY KEY, an_old_column TEXT)")
+            connection.execute("UPDATE projection_schema SET version = 1 WHERE name = 'jobsync'")
+        with Catalog.open(state_dir=state_dir) as reopened:
+            assert reopened.jobs() == before
+            assert reopened.replay(verify=True).ok

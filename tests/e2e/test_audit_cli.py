@@ -1,0 +1,272 @@
+"""Listing, history, audit, replay and time travel through the ``jobsync`` command, as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import GitRepo
+
+BACKUP = """\
+from nautobot.apps.jobs import Job, register_jobs
+
+name = "Backups"
+
+
+class Backup(Job):
+    class Meta:
+        description = "Back up device configs"
+
+
+class Restore(Job):
+    pass
+
+
+register_jobs(Backup, Restore)
+"""
+
+COMPLIANCE = """\
+from nautobot.apps.jobs import Job, register_jobs
+
+name = "Audit"
+
+
+class CheckNtp(Job):
+    class Meta:
+        description = "Check the NTP servers"
+
+
+register_jobs(CheckNtp)
+"""
+
+LAB = """\
+from nautobot.apps.jobs import Job, register_jobs
+
+name = "Lab"
+
+
+class ResetLab(Job):
+    class Meta:
+        description = "Wipe the LAB Devices"
+
+
+register_jobs(ResetLab)
+"""
+
+BACKUP_REF = "netops:jobs.backup.Backup"
+RESTORE_REF = "netops:jobs.backup.Restore"
+CHECK_REF = "netops:jobs.compliance.CheckNtp"
+RESET_REF = "labs:jobs.lab.ResetLab"
+
+
+class Cli:
+    """Runs ``python -m jobsync`` with a config that points at a private state folder."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.state = tmp_path / "state"
+        self.config = tmp_path / "config.toml"
+        self.config.write_text(f'state_dir = "{self.state}"\n', encoding="utf-8")
+
+    def run(self, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
+        return subprocess.run(
+            [sys.executable, "-m", "jobsync", "--config", str(self.config), "--actor", actor, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    def ok(self, *args: str, actor: str = "alice") -> str:
+        done = self.run(*args, actor=actor)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json"))
+
+    def refs(self, *args: str) -> list[str]:
+        """The refs ``jobs list`` prints (as JSON) for these options, in its order."""
+        return [record["ref"] for record in self.json("jobs", "list", *args)]
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    assert text in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def catalogued(cli: Cli, repo: GitRepo, tmp_path: Path) -> Cli:
+    """``netops`` synced by alice, ``labs`` by bob; Backup and ResetLab enabled, CheckNtp's description pinned."""
+    repo.write("jobs/__init__.py", "")
+    repo.write("jobs/backup.py", BACKUP)
+    repo.write("jobs/compliance.py", COMPLIANCE)
+    repo.commit("jobs")
+    cli.ok("resync", repo.url, "--name", "netops")
+    labs = GitRepo(tmp_path / "labs")
+    labs.write("jobs/__init__.py", "")
+    labs.write("jobs/lab.py", LAB)
+    labs.commit("lab jobs")
+    cli.ok("resync", labs.url, "--name", "labs", actor="bob")
+    cli.ok("jobs", "enable", "ResetLab", actor="bob")
+    cli.ok("jobs", "enable", "Backup")
+    cli.ok("jobs", "override", CHECK_REF, "description", "Pinned by ops")
+    return cli
+
+
+class TestJobsList:
+    def test_without_filters_every_installed_job_is_listed(self, catalogued: Cli) -> None:
+        """Plain ``jobs list`` shows every installed job of both sources, overridden or not."""
+        assert sorted(catalogued.refs()) == sorted([BACKUP_REF, RESTORE_REF, CHECK_REF, RESET_REF])
+
+    def test_grouping(self, catalogued: Cli) -> None:
+        """``--grouping`` keeps that grouping's jobs."""
+        assert catalogued.refs("--grouping", "Backups") == [BACKUP_REF, RESTORE_REF]
+        assert catalogued.refs("--grouping", "Lab") == [RESET_REF]
+
+    def test_enabled_and_disabled(self, catalogued: Cli) -> None:
+        """``--enabled`` and ``--disabled`` split the jobs by whether they may run."""
+        assert sorted(catalogued.refs("--enabled")) == [RESET_REF, BACKUP_REF]
+        assert sorted(catalogued.refs("--disabled")) == [RESTORE_REF, CHECK_REF]
+
+    def test_overridden(self, catalogued: Cli) -> None:
+        """``--overridden`` keeps jobs with at least one override."""
+        assert catalogued.refs("--overridden") == [CHECK_REF]
+
+    def test_search_in_any_case(self, catalogued: Cli) -> None:
+        """``--search`` matches names and effective descriptions in any case."""
+        assert sorted(catalogued.refs("--search", "DEVICE")) == [RESET_REF, BACKUP_REF]
+        assert catalogued.refs("--search", "pinned") == [CHECK_REF]
+        assert catalogued.refs("--search", "no such text") == []
+
+    def test_sort_and_limit(self, catalogued: Cli) -> None:
+        """``--sort`` orders the list and ``--limit`` keeps its head."""
+        assert catalogued.refs("--sort", "name") == [BACKUP_REF, CHECK_REF, RESET_REF, RESTORE_REF]
+        assert catalogued.refs("--sort", "grouping") == [CHECK_REF, BACKUP_REF, RESTORE_REF, RESET_REF]
+        assert catalogued.refs("--sort", "updated", "--limit", "1") == [CHECK_REF]
+        assert catalogued.refs("--sort", "name", "--limit", "2", "--disabled") == [CHECK_REF, RESTORE_REF]
+
+    def test_bad_sort_is_a_usage_error(self, catalogued: Cli) -> None:
+        """An unknown ``--sort`` is a usage error: one ``error:`` line and exit 2."""
+        assert_one_line_error(catalogued.run("jobs", "list", "--sort", "colour"), 2, "colour")
+
+
+def history_times(cli: Cli, ref: str) -> list[str]:
+    return [entry["time"] for entry in cli.json("jobs", "history", ref)]
+
+
+class TestHistoryAndAudit:
+    def test_history_since(self, catalogued: Cli) -> None:
+        """``jobs history --since`` keeps the job's events from that moment on."""
+        full = catalogued.json("jobs", "history", "Backup")
+        assert [entry["event"] for entry in full] == ["JobDiscovered", "JobEnabled"]
+        since = catalogued.json("jobs", "history", "Backup", "--since", full[1]["time"])
+        assert since == full[1:]
+        assert since[0]["actor"] == "alice" and since[0]["changes"] == {"enabled": [False, True]}
+        assert catalogued.json("jobs", "history", "Backup", "--since", "0 minutes ago") == []
+
+    def test_history_text_shows_old_and_new(self, catalogued: Cli) -> None:
+        """The human history prints each changed field as ``old -> new``."""
+        out = catalogued.ok("jobs", "history", CHECK_REF)
+        assert "FieldOverridden" in out
+        assert "description: Check the NTP servers -> Pinned by ops" in out
+
+    def test_audit_since_and_actor(self, catalogued: Cli) -> None:
+        """``audit --since --actor --json`` lists only that person's changes from that moment, in log order."""
+        labs_synced = history_times(catalogued, RESET_REF)[0]
+        everything = catalogued.json("audit", "--since", labs_synced)
+        assert [(e["event"], e["ref"], e["actor"]) for e in everything] == [
+            ("SourceSynced", "labs", "bob"),
+            ("JobDiscovered", RESET_REF, "bob"),
+            ("JobEnabled", RESET_REF, "bob"),
+            ("JobEnabled", BACKUP_REF, "alice"),
+            ("FieldOverridden", CHECK_REF, "alice"),
+        ]
+        alice = catalogued.json("audit", "--since", labs_synced, "--actor", "alice")
+        assert [(e["event"], e["ref"]) for e in alice] == [
+            ("JobEnabled", BACKUP_REF),
+            ("FieldOverridden", CHECK_REF),
+        ]
+        assert alice[1]["changes"]["description"] == ["Check the NTP servers", "Pinned by ops"]
+        assert catalogued.json("audit", "--actor", "bob", "--source", "netops") == []
+
+    def test_audit_of_an_empty_window(self, catalogued: Cli) -> None:
+        """A window before anything happened prints an empty JSON list."""
+        assert catalogued.json("audit", "--until", "1 day ago") == []
+
+
+def edit_behind_its_back(cli: Cli, statement: str, *params: str) -> None:
+    """Change the live read model directly in the SQLite file, as a stray script might."""
+    conn = sqlite3.connect(cli.state / "jobsync.db")
+    try:
+        with conn:
+            assert conn.execute(statement, params).rowcount == 1
+    finally:
+        conn.close()
+
+
+class TestReplay:
+    def test_verify_of_a_clean_catalog_exits_0(self, catalogued: Cli) -> None:
+        """``replay --verify`` on an untouched catalog exits 0 and reports no difference."""
+        done = catalogued.run("replay", "--verify")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("verified read models from ")
+        assert done.stderr == ""
+        report = catalogued.json("replay", "--verify")
+        assert report["ok"] is True and report["differences"] == [] and report["events"] > 0
+
+    def test_edited_row_fails_verify_then_replay_repairs_it(self, catalogued: Cli) -> None:
+        """An edited row fails verify (exit 1, one ``error:`` line, the row on stdout); ``replay`` repairs it."""
+        restore_id = catalogued.json("jobs", "show", RESTORE_REF)["id"]
+        edit_behind_its_back(catalogued, "UPDATE jobs_view SET enabled = 1 WHERE ref = ?", RESTORE_REF)
+        assert RESTORE_REF in catalogued.refs("--enabled")
+
+        done = catalogued.run("replay", "--verify")
+        assert_one_line_error(done, 1, "1 differences between the read models and the log")
+        assert f"jobs_view id={restore_id}: enabled: live 1 != rebuilt 0" in done.stdout
+        assert RESTORE_REF in catalogued.refs("--enabled")  # verify changed nothing
+
+        rebuilt = catalogued.run("replay")
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert rebuilt.stdout.startswith("rebuilt read models from ")
+        assert RESTORE_REF not in catalogued.refs("--enabled")
+        assert catalogued.run("replay", "--verify").returncode == 0
+
+
+class TestShowAt:
+    def test_at_a_date(self, catalogued: Cli) -> None:
+        """``--at`` today's date (its end) shows the job as now; yesterday's is before it existed."""
+        today = datetime.now(UTC).date()
+        shown = catalogued.json("jobs", "show", CHECK_REF, "--at", today.isoformat())
+        assert shown["description"] == "Pinned by ops" and shown["description_override"] is True
+        done = catalogued.run("jobs", "show", CHECK_REF, "--at", (today - timedelta(days=1)).isoformat())
+        assert_one_line_error(done, 1, CHECK_REF)
+
+    def test_at_minutes_ago(self, catalogued: Cli) -> None:
+        """``--at "N minutes ago"`` reads relative moments: 0 minutes ago is now, 30 minutes ago is before discovery."""
+        shown = catalogued.json("jobs", "show", "Backup", "--at", "0 minutes ago")
+        assert shown["enabled"] is True and shown["deleted"] is False
+        assert_one_line_error(catalogued.run("jobs", "show", "Backup", "--at", "30 minutes ago"), 1, "Backup")
+
+    def test_at_a_moment_between_changes(self, catalogued: Cli) -> None:
+        """``--at`` the discovery time shows the job before its later override."""
+        discovered = history_times(catalogued, CHECK_REF)[0]
+        then = catalogued.json("jobs", "show", CHECK_REF, "--at", discovered)
+        assert then["description"] == "Check the NTP servers" and then["description_override"] is False
