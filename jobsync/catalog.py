@@ -6,6 +6,7 @@ import getpass
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -114,18 +115,25 @@ class Catalog:
     def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
         if target in self._configured and name is None:
             spec = self._configured[target]
-            return spec if branch is None else SourceSpec(spec.name, spec.url, branch, spec.kind)
+            return spec if branch is None else replace(spec, branch=branch)
         remembered = None if _looks_like_location(target) else self._app.get_source(target)
         if remembered is None:
             if not (_looks_like_location(target) or Path(target).exists()):
                 raise SourceNotFoundError(target)
             url = _normalise_location(target)
-            return SourceSpec(name=name or _name_from_url(url), url=url, branch=branch)
+            kind = "local" if _is_plain_folder(url) else "git"
+            return SourceSpec(name=name or _name_from_url(url), url=url, branch=branch, kind=kind)
         return SourceSpec(
             name=remembered.name,
             url=remembered.url,
             branch=branch if branch is not None else remembered.branch,
+            kind=remembered.kind,
         )
+
+    @property
+    def configured_sources(self) -> list[SourceSpec]:
+        """The sources the config file names, in its order."""
+        return list(self._configured.values())
 
     def sources(self) -> list[dict[str, Any]]:
         """Every source synced so far, with its last commit and counts."""
@@ -370,6 +378,15 @@ def _looks_like_location(target: str) -> bool:
         or target.startswith((".", "~"))
         or re.match(r"^[^/:@\s]+@[^/:\s]+:", target) is not None
     )
+
+
+def _is_plain_folder(location: str) -> bool:
+    """A folder that is neither a work tree nor a bare repository: a ``local`` source."""
+    folder = Path(location)
+    if "://" in location or not folder.is_dir():
+        return False
+    is_bare = (folder / "HEAD").is_file() and (folder / "objects").is_dir()
+    return not ((folder / ".git").exists() or is_bare)
 
 
 def _normalise_location(target: str) -> str:

@@ -16,7 +16,7 @@ import click
 
 from jobsync.app import SyncSummary
 from jobsync.catalog import Catalog
-from jobsync.config import config_path, load_config
+from jobsync.config import config_path, effective, load_config
 from jobsync.domain.errors import JobSyncError
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, parse_field_value
 from jobsync.domain.result import LOG_LEVELS
@@ -168,10 +168,11 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
         _print_json(records)
         return
     _print_table(
-        ["NAME", "URL", "BRANCH", "COMMIT", "LAST SYNC"],
+        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC"],
         [
             [
                 r["name"],
+                r["kind"],
                 r["url"],
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
@@ -523,6 +524,33 @@ def _parse_json(option: str, text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise JobSyncError(f"{option} is not valid JSON: {exc}") from None
+
+
+# -- config -------------------------------------------------------------------------------------
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The configuration file."""
+
+
+@config_group.command("check")
+@click.argument("file", required=False, metavar="[FILE]")
+@json_option
+@pass_settings
+def config_check(settings: Settings, file: str | None, as_json: bool) -> None:
+    """Validate FILE (default: the one jobsync would use) and print the effective config, secrets redacted."""
+    config = load_config(config_path(file or settings.config_file))
+    data = effective(config)
+    if as_json:
+        _print_json(data)
+        return
+    click.echo(f"config ok: {data['config_file'] or '(no file: every default)'}")
+    for key in ("store", "state_dir", "log_format"):
+        click.echo(f"{key:<11} {data[key]}")
+    for source in data["sources"]:
+        details = ", ".join(f"{k}={_text(v)}" for k, v in source.items() if k not in ("name", "kind") and v)
+        click.echo(f"source      {source['name']} ({source['kind']}): {details}")
 
 
 # -- audit --------------------------------------------------------------------------------------

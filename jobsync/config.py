@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobsync.adapters.git import redact_url
+from jobsync.adapters.store import default_store_url
 from jobsync.domain.errors import ConfigError
-from jobsync.sync import SourceSpec
+from jobsync.sync import DEFAULT_INTERVAL, SourceSpec
 
 DEFAULT_CONFIG = Path("/etc/jobsync/config.toml")
+#: Which key says where a source of each kind lives.
+_LOCATION_KEY = {"git": "url", "local": "path", "app": "distribution"}
+#: Keys that only make sense for some kinds of source.
+_KIND_ONLY = {
+    "url": ("git",),
+    "path": ("local",),
+    "distribution": ("app",),
+    "branch": ("git",),
+    "interval": ("git",),
+    "credentials_env": ("git",),
+    "credentials_file": ("git",),
+}
 _TOP_KEYS = {"store", "state_dir", "log_format", "sources"}
 _SOURCE_KEYS = {
     "name",
@@ -101,21 +116,53 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
     if not name or ":" in name:
         raise ConfigError(f"{where}.name: a source needs a name without ':'")
     kind = _optional_str(raw, "kind", f"{where}.kind") or "git"
-    if kind not in ("git", "local", "app"):
+    if kind not in _LOCATION_KEY:
         raise ConfigError(f"{where}.kind: must be 'git', 'local' or 'app', not {kind!r}")
-    if kind != "git":
-        raise ConfigError(f"{where}.kind: {kind!r} sources are not supported yet")
-    url = _optional_str(raw, "url", f"{where}.url")
-    if not url:
-        raise ConfigError(f"{where}.url: a git source needs a url")
+    location_key = _LOCATION_KEY[kind]
+    for key, kinds in _KIND_ONLY.items():
+        if key in raw and kind not in kinds:
+            raise ConfigError(f"{where}.{key}: only {' and '.join(kinds)} sources take {key!r}")
+    location = _optional_str(raw, location_key, f"{where}.{location_key}")
+    if not location:
+        raise ConfigError(f"{where}.{location_key}: a {kind} source needs {location_key!r}")
+    if kind == "local":
+        location = str(Path(location).expanduser().resolve())
+    credentials_env = _optional_str(raw, "credentials_env", f"{where}.credentials_env")
+    credentials_file = _optional_str(raw, "credentials_file", f"{where}.credentials_file")
+    if credentials_env and credentials_file:
+        raise ConfigError(f"{where}.credentials_file: give credentials_env or credentials_file, not both")
     return SourceSpec(
         name=name,
-        url=url,
+        url=location,
         branch=_optional_str(raw, "branch", f"{where}.branch"),
         kind=kind,
         include=_globs(raw, "include", where),
         exclude=_globs(raw, "exclude", where),
+        interval=parse_interval(raw.get("interval", DEFAULT_INTERVAL), f"{where}.interval"),
+        credentials_env=credentials_env,
+        credentials_file=credentials_file,
     )
+
+
+_INTERVAL = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+MIN_INTERVAL = 1.0
+
+
+def parse_interval(value: object, where: str) -> float:
+    """Seconds from a number or ``"30s"``, ``"5m"``, ``"1h"``; at least one second."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: must be seconds or a string like '30s', '5m', '1h'")
+    if isinstance(value, str):
+        match = _INTERVAL.match(value)
+        if match is None:
+            raise ConfigError(f"{where}: cannot read {value!r}; use seconds or '30s', '5m', '1h'")
+        seconds = float(match["n"]) * _UNIT_SECONDS[match["unit"] or "s"]
+    else:
+        seconds = float(value)
+    if not seconds >= MIN_INTERVAL or seconds == float("inf"):
+        raise ConfigError(f"{where}: must be at least {MIN_INTERVAL:g} second, not {value!r}")
+    return seconds
 
 
 def _refuse_unknown(table: dict[str, Any], known: set[str], prefix: str) -> None:
@@ -136,3 +183,29 @@ def _globs(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}.{key}: must be a list of glob strings")
     return tuple(value)
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The configuration with every default filled in and secrets redacted, for ``config check``."""
+    from jobsync.catalog import default_state_dir  # the defaults live with the code that applies them
+
+    state_dir = config.state_dir or default_state_dir()
+    return {
+        "config_file": str(config.path) if config.path else None,
+        "store": redact_url(config.store or default_store_url(state_dir)),
+        "state_dir": str(state_dir),
+        "log_format": config.log_format,
+        "sources": [
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                _LOCATION_KEY[spec.kind]: spec.location,
+                **({"branch": spec.branch, "interval": spec.interval} if spec.kind == "git" else {}),
+                "include": list(spec.include),
+                "exclude": list(spec.exclude),
+                **({"credentials_env": spec.credentials_env} if spec.credentials_env else {}),
+                **({"credentials_file": spec.credentials_file} if spec.credentials_file else {}),
+            }
+            for spec in config.sources
+        ],
+    }

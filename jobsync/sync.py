@@ -1,34 +1,42 @@
-"""One path from ``git fetch`` to events appended: fetch, diff trees, parse what changed, save."""
+"""One path from ``git fetch`` (or a folder scan) to events appended: read, diff, parse what changed, save."""
 
 from __future__ import annotations
 
 import gc
 import os
 import pickle
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Protocol
 from uuid import UUID
 
-from jobsync.adapters.git import FileEntry, Mirror, redact_url
+from jobsync.adapters.folder import Folder, app_folder
+from jobsync.adapters.git import Change, FileEntry, Mirror, redact_url
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.domain.discovery import ModuleSummary, is_candidate, resolve_jobs, summarize_module
 from jobsync.domain.errors import JobSyncError
 from jobsync.domain.result import MAX_MESSAGE, LogEntry
-from jobsync.domain.source import Source
+from jobsync.domain.source import Source, source_id
 
 #: Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
+#: How often the daemon syncs a git source when the config does not say (seconds).
+DEFAULT_INTERVAL = 300.0
 #: Bump when discovery's output for the same file changes, so cached summaries are not reused.
 CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where a source lives and which files of it count, as config or the command line give it."""
+    """Where a source lives and which files of it count, as config or the command line give it.
+
+    ``url`` is the git URL, the folder of a ``local`` source, or the distribution of an ``app``.
+    """
 
     name: str
     url: str
@@ -36,6 +44,75 @@ class SourceSpec:
     kind: str = "git"
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    interval: float = DEFAULT_INTERVAL
+    credentials_env: str | None = None
+    credentials_file: str | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the source lives, safe to record and print (credentials removed)."""
+        return redact_url(self.url) if self.kind == "git" else self.url
+
+
+class Snapshot(Protocol):
+    """A source's files at one ``commit`` (a git commit, or a content digest of a folder)."""
+
+    commit: str
+    branch: str
+
+    def files(self) -> list[FileEntry]: ...
+
+    def changes_since(self, old_commit: str, cached: Mapping[str, str]) -> list[Change] | None: ...
+
+    def read_many(self, shas: Sequence[str]) -> list[bytes]: ...
+
+
+class Reader(Protocol):
+    """Brings a source's current files: a git fetch, or a folder scan."""
+
+    def snapshot(self, branch: str | None = None) -> Snapshot: ...
+
+
+@dataclass
+class _GitSnapshot:
+    """A fetched commit of a bare mirror."""
+
+    mirror: Mirror
+    commit: str
+    branch: str
+
+    def files(self) -> list[FileEntry]:
+        return self.mirror.files(self.commit)
+
+    def changes_since(self, old_commit: str, cached: Mapping[str, str]) -> list[Change] | None:
+        if not self.mirror.has_commit(old_commit):
+            return None
+        return self.mirror.changes(old_commit, self.commit)
+
+    def read_many(self, shas: Sequence[str]) -> list[bytes]:
+        return self.mirror.read_many(shas)
+
+
+@dataclass
+class _GitReader:
+    mirror: Mirror
+
+    def snapshot(self, branch: str | None = None) -> Snapshot:
+        fetched = self.mirror.fetch(branch)
+        return _GitSnapshot(self.mirror, fetched.commit, fetched.branch)
+
+
+def open_reader(spec: SourceSpec, state_dir: Path) -> Reader:
+    """The reader for a source: a bare mirror under the state dir, a watched folder, or an app's files."""
+
+    def wanted(path: str) -> bool:
+        return is_candidate(path, spec.include, spec.exclude)
+
+    if spec.kind == "local":
+        return Folder(Path(spec.url), wanted)
+    if spec.kind == "app":
+        return app_folder(spec.url, wanted)
+    return _GitReader(Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url))
 
 
 @dataclass
@@ -48,17 +125,22 @@ class _SummaryCache:
     version: int = CACHE_VERSION
 
 
-def resync(app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str) -> SyncSummary:
-    """Sync one git source, recorded as a result of the built-in sync task.
+def resync(
+    app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str, reader: Reader | None = None
+) -> SyncSummary:
+    """Sync one source, recorded as a result of the built-in sync task.
 
     The result is saved as running before the fetch; it finishes ``completed`` in the same
     transaction as the sync's job events, or ``failed`` with the reason when nothing could be saved.
-    A branch that has not moved appends no job events.
+    A source that has not moved appends no job events. A long-lived caller (the daemon) passes
+    its ``reader`` so a folder rescan only reads files whose stat changed.
     """
-    source = app.register_source(spec.name, spec.kind, redact_url(spec.url), spec.branch, actor)
+    source = app.register_source(spec.name, spec.kind, spec.location, spec.branch, actor)
     result_id = app.start_sync_result(spec.name, actor)
     try:
-        summary = _sync(app, spec, source, state_dir, actor, result_id)
+        summary = _sync(
+            app, spec, source, state_dir, actor, result_id, reader or open_reader(spec, state_dir)
+        )
     except JobSyncError as exc:
         _end_result(app, result_id, "failed", str(exc), actor)
         raise
@@ -73,19 +155,24 @@ def resync(app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str) ->
 
 
 def _sync(
-    app: JobCatalogApp, spec: SourceSpec, source: Source, state_dir: Path, actor: str, result_id: UUID
+    app: JobCatalogApp,
+    spec: SourceSpec,
+    source: Source,
+    state_dir: Path,
+    actor: str,
+    result_id: UUID,
+    reader: Reader,
 ) -> SyncSummary:
-    mirror = Mirror(state_dir / "mirrors" / f"{source.id}.git", spec.url)
-    fetched = mirror.fetch(spec.branch)
-    if source.last_commit == fetched.commit:
-        return SyncSummary(source=spec.name, commit=fetched.commit, up_to_date=True)
+    snapshot = reader.snapshot(spec.branch)
+    if source.last_commit == snapshot.commit:
+        return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True)
     cache_file = state_dir / "cache" / f"{source.id}.pickle"
     with _gc_paused():
         cache = _read_cache(cache_file, spec)
-        files = _summaries_at(mirror, fetched.commit, spec, cache)
+        files = _summaries_at(snapshot, spec, cache)
         discovery = resolve_jobs({path: summary for path, (_, summary) in files.items()})
-        summary = app.apply_discovery(source, fetched.commit, fetched.branch, discovery, actor, result_id)
-        _write_cache(cache_file, _SummaryCache(fetched.commit, (spec.include, spec.exclude), files))
+        summary = app.apply_discovery(source, snapshot.commit, snapshot.branch, discovery, actor, result_id)
+        _write_cache(cache_file, _SummaryCache(snapshot.commit, (spec.include, spec.exclude), files))
     return summary
 
 
@@ -109,31 +196,37 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _summaries_at(
-    mirror: Mirror, commit: str, spec: SourceSpec, cache: _SummaryCache | None
+    snapshot: Snapshot, spec: SourceSpec, cache: _SummaryCache | None
 ) -> dict[str, tuple[str, ModuleSummary]]:
-    """Summaries of every candidate file at ``commit``, parsing only files the cache does not hold."""
-    if cache is not None and mirror.has_commit(cache.commit):
+    """Summaries of every candidate file of ``snapshot``, parsing only files the cache does not hold."""
+    changes = None
+    if cache is not None:
+        changes = snapshot.changes_since(cache.commit, {path: sha for path, (sha, _) in cache.files.items()})
+    if cache is not None and changes is not None:
         files = dict(cache.files)
         wanted: list[FileEntry] = []
-        for change in mirror.changes(cache.commit, commit):
+        for change in changes:
             files.pop(change.path, None)
             if change.sha is not None and is_candidate(change.path, spec.include, spec.exclude):
                 wanted.append(FileEntry(change.path, change.sha, -1))
     else:
         files = {}
-        wanted = [e for e in mirror.files(commit) if is_candidate(e.path, spec.include, spec.exclude)]
-    files.update(_summarize(mirror, wanted))
+        wanted = [e for e in snapshot.files() if is_candidate(e.path, spec.include, spec.exclude)]
+    files.update(_summarize(snapshot, wanted))
     return files
 
 
-def _summarize(mirror: Mirror, entries: list[FileEntry]) -> dict[str, tuple[str, ModuleSummary]]:
-    contents = mirror.read_many([entry.sha for entry in entries])
+def _summarize(snapshot: Snapshot, entries: list[FileEntry]) -> dict[str, tuple[str, ModuleSummary]]:
+    contents = snapshot.read_many([entry.sha for entry in entries])
     items = [(entry.path, data) for entry, data in zip(entries, contents, strict=True)]
     if len(items) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
         summaries: Iterable[ModuleSummary] = [summarize_module(path, data) for path, data in items]
     else:
         workers = min(os.cpu_count() or 2, 4)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        # Forking copies only the calling thread; with other threads alive (the daemon's watchers)
+        # a fork could inherit a held lock, so a fork server starts the workers then.
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
             summaries = list(pool.map(_summarize_item, items, chunksize=max(16, len(items) // (workers * 4))))
     return {entry.path: (entry.sha, summary) for entry, summary in zip(entries, summaries, strict=True)}
 

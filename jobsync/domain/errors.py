@@ -55,12 +55,16 @@ class JobDeletedError(JobSyncError):
         self.ref = ref
 
 
-class GitError(JobSyncError):
-    """Fetching or reading a repository failed; ``reason`` classifies why."""
+class SourceReadError(JobSyncError):
+    """Reading a source failed (fetch, folder, app); ``reason`` classifies why (NotFound, Unreachable…)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class GitError(SourceReadError):
+    """Fetching or reading a repository failed."""
 
 
 class StoreError(JobSyncError):

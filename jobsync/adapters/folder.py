@@ -1,0 +1,143 @@
+"""Job files read from a folder on disk (a local source, or an installed app's files), never imported."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from jobsync.adapters.git import Change, FileEntry
+from jobsync.domain.errors import SourceReadError
+
+#: ``commit`` of a folder snapshot is this prefix plus a digest of every (path, blob sha) pair.
+FOLDER_COMMIT_PREFIX = "tree:"
+
+
+def blob_sha(data: bytes) -> str:
+    """The id git would give these bytes, so folder and git sources name file versions alike."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a file looked like at the last scan, so an unchanged file is not read again."""
+
+    stamp: tuple[int, int, int]
+    sha: str
+
+
+@dataclass
+class FolderSnapshot:
+    """The candidate files of a folder at one moment; ``commit`` changes exactly when they do."""
+
+    commit: str
+    entries: dict[str, str]  # path -> blob sha
+    _root: Path
+    _data: dict[str, bytes] = field(default_factory=dict)  # sha -> contents read during the scan
+    branch: str = ""
+
+    def files(self) -> list[FileEntry]:
+        return [FileEntry(path, sha, -1) for path, sha in sorted(self.entries.items())]
+
+    def changes_since(self, old_commit: str, cached: Mapping[str, str]) -> list[Change]:
+        """Files added, changed or removed compared with the cached (path -> sha) listing."""
+        changes = [Change(path, sha) for path, sha in self.entries.items() if cached.get(path) != sha]
+        changes += [Change(path, None) for path in cached if path not in self.entries]
+        return changes
+
+    def read_many(self, shas: Sequence[str]) -> list[bytes]:
+        by_sha = {sha: path for path, sha in self.entries.items()}
+        contents = []
+        for sha in shas:
+            data = self._data.get(sha)
+            if data is None:
+                try:
+                    data = (self._root / by_sha[sha]).read_bytes()
+                except (OSError, KeyError) as exc:
+                    raise SourceReadError("NotFound", f"cannot read {by_sha.get(sha, sha)}: {exc}") from None
+            contents.append(data)
+        return contents
+
+
+class Folder:
+    """A folder of job files; keeps what it saw so a rescan only reads files whose stat changed."""
+
+    def __init__(
+        self, root: Path, wanted: Callable[[str], bool], only: Iterable[str] | None = None, label: str = ""
+    ) -> None:
+        self.root = root
+        self.wanted = wanted
+        self.only = sorted(set(only)) if only is not None else None
+        self.label = label or str(root)
+        self._seen: dict[str, _Seen] = {}
+
+    def snapshot(self, branch: str | None = None) -> FolderSnapshot:
+        """Scan the folder now; ``branch`` is accepted for symmetry with git and ignored."""
+        if not self.root.is_dir():
+            raise SourceReadError("NotFound", f"folder {self.label} does not exist or is not a folder")
+        entries: dict[str, str] = {}
+        data: dict[str, bytes] = {}
+        seen: dict[str, _Seen] = {}
+        for path, full in self._candidates():
+            try:
+                stat = full.stat()
+            except OSError:
+                continue  # vanished between listing and stat: the next scan sees the truth
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            known = self._seen.get(path)
+            if known is not None and known.stamp == stamp:
+                sha = known.sha
+            else:
+                try:
+                    contents = full.read_bytes()
+                except OSError:
+                    continue
+                sha = blob_sha(contents)
+                data[sha] = contents
+            entries[path] = sha
+            seen[path] = _Seen(stamp, sha)
+        self._seen = seen
+        listing = "\n".join(f"{path} {sha}" for path, sha in sorted(entries.items()))
+        commit = FOLDER_COMMIT_PREFIX + hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
+        return FolderSnapshot(commit, entries, self.root, data)
+
+    def _candidates(self) -> Iterable[tuple[str, Path]]:
+        """(relative POSIX path, file) pairs; links leaving the root and hidden folders are skipped."""
+        root = self.root.resolve()
+        if self.only is not None:
+            for path in self.only:
+                full = root / path
+                if self.wanted(path) and full.is_file() and _inside(full, root):
+                    yield path, full
+            return
+        for folder, dirs, files in os.walk(root, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(folder) / d).is_symlink())
+            for name in sorted(files):
+                full = Path(folder) / name
+                path = full.relative_to(root).as_posix()
+                if self.wanted(path) and _inside(full, root) and full.is_file():
+                    yield path, full
+
+
+def _inside(full: Path, root: Path) -> bool:
+    """Whether ``full`` (after following links) stays under ``root``."""
+    try:
+        return full.resolve().is_relative_to(root)
+    except OSError:
+        return False  # a link loop
+
+
+def app_folder(distribution: str, wanted: Callable[[str], bool]) -> Folder:
+    """The Python files of an installed distribution, located through its metadata, never imported."""
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise SourceReadError("NotFound", f"no installed distribution named {distribution!r}") from None
+    root = Path(str(dist.locate_file("")))
+    files = [
+        f.as_posix() for f in (dist.files or []) if f.suffix == ".py" and not f.as_posix().startswith("..")
+    ]
+    return Folder(root, wanted, only=files, label=f"app {distribution}")
