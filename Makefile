@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean systemd-analyze
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict jobsync tests bench
 
-test: lint typecheck
+# The unit-file test scores systemd/jobsync.service with systemd-analyze (Debian's systemd package).
+systemd-analyze:
+	@command -v systemd-analyze >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends systemd; fi; }
+
+test: lint typecheck systemd-analyze
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)

@@ -32,7 +32,7 @@ from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
 from jobsync.projections import JOB_SORTS, JobQuery, ReplayReport, replay
-from jobsync.sync import SourceSpec, resync
+from jobsync.sync import Reader, SourceSpec, resync
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
 
@@ -63,6 +63,7 @@ class Catalog:
         self.state_dir = state_dir
         self.actor = actor
         self._configured: dict[str, SourceSpec] = {}
+        self._store_url = ""
 
     @classmethod
     def open(
@@ -85,6 +86,7 @@ class Catalog:
             raise StoreError(f"cannot open store {store or default_store_url(state)}: {exc}") from None
         catalog = cls(app, state, actor or default_actor())
         catalog._configured = {spec.name: spec for spec in sources or []}
+        catalog._store_url = store or default_store_url(state)
         return catalog
 
     def close(self) -> None:
@@ -109,8 +111,36 @@ class Catalog:
         actor: str | None = None,
     ) -> SyncSummary:
         """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``)."""
-        spec = self._spec_for(target, branch=branch, name=name)
-        return resync(self._app, spec, self.state_dir, actor or self.actor)
+        return self.resync_spec(self._spec_for(target, branch=branch, name=name), actor=actor)
+
+    def resync_spec(
+        self,
+        spec: SourceSpec,
+        actor: str | None = None,
+        reader: Reader | None = None,
+        record_unchanged: bool = True,
+    ) -> SyncSummary:
+        """Sync the source ``spec`` describes; a long-lived caller passes its ``reader`` to keep its caches.
+
+        ``record_unchanged=False`` records no sync result when nothing moved (for polling).
+        """
+        return resync(
+            self._app,
+            spec,
+            self.state_dir,
+            actor or self.actor,
+            reader=reader,
+            record_unchanged=record_unchanged,
+        )
+
+    def configure_sources(self, specs: Sequence[SourceSpec]) -> None:
+        """Replace the configured sources (their names win over remembered ones)."""
+        self._configured = {spec.name: spec for spec in specs}
+
+    @property
+    def store_label(self) -> str:
+        """The store's location, safe to log."""
+        return redact_url(self._store_url)
 
     def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
         if target in self._configured and name is None:

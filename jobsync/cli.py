@@ -16,7 +16,7 @@ import click
 
 from jobsync.app import SyncSummary
 from jobsync.catalog import Catalog
-from jobsync.config import config_path, effective, load_config
+from jobsync.config import Config, config_path, effective, load_config
 from jobsync.domain.errors import JobSyncError
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, parse_field_value
 from jobsync.domain.result import LOG_LEVELS
@@ -524,6 +524,34 @@ def _parse_json(option: str, text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise JobSyncError(f"{option} is not valid JSON: {exc}") from None
+
+
+# -- daemon -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_settings
+def daemon(settings: Settings) -> None:
+    """Run the service: sync every configured source on its schedule (systemd Type=notify)."""
+    from jobsync.adapters.logs import choose_format, configure_logging
+    from jobsync.daemon import daemon_actor, run_daemon
+
+    path = config_path(settings.config_file)
+
+    def read_config() -> Config:
+        config = load_config(path)
+        configure_logging(choose_format(config.log_format))
+        return config
+
+    def open_catalog(config: Config) -> Catalog:
+        return Catalog.open(
+            store=settings.store or config.store,
+            state_dir=config.state_dir,
+            actor=settings.actor or daemon_actor(),
+            sources=list(config.sources),
+        )
+
+    raise SystemExit(run_daemon(read_config, open_catalog))
 
 
 # -- config -------------------------------------------------------------------------------------

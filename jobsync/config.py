@@ -49,7 +49,7 @@ class Config:
 
     store: str | None = None
     state_dir: Path | None = None
-    log_format: str = "console"
+    log_format: str | None = None  # None: JSON under systemd or when piped, console on a TTY
     sources: tuple[SourceSpec, ...] = field(default=())
     path: Path | None = None
 
@@ -84,8 +84,8 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
     _refuse_unknown(data, _TOP_KEYS, "")
     store = _optional_str(data, "store", "store")
     state_dir = _optional_str(data, "state_dir", "state_dir")
-    log_format = _optional_str(data, "log_format", "log_format") or "console"
-    if log_format not in ("json", "console"):
+    log_format = _optional_str(data, "log_format", "log_format")
+    if log_format not in (None, "json", "console"):
         raise ConfigError(f"log_format: must be 'json' or 'console', not {log_format!r}")
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):

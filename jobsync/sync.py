@@ -126,46 +126,55 @@ class _SummaryCache:
 
 
 def resync(
-    app: JobCatalogApp, spec: SourceSpec, state_dir: Path, actor: str, reader: Reader | None = None
+    app: JobCatalogApp,
+    spec: SourceSpec,
+    state_dir: Path,
+    actor: str,
+    reader: Reader | None = None,
+    record_unchanged: bool = True,
 ) -> SyncSummary:
     """Sync one source, recorded as a result of the built-in sync task.
 
     The result is saved as running before the fetch; it finishes ``completed`` in the same
     transaction as the sync's job events, or ``failed`` with the reason when nothing could be saved.
-    A source that has not moved appends no job events. A long-lived caller (the daemon) passes
-    its ``reader`` so a folder rescan only reads files whose stat changed.
+    A source that has not moved appends no job events; with ``record_unchanged=False`` (the
+    daemon's polling) it appends nothing at all, so an idle service does not grow the log.
+    A long-lived caller passes its ``reader`` so a folder rescan only reads files whose stat changed.
     """
     source = app.register_source(spec.name, spec.kind, spec.location, spec.branch, actor)
-    result_id = app.start_sync_result(spec.name, actor)
+    reader = reader or open_reader(spec, state_dir)
+    result_id = app.start_sync_result(spec.name, actor) if record_unchanged else None
     try:
-        summary = _sync(
-            app, spec, source, state_dir, actor, result_id, reader or open_reader(spec, state_dir)
-        )
+        snapshot = reader.snapshot(spec.branch)
+        if source.last_commit == snapshot.commit:
+            summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
+            if result_id is not None:
+                entries = summary.log_entries()
+                app.save_and_project(
+                    app.end_sync_result(result_id, entries, "completed", summary.as_dict(), actor)
+                )
+            return summary
+        if result_id is None:
+            result_id = app.start_sync_result(spec.name, actor)
+        return _apply(app, spec, source, snapshot, state_dir, actor, result_id)
     except JobSyncError as exc:
-        _end_result(app, result_id, "failed", str(exc), actor)
+        _end_result(app, spec.name, result_id, "failed", str(exc), actor)
         raise
     except Exception as exc:
-        _end_result(app, result_id, "errored", f"{type(exc).__name__}: {exc}", actor)
+        _end_result(app, spec.name, result_id, "errored", f"{type(exc).__name__}: {exc}", actor)
         raise
-    if summary.up_to_date:
-        summary.result = result_id
-        result = app.end_sync_result(result_id, summary.log_entries(), "completed", summary.as_dict(), actor)
-        app.save_and_project(result)
-    return summary
 
 
-def _sync(
+def _apply(
     app: JobCatalogApp,
     spec: SourceSpec,
     source: Source,
+    snapshot: Snapshot,
     state_dir: Path,
     actor: str,
     result_id: UUID,
-    reader: Reader,
 ) -> SyncSummary:
-    snapshot = reader.snapshot(spec.branch)
-    if source.last_commit == snapshot.commit:
-        return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True)
+    """Parse what changed since the cached summaries, then save the sync's events in one transaction."""
     cache_file = state_dir / "cache" / f"{source.id}.pickle"
     with _gc_paused():
         cache = _read_cache(cache_file, spec)
@@ -176,10 +185,13 @@ def _sync(
     return summary
 
 
-def _end_result(app: JobCatalogApp, result_id: UUID, status: str, reason: str, actor: str) -> None:
+def _end_result(
+    app: JobCatalogApp, name: str, result_id: UUID | None, status: str, reason: str, actor: str
+) -> None:
     """Finish a sync result that saved nothing; a failure here must not hide the original error."""
     entry = LogEntry(reason[:MAX_MESSAGE], "failure" if status == "failed" else "error", "sync")
     with suppress(Exception):  # the store itself may be what failed
+        result_id = result_id or app.start_sync_result(name, actor)
         app.save_and_project(app.end_sync_result(result_id, [entry], status, {"error": reason}, actor))
 
 

@@ -1,0 +1,292 @@
+"""The service: sync every source on its schedule, watch local folders, obey systemd. No business rules."""
+
+from __future__ import annotations
+
+import queue
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from jobsync.adapters.notify import Notifier
+from jobsync.adapters.watch import FolderWatcher
+from jobsync.catalog import Catalog
+from jobsync.config import Config
+from jobsync.domain.errors import JobSyncError, SourceReadError
+from jobsync.sync import Reader, SourceSpec, open_reader
+
+log = structlog.get_logger("jobsync.daemon")
+
+#: The first retry of a failing source comes after at most this many seconds, then doubles.
+RETRY_BASE = 5.0
+#: Retries never wait longer than this (nor less than the source's own interval).
+RETRY_CAP = 900.0
+#: Spread syncs of many sources so they do not all fetch at the same instant.
+JITTER = 0.1
+#: Folder changes are gathered this long before a sync (watchfiles' debounce, in ms).
+DEBOUNCE_MS = 200
+#: A local folder is also rescanned this often, in case the watcher missed something.
+LOCAL_RESCAN = 300.0
+#: The loop wakes at least this often to ping the watchdog and check for signals.
+MAX_SLEEP = 1.0
+
+
+def daemon_actor() -> str:
+    """Who the daemon's events are recorded as: ``daemon@HOST``."""
+    return f"daemon@{socket.gethostname()}"
+
+
+@dataclass
+class SourceState:
+    """What the daemon knows about one source between syncs."""
+
+    spec: SourceSpec
+    reader: Reader | None = None
+    next_due: float = 0.0
+    failures: int = 0
+    dirty: bool = False
+    last_error: str | None = None
+    last_reason: str | None = None
+    last_ok: float | None = None
+    watcher: FolderWatcher | None = None
+
+    @property
+    def period(self) -> float:
+        if self.spec.kind == "git":
+            return self.spec.interval
+        if self.spec.kind == "local":
+            return LOCAL_RESCAN
+        return float("inf")  # app sources are read at start and on reload
+
+
+@dataclass
+class Daemon:
+    """One process's loop over its sources; signals only set flags, the loop acts on them."""
+
+    load_config: Callable[[], Config]
+    open_catalog: Callable[[Config], Catalog]
+    notifier: Notifier
+    clock: Callable[[], float] = time.monotonic
+    sources: dict[str, SourceState] = field(default_factory=dict)
+    _wake: queue.Queue[str] = field(default_factory=queue.Queue)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _reload: threading.Event = field(default_factory=threading.Event)
+    _last_ping: float = 0.0
+    _status: str = ""
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; exit code 0 after finishing the save in flight."""
+        config = self.load_config()
+        self.catalog = self.open_catalog(config)
+        self._install_signals()
+        self._apply_sources(config.sources)
+        log.info("daemon starting", sources=len(self.sources), store=self.catalog.store_label)
+        for state in list(self.sources.values()):  # the first pass, before READY=1
+            if self._stop.is_set():
+                break
+            self._sync(state)
+        self.notifier.ready()
+        self._report_status()
+        log.info("daemon ready", sources=len(self.sources))
+        while not self._stop.is_set():
+            if self._reload.is_set():
+                self._do_reload()
+            for state in self._due():
+                if self._stop.is_set() or self._reload.is_set():
+                    break
+                self._sync(state)
+            self._ping()
+            self._report_status()
+            self._sleep()
+        self._shutdown()
+        return 0
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _due(self) -> list[SourceState]:
+        now = self.clock()
+        due = [s for s in self.sources.values() if s.dirty or s.next_due <= now]
+        return sorted(due, key=lambda s: (not s.dirty, s.next_due))
+
+    def _sleep(self) -> None:
+        now = self.clock()
+        wait = min([s.next_due - now for s in self.sources.values()] + [MAX_SLEEP])
+        interval = self.notifier.watchdog_interval()
+        if interval is not None:
+            wait = min(wait, max(0.0, self._last_ping + interval - now))
+        with suppress(queue.Empty):
+            self._wake.get(timeout=max(0.0, wait))
+
+    def _sync(self, state: SourceState) -> None:
+        """One sync, on the same path as ``jobsync resync``; a failure only reschedules this source."""
+        state.dirty = False
+        started = self.clock()
+        spec = state.spec
+        try:
+            if state.reader is None:
+                state.reader = open_reader(spec, self.catalog.state_dir)
+            summary = self.catalog.resync_spec(spec, reader=state.reader, record_unchanged=False)
+        except JobSyncError as exc:
+            state.failures += 1
+            state.last_error = str(exc)
+            state.last_reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__
+            delay = self._retry_delay(state)
+            state.next_due = self.clock() + delay
+            log.warning(
+                "sync failed",
+                source=spec.name,
+                reason=state.last_reason,
+                error=str(exc),
+                retry_in=round(delay, 1),
+            )
+        except Exception as exc:  # a bug must cost one sync, not the service
+            state.failures += 1
+            state.last_error = f"{type(exc).__name__}: {exc}"
+            state.last_reason = "Error"
+            delay = self._retry_delay(state)
+            state.next_due = self.clock() + delay
+            log.exception("sync errored", source=spec.name, retry_in=round(delay, 1))
+        else:
+            state.failures = 0
+            state.last_error = state.last_reason = None
+            state.last_ok = time.time()
+            state.next_due = self.clock() + _jittered(state.period)
+            log.info(
+                "sync finished",
+                source=spec.name,
+                kind=spec.kind,
+                commit=summary.commit,
+                up_to_date=summary.up_to_date,
+                **summary.counts(),
+                seconds=round(self.clock() - started, 3),
+            )
+        if spec.kind == "local":
+            self._ensure_watching(state)
+        self._ping()
+
+    def _retry_delay(self, state: SourceState) -> float:
+        """Exponential backoff from a quick first retry, capped; a success resets it."""
+        base = min(state.period, RETRY_BASE)
+        return _jittered(min(base * 2 ** (state.failures - 1), RETRY_CAP))
+
+    # -- local folders -------------------------------------------------------------------------
+
+    def _ensure_watching(self, state: SourceState) -> None:
+        if state.watcher is not None and state.watcher.alive:
+            return
+        if not Path(state.spec.url).is_dir():
+            return  # the scheduled retries report it; watching starts once the folder exists
+        name = state.spec.name
+        state.watcher = FolderWatcher(Path(state.spec.url), lambda: self._mark_dirty(name), DEBOUNCE_MS)
+        state.watcher.start()
+
+    def _mark_dirty(self, name: str) -> None:
+        """Called from a watcher thread: flag the source and wake the loop."""
+        state = self.sources.get(name)
+        if state is not None:
+            state.dirty = True
+        self._wake.put("dirty")
+
+    # -- reload and shutdown -------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop.set()
+        self.notifier.stopping()
+        self._wake.put("stop")
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self._reload.set()
+        self._wake.put("reload")
+
+    def _do_reload(self) -> None:
+        """Re-read the config and apply added, removed and changed sources; a bad config changes nothing."""
+        self._reload.clear()
+        self.notifier.reloading()
+        try:
+            config = self.load_config()
+        except JobSyncError as exc:
+            log.error("reload refused: the running configuration stays", error=str(exc))
+        else:
+            added, removed, changed = self._apply_sources(config.sources)
+            log.info("configuration reloaded", added=added, removed=removed, changed=changed)
+        self.notifier.ready()
+        self._report_status()
+
+    def _apply_sources(self, specs: tuple[SourceSpec, ...]) -> tuple[list[str], list[str], list[str]]:
+        wanted = {spec.name: spec for spec in specs}
+        removed = [name for name in self.sources if name not in wanted]
+        added = [name for name in wanted if name not in self.sources]
+        changed = [
+            name for name in wanted if name in self.sources and self.sources[name].spec != wanted[name]
+        ]
+        for name in removed + changed:
+            self._forget(name)
+        for name in added + changed:
+            self.sources[name] = SourceState(wanted[name])
+        # Apps are re-read on every reload: a reload is how an upgraded package is noticed.
+        for state in self.sources.values():
+            if state.spec.kind == "app":
+                state.next_due = 0.0
+                state.reader = None
+        self.catalog.configure_sources(specs)
+        return added, removed, changed
+
+    def _forget(self, name: str) -> None:
+        state = self.sources.pop(name)
+        if state.watcher is not None:
+            state.watcher.stop()
+
+    def _shutdown(self) -> None:
+        for name in list(self.sources):
+            self._forget(name)
+        log.info("daemon stopped")
+        self.catalog.close()
+
+    # -- systemd -------------------------------------------------------------------------------
+
+    def _ping(self) -> None:
+        """WATCHDOG=1 from the loop's own progress, so a hung sync stops the pings."""
+        interval = self.notifier.watchdog_interval()
+        now = self.clock()
+        if interval is not None and now - self._last_ping >= interval:
+            self.notifier.watchdog()
+            self._last_ping = now
+
+    def _report_status(self) -> None:
+        failing = {n: s.last_reason for n, s in self.sources.items() if s.failures}
+        synced = [s.last_ok for s in self.sources.values() if s.last_ok is not None]
+        last = time.strftime("%H:%M:%S", time.localtime(max(synced))) if synced else "never"
+        text = f"{len(self.sources)} sources: {len(self.sources) - len(failing)} ok, {len(failing)} failing"
+        if failing:
+            text += " (" + ", ".join(f"{n}: {r}" for n, r in sorted(failing.items())) + ")"
+        text += f"; last sync {last}"
+        if text != self._status:
+            self.notifier.status(text)
+            self._status = text
+
+
+def _jittered(seconds: float) -> float:
+    if seconds == float("inf"):
+        return seconds
+    return seconds * (1 + random.uniform(-JITTER, JITTER))
+
+
+def run_daemon(
+    load_config: Callable[[], Config], open_catalog: Callable[[Config], Catalog], **kwargs: Any
+) -> int:
+    """Entry for ``jobsync daemon``: the notifier comes from the environment systemd set."""
+    return Daemon(load_config, open_catalog, Notifier.from_environ(), **kwargs).run()
