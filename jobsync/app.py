@@ -20,7 +20,7 @@ from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.topics import register_moved_topics
-from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, view_changes
+from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, view_changes, views_for
 
 register_moved_topics()
 
@@ -102,7 +102,7 @@ class JobCatalogApp(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self.views: CatalogViews = self.factory.tracking_recorder(CatalogViews)  # type: ignore[assignment]
+        self.views: CatalogViews = views_for(self.factory)
 
     # -- reading -----------------------------------------------------------------------------
 

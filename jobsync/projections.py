@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from jobsync.domain.job import Job
@@ -64,91 +65,110 @@ class JobQuery:
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
 SCHEMA_VERSION = 2
 
-#: The read-model tables; a replay builds a second set under a prefix and compares or swaps it in.
-TABLES = ("jobs", "sources", "results", "logs")
+_JOB_COLUMNS = (
+    "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
+    "grouping", "installed", "enabled", "deleted", "overridden", "digest", "search_text", "last_updated", "record",
+)  # fmt: skip
+_VIEW_TABLES = (
+    "CREATE TABLE IF NOT EXISTS {jobs} ("
+    "id TEXT PRIMARY KEY, ref TEXT NOT NULL UNIQUE, source TEXT NOT NULL, "
+    "module_name TEXT NOT NULL, job_class_name TEXT NOT NULL, name TEXT NOT NULL, "
+    "source_name TEXT NOT NULL, name_override INTEGER NOT NULL, grouping TEXT NOT NULL, "
+    "installed INTEGER NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
+    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, search_text TEXT NOT NULL, "
+    "last_updated TEXT NOT NULL, record TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS {jobs_index}_source ON {jobs} (source, module_name, job_class_name)",
+    "CREATE INDEX IF NOT EXISTS {jobs_index}_name ON {jobs} (name)",
+    "CREATE TABLE IF NOT EXISTS {sources} (name TEXT PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {results} ("
+    "id TEXT PRIMARY KEY, job_id TEXT, job_ref TEXT NOT NULL, job_name TEXT NOT NULL, "
+    "task TEXT NOT NULL, status TEXT NOT NULL, args TEXT NOT NULL, actor TEXT NOT NULL, "
+    "scheduled_job TEXT, created TEXT NOT NULL, started TEXT, completed TEXT, data TEXT)",
+    "CREATE INDEX IF NOT EXISTS {results_index}_job ON {results} (job_id, created)",
+    "CREATE INDEX IF NOT EXISTS {results_index}_created ON {results} (created)",
+    "CREATE TABLE IF NOT EXISTS {logs} ("
+    "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
+    "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
+    "PRIMARY KEY (result_id, version))",
+)
 
 
-class CatalogViews(SQLiteTrackingRecorder):
+class CatalogViews:
     """The jobs, sources, results and log-entry tables, written together with the tracking position.
 
-    ``prefix`` names a second, scratch set of tables in the same database for ``replay``; each set
-    tracks its own position under its own name.
+    The SQL is written once, with ``?`` placeholders and ``{table}`` names; a subclass per
+    database (SQLite, PostgreSQL) says how to spell them and which eventsourcing tracking
+    recorder keeps the position. ``prefix`` names a second, scratch set of tables for ``replay``;
+    each set tracks its own position under its own name.
     """
 
     prefix = ""
+    datastore: Any
+    names: dict[str, str]
+    tracking_name: str
 
-    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
-        self.names = {
+    # -- spelling, per database ----------------------------------------------------------------
+
+    def _setup_names(self, qualify: Callable[[str], str], tracking_table: str) -> None:
+        tables = {
             "jobs": f"{self.prefix}jobs_view",
             "sources": f"{self.prefix}sources_view",
             "results": f"{self.prefix}results_view",
             "logs": f"{self.prefix}log_entries",
         }
+        self.names = {key: qualify(table) for key, table in tables.items()}
+        self._format = {
+            **self.names,
+            "jobs_index": f"{self.prefix}jobs_view",
+            "results_index": f"{self.prefix}results_view",
+            "tracking": tracking_table,
+            "schema_table": qualify("projection_schema"),
+        }
         self.tracking_name = f"jobsync{':' + self.prefix.rstrip('_') if self.prefix else ''}"
-        super().__init__(datastore, **kwargs)
 
-    def create_table(self) -> None:
-        """Create the tables; if they were made by another schema version, drop and rebuild them.
+    def sql(self, statement: str) -> str:
+        """``statement`` with its ``{table}`` names for this set (and placeholders for this database)."""
+        return statement.format_map(self._format)
+
+    def _max_position(self) -> int | None:
+        raise NotImplementedError
+
+    def _record_position(self, c: Any, position: int) -> None:
+        raise NotImplementedError
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def create_views(self) -> None:
+        """Create the tables; if they were made by another schema version, drop them first.
 
         Read models are derived data: after an upgrade that changes their shape they are rebuilt
         from the log by the next catch-up, rather than migrated.
         """
         with self.datastore.transaction(commit=True) as c:
             c.execute(
-                "CREATE TABLE IF NOT EXISTS projection_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+                self.sql(
+                    "CREATE TABLE IF NOT EXISTS {schema_table} (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+                )
             )
-            c.execute("SELECT version FROM projection_schema WHERE name = ?", (self.tracking_name,))
+            c.execute(self.sql("SELECT version FROM {schema_table} WHERE name = ?"), (self.tracking_name,))
             row = c.fetchone()
-            if row is None or row[0] != SCHEMA_VERSION:
+            if row is None or row["version"] != SCHEMA_VERSION:
                 for table in self.names.values():
                     c.execute(f"DROP TABLE IF EXISTS {table}")
-                c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tracking'")
-                if c.fetchone() is not None:
-                    c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
                 c.execute(
-                    "INSERT OR REPLACE INTO projection_schema VALUES (?, ?)",
-                    (self.tracking_name, SCHEMA_VERSION),
+                    self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,)
                 )
-        super().create_table()
-
-    def sql(self, statement: str) -> str:
-        """``statement`` with ``{jobs}``, ``{sources}``, ``{results}`` and ``{logs}`` named for this set."""
-        return statement.format_map(self.names)
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            *(
-                self.sql(statement)
-                for statement in (
-                    "CREATE TABLE IF NOT EXISTS {jobs} ("
-                    "id TEXT PRIMARY KEY, ref TEXT NOT NULL UNIQUE, source TEXT NOT NULL, "
-                    "module_name TEXT NOT NULL, job_class_name TEXT NOT NULL, name TEXT NOT NULL, "
-                    "source_name TEXT NOT NULL, name_override INTEGER NOT NULL, grouping TEXT NOT NULL, "
-                    "installed INTEGER NOT NULL, enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, "
-                    "overridden INTEGER NOT NULL, digest TEXT NOT NULL, search_text TEXT NOT NULL, "
-                    "last_updated TEXT NOT NULL, record TEXT NOT NULL)",
-                    "CREATE INDEX IF NOT EXISTS {jobs}_source ON {jobs} (source, module_name, job_class_name)",
-                    "CREATE INDEX IF NOT EXISTS {jobs}_name ON {jobs} (name)",
-                    "CREATE TABLE IF NOT EXISTS {sources} (name TEXT PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL)",
-                    "CREATE TABLE IF NOT EXISTS {results} ("
-                    "id TEXT PRIMARY KEY, job_id TEXT, job_ref TEXT NOT NULL, job_name TEXT NOT NULL, "
-                    "task TEXT NOT NULL, status TEXT NOT NULL, args TEXT NOT NULL, actor TEXT NOT NULL, "
-                    "scheduled_job TEXT, created TEXT NOT NULL, started TEXT, completed TEXT, data TEXT)",
-                    "CREATE INDEX IF NOT EXISTS {results}_job ON {results} (job_id, created)",
-                    "CREATE INDEX IF NOT EXISTS {results}_created ON {results} (created)",
-                    "CREATE TABLE IF NOT EXISTS {logs} ("
-                    "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
-                    "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
-                    "PRIMARY KEY (result_id, version)) WITHOUT ROWID",
+                c.execute(self.sql("DELETE FROM {schema_table} WHERE name = ?"), (self.tracking_name,))
+                c.execute(
+                    self.sql("INSERT INTO {schema_table} VALUES (?, ?)"), (self.tracking_name, SCHEMA_VERSION)
                 )
-            ),
-        ]
+            for statement in _VIEW_TABLES:
+                c.execute(self.sql(statement))
 
     # -- writing -----------------------------------------------------------------------------
 
     def apply(self, changes: ViewChanges, position: int) -> None:
-        """Write the new state of ``jobs``, ``sources``, results and the position, in one transaction.
+        """Write the new state of jobs, sources, results and the position, in one transaction.
 
         The tracking insert refuses a position not beyond the recorded one, so a batch another
         process applied first is rolled back here, never applied twice.
@@ -158,35 +178,39 @@ class CatalogViews(SQLiteTrackingRecorder):
                 c.executemany(self.sql(statement), rows)
             # A deleted job's results keep its ref and name as text but no longer point at it,
             # even if a later sync brings a job of the same ref back (a new job, as in Nautobot).
-            c.executemany(
-                self.sql("UPDATE {results} SET job_id = NULL WHERE job_id = ? AND created <= ?"),
-                changes.deletions,
-            )
-            c.executemany(
-                self.sql("INSERT OR REPLACE INTO {jobs} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-                [_job_params(job) for job in changes.jobs],
-            )
-            c.executemany(
-                self.sql("INSERT OR REPLACE INTO {sources} VALUES (?,?,?)"),
-                [(s.name, str(s.id), json.dumps(source_record(s))) for s in changes.sources],
-            )
-            self._insert_tracking(c, Tracking(self.tracking_name, position))
+            if changes.deletions:
+                c.executemany(
+                    self.sql("UPDATE {results} SET job_id = NULL WHERE job_id = ? AND created <= ?"),
+                    changes.deletions,
+                )
+            if changes.jobs:
+                c.executemany(self.sql(_UPSERT_JOB), [_job_params(job) for job in changes.jobs])
+            if changes.sources:
+                c.executemany(
+                    self.sql(
+                        "INSERT INTO {sources} VALUES (?,?,?) "
+                        "ON CONFLICT (name) DO UPDATE SET id = excluded.id, record = excluded.record"
+                    ),
+                    [(s.name, str(s.id), json.dumps(source_record(s))) for s in changes.sources],
+                )
+            self._record_position(c, position)
 
     def reset(self) -> None:
         """Forget every row and the position, so the next catch-up starts from the first event."""
         with self.datastore.transaction(commit=True) as c:
             for table in self.names.values():
                 c.execute(f"DELETE FROM {table}")
-            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
+            c.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,))
 
     def take_over(self, rebuilt: CatalogViews) -> None:
         """Replace every row and the position with those of ``rebuilt``, in one transaction."""
+        position = rebuilt.position()
         with self.datastore.transaction(commit=True) as c:
             for key, table in self.names.items():
                 c.execute(f"DELETE FROM {table}")
                 c.execute(f"INSERT INTO {table} SELECT * FROM {rebuilt.names[key]}")
-            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
-            c.execute("INSERT INTO tracking VALUES (?, ?)", (self.tracking_name, rebuilt.position()))
+            c.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,))
+            c.execute(self.sql("INSERT INTO {tracking} VALUES (?, ?)"), (self.tracking_name, position))
 
     def differences(self, other: CatalogViews, limit: int = 20) -> tuple[int, int, list[str]]:
         """Rows that differ between two sets, read in one transaction: (my position, theirs, descriptions)."""
@@ -195,18 +219,20 @@ class CatalogViews(SQLiteTrackingRecorder):
             positions = []
             for views in (self, other):
                 c.execute(
-                    "SELECT notification_id FROM tracking WHERE application_name = ?", (views.tracking_name,)
+                    self.sql("SELECT notification_id FROM {tracking} WHERE application_name = ?"),
+                    (views.tracking_name,),
                 )
                 row = c.fetchone()
-                positions.append(row[0] if row else 0)
+                positions.append(row["notification_id"] if row else 0)
             for key, table in self.names.items():
                 theirs = other.names[key]
-                c.execute(f"SELECT * FROM {table} EXCEPT SELECT * FROM {theirs} LIMIT ?", (limit,))
+                c.execute(self.sql(f"SELECT * FROM {table} EXCEPT SELECT * FROM {theirs} LIMIT ?"), (limit,))
                 live = {_row_key(key, row): row for row in c.fetchall()}
-                c.execute(f"SELECT * FROM {theirs} EXCEPT SELECT * FROM {table} LIMIT ?", (limit,))
+                c.execute(self.sql(f"SELECT * FROM {theirs} EXCEPT SELECT * FROM {table} LIMIT ?"), (limit,))
                 rebuilt = {_row_key(key, row): row for row in c.fetchall()}
+                plain = table.rsplit(".", 1)[-1].strip('"')  # without the PostgreSQL schema
                 for row_key in sorted(live.keys() | rebuilt.keys()):
-                    found.append(f"{table} {row_key}: {_compare(live.get(row_key), rebuilt.get(row_key))}")
+                    found.append(f"{plain} {row_key}: {_compare(live.get(row_key), rebuilt.get(row_key))}")
         return positions[0], positions[1], found[:limit]
 
     def drop(self) -> None:
@@ -214,12 +240,12 @@ class CatalogViews(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=True) as c:
             for table in self.names.values():
                 c.execute(f"DROP TABLE IF EXISTS {table}")
-            c.execute("DELETE FROM tracking WHERE application_name = ?", (self.tracking_name,))
+            c.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,))
 
     # -- reading -----------------------------------------------------------------------------
 
     def position(self) -> int:
-        return self.max_tracking_id(self.tracking_name) or 0
+        return self._max_position() or 0
 
     def source_rows(self, source: str) -> list[JobRow]:
         with self.datastore.transaction(commit=False) as c:
@@ -241,7 +267,7 @@ class CatalogViews(SQLiteTrackingRecorder):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 c.execute(
-                    self.sql("SELECT name, ref FROM {jobs} WHERE deleted = 0 AND name IN (") + marks + ")",
+                    self.sql("SELECT name, ref FROM {jobs} WHERE deleted = 0 AND name IN (" + marks + ")"),
                     chunk,
                 )
                 found.update({row["name"]: row["ref"] for row in c.fetchall()})
@@ -273,8 +299,9 @@ class CatalogViews(SQLiteTrackingRecorder):
                 clauses.append(f"{column} = ?")
                 params.append(int(value) if isinstance(value, bool) else value)
         if query.search:
-            clauses.append("instr(search_text, ?) > 0")
-            params.append(query.search.casefold())
+            clauses.append("search_text LIKE ? ESCAPE '!'")
+            pattern = query.search.casefold().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            params.append(f"%{pattern}%")
         order = {
             "name": "name, ref",
             "ref": "ref",
@@ -282,12 +309,13 @@ class CatalogViews(SQLiteTrackingRecorder):
             "grouping": "grouping, name",
             "updated": "last_updated DESC, ref",
         }[query.sort]
+        limit = "" if query.limit is None else f" LIMIT {int(query.limit)}"
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                self.sql("SELECT record FROM {jobs} WHERE ")
-                + " AND ".join(clauses)
-                + f" ORDER BY {order} LIMIT ?",
-                [*params, -1 if query.limit is None else query.limit],
+                self.sql(
+                    "SELECT record FROM {jobs} WHERE " + " AND ".join(clauses) + f" ORDER BY {order}{limit}"
+                ),
+                params,
             )
             return [json.loads(row["record"]) for row in c.fetchall()]
 
@@ -301,7 +329,8 @@ class CatalogViews(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as c:
             # A range on the primary key (ids are lower-case hex and '-', all below '~') uses its index.
             c.execute(
-                self.sql("SELECT id FROM {results} WHERE id >= ? AND id < ? LIMIT 10"), (ref, ref + "~")
+                self.sql("SELECT id FROM {results} WHERE id >= ? AND id < ? ORDER BY id LIMIT 10"),
+                (ref, ref + "~"),
             )
             return [row["id"] for row in c.fetchall()]
 
@@ -323,10 +352,11 @@ class CatalogViews(SQLiteTrackingRecorder):
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        bound = "" if limit is None else f" LIMIT {int(limit)}"
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                self.sql("SELECT r.* FROM {results} r ") + f"{where} ORDER BY r.created DESC, r.id LIMIT ?",
-                [*params, -1 if limit is None else limit],
+                self.sql("SELECT r.* FROM {results} r " + where + " ORDER BY r.created DESC, r.id" + bound),
+                params,
             )
             return [_result_record(row) for row in c.fetchall()]
 
@@ -335,8 +365,10 @@ class CatalogViews(SQLiteTrackingRecorder):
         level_clause = f"AND level IN ({','.join('?' * len(levels))})" if levels else ""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                self.sql("SELECT version, time, level, message, grouping, object, url FROM {logs} ")
-                + f"WHERE result_id = ? AND version > ? {level_clause} ORDER BY version",
+                self.sql(
+                    "SELECT version, time, level, message, grouping, object, url FROM {logs} "
+                    f"WHERE result_id = ? AND version > ? {level_clause} ORDER BY version"
+                ),
                 [result_id, since, *levels],
             )
             return [
@@ -353,10 +385,76 @@ class CatalogViews(SQLiteTrackingRecorder):
             ]
 
 
-class ScratchViews(CatalogViews):
+_UPSERT_JOB = (
+    f"INSERT INTO {{jobs}} ({', '.join(_JOB_COLUMNS)}) VALUES ({','.join('?' * len(_JOB_COLUMNS))}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _JOB_COLUMNS[1:])}"
+)
+
+
+class SQLiteCatalogViews(CatalogViews, SQLiteTrackingRecorder):
+    """The read models in the SQLite file, next to the events."""
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._setup_names(lambda table: table, "tracking")
+
+    def create_table(self) -> None:
+        super().create_table()  # the tracking table first: a schema change clears its row
+        self.create_views()
+
+    def _max_position(self) -> int | None:
+        position: int | None = self.max_tracking_id(self.tracking_name)
+        return position
+
+    def _record_position(self, c: Any, position: int) -> None:
+        self._insert_tracking(c, Tracking(self.tracking_name, position))
+
+
+class SQLiteScratchViews(SQLiteCatalogViews):
     """A second set of tables that ``replay`` rebuilds from the first event."""
 
     prefix = "replay_"
+
+
+class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):
+    """The read models in the PostgreSQL schema, next to the events."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = datastore.schema
+        self._setup_names(lambda table: f'"{schema}"."{table}"', f'"{schema}"."{self.tracking_table_name}"')
+
+    def sql(self, statement: str) -> str:
+        return super().sql(statement).replace("?", "%s")
+
+    def create_table(self) -> None:
+        super().create_table()  # the tracking table first: a schema change clears its row
+        self.create_views()
+
+    def _max_position(self) -> int | None:
+        position: int | None = self.max_tracking_id(self.tracking_name)
+        return position
+
+    def _record_position(self, c: Any, position: int) -> None:
+        self._insert_tracking(c, Tracking(self.tracking_name, position))
+
+
+class PostgresScratchViews(PostgresCatalogViews):
+    """A second set of tables that ``replay`` rebuilds from the first event."""
+
+    prefix = "replay_"
+
+
+def views_for(factory: Any, scratch: bool = False) -> CatalogViews:
+    """The read models for the application's database (created if missing)."""
+    if isinstance(factory, PostgresFactory):
+        return cast(
+            "CatalogViews",
+            factory.tracking_recorder(PostgresScratchViews if scratch else PostgresCatalogViews),
+        )
+    return cast(
+        "CatalogViews", factory.tracking_recorder(SQLiteScratchViews if scratch else SQLiteCatalogViews)
+    )
 
 
 _KEY_COLUMNS = {"jobs": ("id",), "sources": ("name",), "results": ("id",), "logs": ("result_id", "version")}
@@ -457,10 +555,12 @@ def source_record(source: Source) -> dict[str, Any]:
     }
 
 
-_INSERT_RESULT = "INSERT OR IGNORE INTO {results} VALUES (?,?,?,?,?,'pending',?,?,?,?,NULL,NULL,NULL)"
+_INSERT_RESULT = (
+    "INSERT INTO {results} VALUES (?,?,?,?,?,'pending',?,?,?,?,NULL,NULL,NULL) ON CONFLICT (id) DO NOTHING"
+)
 _START_RESULT = "UPDATE {results} SET status = 'running', started = ? WHERE id = ?"
 _FINISH_RESULT = "UPDATE {results} SET status = ?, completed = ?, data = ? WHERE id = ?"
-_INSERT_LOG = "INSERT OR IGNORE INTO {logs} VALUES (?,?,?,?,?,?,?,?)"
+_INSERT_LOG = "INSERT INTO {logs} VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (result_id, version) DO NOTHING"
 
 
 def _result_change(e: JobResult.Event) -> tuple[str, tuple[Any, ...]]:
@@ -588,8 +688,7 @@ def replay(
     otherwise they are replaced in one transaction.
     """
     started = time.perf_counter()
-    scratch = app.factory.tracking_recorder(ScratchViews)
-    assert isinstance(scratch, ScratchViews)
+    scratch = views_for(app.factory, scratch=True)
     scratch.reset()
     catch_up(app, app.views)
     events = catch_up(app, scratch, stop=app.views.position(), progress=progress)

@@ -1,8 +1,11 @@
-"""Store URLs -> eventsourcing persistence settings (SQLite file now, PostgreSQL later)."""
+"""Store URLs -> eventsourcing persistence settings: one SQLite file, or a shared PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from jobsync.domain.errors import StoreError
 
@@ -14,7 +17,7 @@ def default_store_url(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'jobsync.db'}"
 
 
-def store_settings(url: str) -> dict[str, str]:
+def store_settings(url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The eventsourcing environment for a store URL; a bad URL is refused in one line."""
     if url.startswith("sqlite://"):
         path = url[len("sqlite://") :]
@@ -33,5 +36,79 @@ def store_settings(url: str) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
         }
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostgreSQL stores are not supported yet; use sqlite:///PATH")
-    raise StoreError(f"unknown store URL {url!r}; use sqlite:///PATH")
+        return _postgres_settings(url, environ if environ is not None else os.environ)
+    raise StoreError(f"unknown store URL {redact_password(url)!r}; use sqlite:///PATH or postgresql://...")
+
+
+#: Query parameters a PostgreSQL store URL may carry, and the eventsourcing setting each fills.
+_PG_OPTIONS = {
+    "schema": "POSTGRES_SCHEMA",
+    "pool_size": "POSTGRES_POOL_SIZE",
+    "max_overflow": "POSTGRES_MAX_OVERFLOW",
+    "connect_timeout": "POSTGRES_CONNECT_TIMEOUT",
+    "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
+}
+
+
+def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """``postgresql://user[:password]@host[:port]/db?schema=s&pool_size=n&password_file=f``.
+
+    The password comes from the URL, else ``password_file`` (a path, or a name under systemd's
+    ``$CREDENTIALS_DIRECTORY``), else ``$PGPASSWORD``. Large syncs stay one transaction through
+    eventsourcing's database functions (its default insert path hangs on saves of ~2,500 events).
+    """
+    parts = urlsplit(url)
+    options = parse_qs(parts.query)
+    unknown = sorted(set(options) - set(_PG_OPTIONS) - {"password_file"})
+    if unknown:
+        raise StoreError(
+            f"store URL option {unknown[0]!r} is unknown; known: password_file, {', '.join(_PG_OPTIONS)}"
+        )
+    database = unquote(parts.path.lstrip("/"))
+    if not parts.hostname or not database or not parts.username:
+        raise StoreError(f"store URL {redact_password(url)} needs a user, a host and a database name")
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise StoreError(f"store URL {redact_password(url)} has a bad port") from None
+    password = unquote(parts.password) if parts.password else _password_from_file(options, environ)
+    password = password or environ.get("PGPASSWORD", "")
+    settings = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": database,
+        "POSTGRES_HOST": parts.hostname,
+        "POSTGRES_PORT": str(port),
+        "POSTGRES_USER": unquote(parts.username),
+        "POSTGRES_PASSWORD": password,
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+    }
+    for key, setting in _PG_OPTIONS.items():
+        if key in options:
+            value = options[key][-1]
+            if key != "schema" and not value.isdigit():
+                raise StoreError(f"store URL option {key} must be a whole number, not {value!r}")
+            settings[setting] = value
+    return settings
+
+
+def _password_from_file(options: Mapping[str, list[str]], environ: Mapping[str, str]) -> str:
+    if "password_file" not in options:
+        return ""
+    name = options["password_file"][-1]
+    path = Path(name)
+    if not path.is_absolute() and environ.get("CREDENTIALS_DIRECTORY"):
+        path = Path(environ["CREDENTIALS_DIRECTORY"]) / name
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StoreError(f"cannot read the store password file {path}: {exc.strerror}") from None
+
+
+def redact_password(url: str) -> str:
+    """A store URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

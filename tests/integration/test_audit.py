@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from jobsync import Catalog, JobNotFoundError, JobSyncError
+from tests.conftest import run_sql
 from tests.helpers import GitRepo
 
 BACKUP = """\
@@ -98,11 +98,6 @@ def refs(records: list[dict[str, Any]]) -> list[str]:
 
 def without_last_updated(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "last_updated"}
-
-
-def db(state_dir: Path) -> sqlite3.Connection:
-    """A plain connection to the catalog's SQLite file, to change rows behind its back."""
-    return sqlite3.connect(state_dir / "jobsync.db")
 
 
 @pytest.fixture
@@ -453,11 +448,7 @@ class TestReplay:
     ) -> None:
         """A job row edited behind the catalog's back is named by verify, left as is, then repaired by replay."""
         ident = catalog.job(RESTORE_REF)["id"]
-        with db(state_dir) as conn:
-            assert (
-                conn.execute("UPDATE jobs_view SET enabled = 1 WHERE ref = ?", (RESTORE_REF,)).rowcount == 1
-            )
-        conn.close()
+        run_sql(catalog, "UPDATE {jobs} SET enabled = 1 WHERE ref = ?", (RESTORE_REF,))
         assert refs(catalog.jobs(enabled=True)) == [RESTORE_REF]
 
         report = catalog.replay(verify=True)
@@ -484,12 +475,7 @@ class TestReplay:
         catalog.log(result, "second")
         catalog.finish_result(result, "completed")
         [second] = [entry for entry in catalog.logs(result) if entry["message"] == "second"]
-        with db(state_dir) as conn:
-            deleted = conn.execute(
-                "DELETE FROM log_entries WHERE result_id = ? AND version = ?", (result, second["seq"])
-            )
-            assert deleted.rowcount == 1
-        conn.close()
+        run_sql(catalog, "DELETE FROM {logs} WHERE result_id = ? AND version = ?", (result, second["seq"]))
 
         report = catalog.replay(verify=True)
         assert report.differences == (

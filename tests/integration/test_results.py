@@ -208,13 +208,15 @@ class TestLifecycle:
             synced.finish_result(rid, "running")
         assert synced.result(rid)["status"] == "running"
 
-    def test_result_survives_reopening_the_store(self, synced: Catalog, state_dir: Path) -> None:
+    def test_result_survives_reopening_the_store(
+        self, synced: Catalog, state_dir: Path, store_url: str
+    ) -> None:
         """A result and its log entries are read back from the file by a new catalog."""
         rid = synced.record_result(BACKUP_REF, ARGS)
         synced.start_result(rid)
         synced.log(rid, "hello", level="success")
         synced.finish_result(rid, "completed", {"n": 1})
-        with Catalog.open(state_dir=state_dir, actor="other") as reopened:
+        with Catalog.open(store=store_url, state_dir=state_dir, actor="other") as reopened:
             assert reopened.result(rid) == synced.result(rid)
             assert [e["message"] for e in reopened.logs(rid)] == ["hello"]
 
