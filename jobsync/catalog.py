@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
 from jobsync.adapters.git import redact_url
-from jobsync.adapters.store import default_store_url, store_settings
+from jobsync.adapters.store import check_reachable, default_store_url, redact_password, store_settings
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.audit import catalog_audit, job_history
 from jobsync.domain.errors import (
@@ -79,11 +79,13 @@ class Catalog:
             state.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
-        settings = store_settings(store or default_store_url(state))
+        url = store or default_store_url(state)
+        settings = store_settings(url)
+        check_reachable(url, settings)
         try:
             app = JobCatalogApp(env=settings)
         except (PersistenceError, OSError) as exc:
-            raise StoreError(f"cannot open store {store or default_store_url(state)}: {exc}") from None
+            raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
         catalog = cls(app, state, actor or default_actor())
         catalog._configured = {spec.name: spec for spec in sources or []}
         catalog._store_url = store or default_store_url(state)
@@ -140,7 +142,7 @@ class Catalog:
     @property
     def store_label(self) -> str:
         """The store's location, safe to log."""
-        return redact_url(self._store_url)
+        return redact_password(self._store_url)
 
     def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
         if target in self._configured and name is None:

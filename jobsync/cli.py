@@ -554,6 +554,35 @@ def daemon(settings: Settings) -> None:
     raise SystemExit(run_daemon(read_config, open_catalog))
 
 
+# -- store --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def store() -> None:
+    """The event store itself."""
+
+
+@store.command("migrate")
+@click.argument("source_url", metavar="SOURCE_URL")
+@click.argument("target_url", metavar="TARGET_URL")
+def store_migrate(source_url: str, target_url: str) -> None:
+    """Copy the whole log from SOURCE_URL into the empty store TARGET_URL, then verify the copy.
+
+    Typically sqlite:///var/lib/jobsync/jobsync.db to postgresql://user@host/db, once, with the
+    daemons stopped; point the config's store at the target afterwards.
+    """
+    from jobsync.migrate import copy_store
+
+    report = copy_store(source_url, target_url)
+    click.echo(
+        f"copied {report.events} events ({report.jobs} jobs, {report.snapshots} snapshots) "
+        f"in {report.seconds:.1f}s; counts, read models and catalogs verified"
+    )
+
+
+store.add_command(store_migrate, "copy")
+
+
 # -- config -------------------------------------------------------------------------------------
 
 

@@ -156,7 +156,14 @@ def resync(
             return summary
         if result_id is None:
             result_id = app.start_sync_result(spec.name, actor)
-        return _apply(app, spec, source, snapshot, state_dir, actor, result_id)
+        summary = _apply(app, spec, source, snapshot, state_dir, actor, result_id)
+        if summary.up_to_date:  # another process saved this commit first; this sync adds nothing
+            summary.result = result_id
+            entries = summary.log_entries()
+            app.save_and_project(
+                app.end_sync_result(result_id, entries, "completed", summary.as_dict(), actor)
+            )
+        return summary
     except JobSyncError as exc:
         _end_result(app, spec.name, result_id, "failed", str(exc), actor)
         raise

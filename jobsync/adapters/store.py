@@ -92,6 +92,35 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     return settings
 
 
+def check_reachable(url: str, settings: Mapping[str, str]) -> None:
+    """Connect once before eventsourcing's pool does, so a wrong password or a down server gives its
+    real reason in one line at once (the pool would only say it timed out)."""
+    if settings.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dbname=settings["POSTGRES_DBNAME"],
+            host=settings["POSTGRES_HOST"],
+            port=int(settings["POSTGRES_PORT"]),
+            user=settings["POSTGRES_USER"],
+            password=settings["POSTGRES_PASSWORD"],
+            connect_timeout=int(settings.get("POSTGRES_CONNECT_TIMEOUT", "10")),
+        ):
+            pass
+    except psycopg.Error as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = next(
+            (line for line in reversed(lines) if "FATAL" in line or "failed" in line),
+            lines[-1] if lines else "",
+        )
+        reason = (
+            reason.replace(settings["POSTGRES_PASSWORD"], "***") if settings["POSTGRES_PASSWORD"] else reason
+        )
+        raise StoreError(f"cannot connect to {redact_password(url)}: {reason}") from None
+
+
 def _password_from_file(options: Mapping[str, list[str]], environ: Mapping[str, str]) -> str:
     if "password_file" not in options:
         return ""
