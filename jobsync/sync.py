@@ -19,7 +19,7 @@ from jobsync.adapters.folder import Folder, app_folder
 from jobsync.adapters.git import Change, FileEntry, Mirror, redact_url
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.domain.discovery import ModuleSummary, is_candidate, resolve_jobs, summarize_module
-from jobsync.domain.errors import JobSyncError
+from jobsync.domain.errors import JobSyncError, SourceReadError
 from jobsync.domain.result import MAX_MESSAGE, LogEntry
 from jobsync.domain.source import Source, source_id
 
@@ -96,10 +96,43 @@ class _GitSnapshot:
 @dataclass
 class _GitReader:
     mirror: Mirror
+    spec: SourceSpec
 
     def snapshot(self, branch: str | None = None) -> Snapshot:
-        fetched = self.mirror.fetch(branch)
+        username, password = read_credentials(self.spec)  # re-read each time: rotated tokens just work
+        fetched = self.mirror.fetch(branch, username=username, password=password)
         return _GitSnapshot(self.mirror, fetched.commit, fetched.branch)
+
+
+def read_credentials(spec: SourceSpec) -> tuple[str | None, str | None]:
+    """``user:password`` or a bare token from ``credentials_env`` / ``credentials_file``; never from config text.
+
+    A relative ``credentials_file`` is looked up under systemd's ``$CREDENTIALS_DIRECTORY``.
+    """
+    if spec.credentials_env:
+        text = os.environ.get(spec.credentials_env)
+        if not text:
+            raise SourceReadError(
+                "AuthenticationFailed",
+                f"credentials of {spec.name}: environment variable {spec.credentials_env} is not set",
+            )
+    elif spec.credentials_file:
+        path = Path(spec.credentials_file)
+        if not path.is_absolute() and os.environ.get("CREDENTIALS_DIRECTORY"):
+            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SourceReadError(
+                "AuthenticationFailed", f"credentials of {spec.name}: cannot read {path}: {exc.strerror}"
+            ) from None
+    else:
+        return None, None
+    text = text.strip()
+    if ":" in text:
+        user, _, secret = text.partition(":")
+        return user, secret
+    return None, text
 
 
 def open_reader(spec: SourceSpec, state_dir: Path) -> Reader:
@@ -112,7 +145,7 @@ def open_reader(spec: SourceSpec, state_dir: Path) -> Reader:
         return Folder(Path(spec.url), wanted)
     if spec.kind == "app":
         return app_folder(spec.url, wanted)
-    return _GitReader(Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url))
+    return _GitReader(Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url), spec)
 
 
 @dataclass
