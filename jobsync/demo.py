@@ -172,6 +172,23 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo) -> None:
     )
     step("Uninstalled jobs keep their history; list them with --all", "jobs", "list", "--all")
     step("Who changed what, and when: the job's full history", "jobs", "history", "Backup configs")
+
+    echo("\n## An executor (a Celery task, a script) records a run of the enabled job")
+    from jobsync.catalog import Catalog
+    from jobsync.config import load_config
+
+    settings = load_config(config)
+    with Catalog.open(state_dir=settings.state_dir, actor="celery@worker1") as catalog:
+        run = catalog.record_result("Backup configs", args={"devices": ["rtr1", "rtr2"]})
+        echo(f"$ jobsync results record 'Backup configs' --args '{{\"devices\": [\"rtr1\", \"rtr2\"]}}'\n{run}")
+        catalog.start_result(run)
+        catalog.log(run, "saved rtr1", level="success", object="rtr1")
+        catalog.log(run, "rtr2 did not answer", level="warning", object="rtr2")
+        catalog.finish_result(run, "failed", data={"saved": 1, "failed": 1})
+        echo("$ jobsync results start / results log / results finish ... (as the run goes)")
+    step("Its log entries (readable while it runs; `logs --follow` streams them)", "logs", run[:8])
+    step("Every run, and every sync, is a result", "results", "list")
+    step("The catalog checked against its own log", "replay", "--verify")
     echo(
         f"\nEverything above is in {base / 'state' / 'jobsync.db'}; try: "
         f"jobsync --config {config} jobs show 'Backup configs' --json"
