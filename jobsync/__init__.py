@@ -17,6 +17,7 @@ from jobsync.domain.errors import (
     ResultNotFoundError,
     SourceConflictError,
     SourceNotFoundError,
+    SourceReadError,
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
@@ -41,6 +42,7 @@ __all__ = [
     "ResultNotFoundError",
     "SourceConflictError",
     "SourceNotFoundError",
+    "SourceReadError",
     "SourceSpec",
     "StoreError",
     "SyncSummary",

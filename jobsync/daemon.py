@@ -28,7 +28,7 @@ log = structlog.get_logger("jobsync.daemon")
 
 #: The first retry of a failing source comes after at most this many seconds, then doubles.
 RETRY_BASE = 5.0
-#: Retries never wait longer than this (nor less than the source's own interval).
+#: Retries never wait longer than this.
 RETRY_CAP = 900.0
 #: Spread syncs of many sources so they do not all fetch at the same instant.
 JITTER = 0.1
@@ -94,9 +94,10 @@ class Daemon:
             if self._stop.is_set():
                 break
             self._sync(state)
-        self.notifier.ready()
-        self._report_status()
-        log.info("daemon ready", sources=len(self.sources))
+        if not self._stop.is_set():  # a SIGTERM during the first pass: STOPPING=1 was the last word
+            self.notifier.ready()
+            self._report_status()
+            log.info("daemon ready", sources=len(self.sources))
         while not self._stop.is_set():
             if self._reload.is_set():
                 self._do_reload()
@@ -183,6 +184,9 @@ class Daemon:
     def _ensure_watching(self, state: SourceState) -> None:
         if state.watcher is not None and state.watcher.alive:
             return
+        if state.watcher is not None:  # the folder went away (or was replaced): watch the new one
+            state.watcher.stop()
+            state.watcher = None
         if not Path(state.spec.url).is_dir():
             return  # the scheduled retries report it; watching starts once the folder exists
         name = state.spec.name

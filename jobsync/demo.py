@@ -180,7 +180,7 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo) -> None:
     settings = load_config(config)
     with Catalog.open(state_dir=settings.state_dir, actor="celery@worker1") as catalog:
         run = catalog.record_result("Backup configs", args={"devices": ["rtr1", "rtr2"]})
-        echo(f"$ jobsync results record 'Backup configs' --args '{{\"devices\": [\"rtr1\", \"rtr2\"]}}'\n{run}")
+        echo(f'$ jobsync results record \'Backup configs\' --args \'{{"devices": ["rtr1", "rtr2"]}}\'\n{run}')
         catalog.start_result(run)
         catalog.log(run, "saved rtr1", level="success", object="rtr1")
         catalog.log(run, "rtr2 did not answer", level="warning", object="rtr2")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
-from jobsync.adapters.folder import Folder, app_folder
+from jobsync.adapters.folder import AppFolder, Folder
 from jobsync.adapters.git import Change, FileEntry, Mirror, redact_url
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.domain.discovery import ModuleSummary, is_candidate, resolve_jobs, summarize_module
@@ -144,7 +144,7 @@ def open_reader(spec: SourceSpec, state_dir: Path) -> Reader:
     if spec.kind == "local":
         return Folder(Path(spec.url), wanted)
     if spec.kind == "app":
-        return app_folder(spec.url, wanted)
+        return AppFolder(spec.url, wanted)
     return _GitReader(Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url), spec)
 
 
@@ -175,10 +175,9 @@ def resync(
     A long-lived caller passes its ``reader`` so a folder rescan only reads files whose stat changed.
     """
     source = app.register_source(spec.name, spec.kind, spec.location, spec.branch, actor)
-    reader = reader or open_reader(spec, state_dir)
     result_id = app.start_sync_result(spec.name, actor) if record_unchanged else None
     try:
-        snapshot = reader.snapshot(spec.branch)
+        snapshot = (reader or open_reader(spec, state_dir)).snapshot(spec.branch)
         if source.last_commit == snapshot.commit:
             summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
             if result_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -12,6 +13,8 @@ from pathlib import Path
 from jobsync.adapters.git import Change, FileEntry
 from jobsync.domain.errors import SourceReadError
 
+#: A file modified less than this before a scan may change again without its stat showing it.
+_RACY_WINDOW_NS = 2_000_000_000
 #: ``commit`` of a folder snapshot is this prefix plus a digest of every (path, blob sha) pair.
 FOLDER_COMMIT_PREFIX = "tree:"
 
@@ -23,10 +26,15 @@ def blob_sha(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class _Seen:
-    """What a file looked like at the last scan, so an unchanged file is not read again."""
+    """What a file looked like at the last scan, so an unchanged file is not read again.
+
+    ``racy``: the file changed so close to that scan that a rewrite in the same clock tick would
+    leave its stat unchanged; such a file is read again next time (git's "racy" entries).
+    """
 
     stamp: tuple[int, int, int]
     sha: str
+    racy: bool = False
 
 
 @dataclass
@@ -81,6 +89,7 @@ class Folder:
         entries: dict[str, str] = {}
         data: dict[str, bytes] = {}
         seen: dict[str, _Seen] = {}
+        scan_started = time.time_ns()
         for path, full in self._candidates():
             try:
                 stat = full.stat()
@@ -88,7 +97,7 @@ class Folder:
                 continue  # vanished between listing and stat: the next scan sees the truth
             stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             known = self._seen.get(path)
-            if known is not None and known.stamp == stamp:
+            if known is not None and known.stamp == stamp and not known.racy:
                 sha = known.sha
             else:
                 try:
@@ -98,7 +107,7 @@ class Folder:
                 sha = blob_sha(contents)
                 data[sha] = contents
             entries[path] = sha
-            seen[path] = _Seen(stamp, sha)
+            seen[path] = _Seen(stamp, sha, racy=stat.st_mtime_ns >= scan_started - _RACY_WINDOW_NS)
         self._seen = seen
         listing = "\n".join(f"{path} {sha}" for path, sha in sorted(entries.items()))
         commit = FOLDER_COMMIT_PREFIX + hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
@@ -130,14 +139,33 @@ def _inside(full: Path, root: Path) -> bool:
         return False  # a link loop
 
 
-def app_folder(distribution: str, wanted: Callable[[str], bool]) -> Folder:
-    """The Python files of an installed distribution, located through its metadata, never imported."""
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        raise SourceReadError("NotFound", f"no installed distribution named {distribution!r}") from None
-    root = Path(str(dist.locate_file("")))
-    files = [
-        f.as_posix() for f in (dist.files or []) if f.suffix == ".py" and not f.as_posix().startswith("..")
-    ]
-    return Folder(root, wanted, only=files, label=f"app {distribution}")
+class AppFolder:
+    """The Python files of an installed distribution, located through its metadata, never imported.
+
+    The distribution is looked up at each snapshot, so a package installed, removed or upgraded
+    after start is seen at the next sync (and a missing one fails that sync, not the set-up).
+    """
+
+    def __init__(self, distribution: str, wanted: Callable[[str], bool]) -> None:
+        self.distribution = distribution
+        self.wanted = wanted
+        self._folder: Folder | None = None
+
+    def snapshot(self, branch: str | None = None) -> FolderSnapshot:
+        try:
+            dist = metadata.distribution(self.distribution)
+        except metadata.PackageNotFoundError:
+            raise SourceReadError(
+                "NotFound", f"no installed distribution named {self.distribution!r}"
+            ) from None
+        root = Path(str(dist.locate_file("")))
+        files = sorted(
+            {
+                f.as_posix()
+                for f in (dist.files or [])
+                if f.suffix == ".py" and not f.as_posix().startswith("..")
+            }
+        )
+        if self._folder is None or self._folder.root != root or self._folder.only != files:
+            self._folder = Folder(root, self.wanted, only=files, label=f"app {self.distribution}")
+        return self._folder.snapshot()

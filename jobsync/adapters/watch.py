@@ -25,10 +25,12 @@ class FolderWatcher:
         self.debounce_ms = debounce_ms
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch {root}", daemon=True)
+        self._inode = _inode(root)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        """Still watching the folder that is there now (a deleted and re-created folder is a new one)."""
+        return self._thread.is_alive() and self._inode is not None and _inode(self.root) == self._inode
 
     def start(self) -> None:
         self._thread.start()
@@ -53,3 +55,10 @@ class FolderWatcher:
         except Exception as exc:  # the folder vanished, or the OS refused a watch: resync will say why
             log.warning("folder watch stopped", folder=str(self.root), error=str(exc))
             self.on_change()
+
+
+def _inode(folder: Path) -> int | None:
+    try:
+        return folder.stat().st_ino
+    except OSError:
+        return None
