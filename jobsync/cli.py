@@ -168,7 +168,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
         _print_json(records)
         return
     _print_table(
-        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC"],
+        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "STATUS"],
         [
             [
                 r["name"],
@@ -177,6 +177,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
                 r["last_synced"] or "never",
+                f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
             for r in records
         ],

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobsync.adapters.git import redact_url
+from jobsync.adapters.git import DEFAULT_TIMEOUT, redact_url, url_transport
 from jobsync.adapters.store import default_store_url
 from jobsync.domain.errors import ConfigError
 from jobsync.sync import DEFAULT_INTERVAL, SourceSpec
@@ -26,7 +26,30 @@ _KIND_ONLY = {
     "interval": ("git",),
     "credentials_env": ("git",),
     "credentials_file": ("git",),
+    "tag": ("git",),
+    "commit": ("git",),
+    "auth": ("git",),
+    "proxy": ("git",),
+    "ca_bundle": ("git",),
+    "timeout": ("git",),
+    "ssh_key_file": ("git",),
+    "known_hosts_file": ("git",),
 }
+#: Keys that only make sense for one transport of a git URL (``url_transport``).
+_TRANSPORT_ONLY = {
+    "credentials_env": "http",
+    "credentials_file": "http",
+    "auth": "http",
+    "proxy": "http",
+    "ca_bundle": "http",
+    "ssh_key_file": "ssh",
+    "known_hosts_file": "ssh",
+}
+_TRANSPORT_NAMES = {"http": "http(s)://", "ssh": "ssh:// and user@host:path"}
+#: What a git source may follow; at most one of them (none: the remote's HEAD).
+_REF_KEYS = ("branch", "tag", "commit")
+_AUTH_KINDS = ("basic", "bearer")
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _TOP_KEYS = {"store", "state_dir", "log_format", "sources"}
 _SOURCE_KEYS = {
     "name",
@@ -40,6 +63,7 @@ _SOURCE_KEYS = {
     "exclude",
     "credentials_env",
     "credentials_file",
+    *(key for key in _KIND_ONLY if key not in ("url", "path", "distribution")),
 }
 
 
@@ -131,6 +155,7 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
     credentials_file = _optional_str(raw, "credentials_file", f"{where}.credentials_file")
     if credentials_env and credentials_file:
         raise ConfigError(f"{where}.credentials_file: give credentials_env or credentials_file, not both")
+    remote = _remote_keys(raw, where, location) if kind == "git" else {}
     return SourceSpec(
         name=name,
         url=location,
@@ -141,7 +166,41 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
         interval=parse_interval(raw.get("interval", DEFAULT_INTERVAL), f"{where}.interval"),
         credentials_env=credentials_env,
         credentials_file=credentials_file,
+        **remote,
     )
+
+
+def _remote_keys(raw: dict[str, Any], where: str, url: str) -> dict[str, Any]:
+    """A git source's ref (branch, tag or commit) and how to reach its remote, checked against the URL."""
+    given = [key for key in _REF_KEYS if raw.get(key) is not None]
+    if len(given) > 1:
+        raise ConfigError(
+            f"{where}.{given[1]}: give one of branch, tag and commit, not {' and '.join(given)}"
+        )
+    transport = url_transport(url)
+    for key, needs in _TRANSPORT_ONLY.items():
+        if key in raw and transport != needs:
+            raise ConfigError(f"{where}.{key}: only {_TRANSPORT_NAMES[needs]} URLs take {key!r}")
+    values = {key: _optional_str(raw, key, f"{where}.{key}") for key in _REMOTE_STR_KEYS}
+    for key in ("tag", "commit", "proxy", "ca_bundle", "ssh_key_file", "known_hosts_file"):
+        if values[key] == "":
+            raise ConfigError(f"{where}.{key}: must not be empty")
+    commit = values["commit"]
+    if commit is not None and not _FULL_SHA.fullmatch(commit):
+        raise ConfigError(f"{where}.commit: must be a full commit sha (40 hex digits), not {commit!r}")
+    auth = values.pop("auth") or "basic"
+    if auth not in _AUTH_KINDS:
+        raise ConfigError(f"{where}.auth: must be 'basic' or 'bearer', not {auth!r}")
+    if auth == "bearer" and not (raw.get("credentials_env") or raw.get("credentials_file")):
+        raise ConfigError(f"{where}.auth: a bearer token needs credentials_env or credentials_file")
+    proxy = values["proxy"]
+    if proxy is not None and not re.match(r"^https?://[^/?#\s]+", proxy):
+        raise ConfigError(f"{where}.proxy: must be an http:// or https:// URL, not {redact_url(proxy)!r}")
+    timeout = parse_interval(raw.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout")
+    return {**values, "auth": auth, "timeout": timeout}
+
+
+_REMOTE_STR_KEYS = ("tag", "commit", "auth", "proxy", "ca_bundle", "ssh_key_file", "known_hosts_file")
 
 
 _INTERVAL = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h)?\s*$")
@@ -205,7 +264,26 @@ def effective(config: Config) -> dict[str, Any]:
                 "exclude": list(spec.exclude),
                 **({"credentials_env": spec.credentials_env} if spec.credentials_env else {}),
                 **({"credentials_file": spec.credentials_file} if spec.credentials_file else {}),
+                **(_effective_remote(spec) if spec.kind == "git" else {}),
             }
             for spec in config.sources
         ],
+    }
+
+
+def _effective_remote(spec: SourceSpec) -> dict[str, Any]:
+    """A git source's ref and transport settings, defaults filled in, the proxy's password removed."""
+    optional = {
+        "tag": spec.tag,
+        "commit": spec.commit,
+        "proxy": redact_url(spec.proxy) if spec.proxy else None,
+        "ca_bundle": spec.ca_bundle,
+        "ssh_key_file": spec.ssh_key_file,
+        "known_hosts_file": spec.known_hosts_file,
+    }
+    transport = url_transport(spec.url)
+    return {
+        **{key: value for key, value in optional.items() if value is not None},
+        **({"auth": spec.auth} if transport == "http" else {}),
+        **({"timeout": spec.timeout} if transport != "local" else {}),
     }

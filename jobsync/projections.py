@@ -63,7 +63,7 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
@@ -551,6 +551,9 @@ def source_record(source: Source) -> dict[str, Any]:
         "last_branch": source.last_branch,
         "last_synced": source.modified_on.isoformat() if source.last_commit else None,
         "last_counts": source.last_counts,
+        "status": "failing" if source.failure else "ok",
+        "last_error": source.failure["message"] if source.failure else None,
+        "last_reason": source.failure["reason"] if source.failure else None,
         "created": source.created_on.isoformat(),
     }
 

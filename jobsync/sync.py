@@ -16,7 +16,7 @@ from typing import Protocol
 from uuid import UUID
 
 from jobsync.adapters.folder import AppFolder, Folder
-from jobsync.adapters.git import Change, FileEntry, Mirror, redact_url
+from jobsync.adapters.git import DEFAULT_TIMEOUT, Change, FileEntry, Mirror, RemoteOptions, redact_url
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.domain.discovery import ModuleSummary, is_candidate, resolve_jobs, summarize_module
 from jobsync.domain.errors import JobSyncError, SourceReadError
@@ -36,6 +36,9 @@ class SourceSpec:
     """Where a source lives and which files of it count, as config or the command line give it.
 
     ``url`` is the git URL, the folder of a ``local`` source, or the distribution of an ``app``.
+    A git source follows at most one of ``branch``, ``tag`` and ``commit`` (none: the remote HEAD).
+    ``auth`` says how the secret from ``credentials_env``/``credentials_file`` is sent over
+    http(s): ``basic`` (``user:secret``, or a bare token as the password) or ``bearer``.
     """
 
     name: str
@@ -47,11 +50,42 @@ class SourceSpec:
     interval: float = DEFAULT_INTERVAL
     credentials_env: str | None = None
     credentials_file: str | None = None
+    tag: str | None = None
+    commit: str | None = None
+    auth: str = "basic"
+    proxy: str | None = None
+    ca_bundle: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    ssh_key_file: str | None = None
+    known_hosts_file: str | None = None
 
     @property
     def location(self) -> str:
         """Where the source lives, safe to record and print (credentials removed)."""
         return redact_url(self.url) if self.kind == "git" else self.url
+
+    @property
+    def remote_options(self) -> RemoteOptions:
+        """How the git adapter reaches this source's remote."""
+        return RemoteOptions(
+            timeout=self.timeout,
+            proxy=self.proxy,
+            ca_bundle=self.ca_bundle,
+            ssh_key_file=self.ssh_key_file,
+            known_hosts_file=self.known_hosts_file,
+        )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The secret of one fetch: HTTP basic auth (``username``/``password``) or a bearer ``token``."""
+
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    def __repr__(self) -> str:  # a stray log of this object must not print the secret
+        return f"Credentials(username={self.username!r}, password=***, token=***)"
 
 
 class Snapshot(Protocol):
@@ -99,40 +133,59 @@ class _GitReader:
     spec: SourceSpec
 
     def snapshot(self, branch: str | None = None) -> Snapshot:
-        username, password = read_credentials(self.spec)  # re-read each time: rotated tokens just work
-        fetched = self.mirror.fetch(branch, username=username, password=password)
+        """Fetch what the spec follows; an explicit ``branch`` (``resync --branch``) wins over its tag or commit."""
+        credentials = read_credentials(self.spec)  # re-read each time: rotated tokens just work
+        pinned = branch is None
+        fetched = self.mirror.fetch(
+            branch,
+            tag=self.spec.tag if pinned else None,
+            commit=self.spec.commit if pinned else None,
+            username=credentials.username,
+            password=credentials.password,
+            token=credentials.token,
+        )
         return _GitSnapshot(self.mirror, fetched.commit, fetched.branch)
 
 
-def read_credentials(spec: SourceSpec) -> tuple[str | None, str | None]:
-    """``user:password`` or a bare token from ``credentials_env`` / ``credentials_file``; never from config text.
+def read_credentials(spec: SourceSpec) -> Credentials:
+    """The secret from ``credentials_env`` / ``credentials_file``, read now; never from config text.
 
-    A relative ``credentials_file`` is looked up under systemd's ``$CREDENTIALS_DIRECTORY``.
+    With ``auth = "basic"`` the text is ``user:secret`` or a bare token (sent as the password);
+    with ``bearer`` it is the token. A relative ``credentials_file`` is a name under systemd's
+    ``$CREDENTIALS_DIRECTORY``. Messages name the variable or file, never its content.
     """
     if spec.credentials_env:
+        origin = f"environment variable {spec.credentials_env}"
         text = os.environ.get(spec.credentials_env)
         if not text:
-            raise SourceReadError(
-                "AuthenticationFailed",
-                f"credentials of {spec.name}: environment variable {spec.credentials_env} is not set",
-            )
+            raise SourceReadError("AuthenticationFailed", f"credentials of {spec.name}: {origin} is not set")
     elif spec.credentials_file:
         path = Path(spec.credentials_file)
-        if not path.is_absolute() and os.environ.get("CREDENTIALS_DIRECTORY"):
-            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / path
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not path.is_absolute() and directory:
+            path = Path(directory) / path
+        origin = str(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            hint = "" if path.is_absolute() else " ($CREDENTIALS_DIRECTORY is not set)"
             raise SourceReadError(
-                "AuthenticationFailed", f"credentials of {spec.name}: cannot read {path}: {exc.strerror}"
+                "AuthenticationFailed", f"credentials of {spec.name}: cannot read {origin}: {why}{hint}"
             ) from None
     else:
-        return None, None
+        return Credentials()
     text = text.strip()
+    if not text or any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        # A newline would end the HTTP header early; say so without quoting the secret.
+        what = "is empty" if not text else "holds more than one line or a control character"
+        raise SourceReadError("AuthenticationFailed", f"credentials of {spec.name}: {origin} {what}")
+    if spec.auth == "bearer":
+        return Credentials(token=text)
     if ":" in text:
         user, _, secret = text.partition(":")
-        return user, secret
-    return None, text
+        return Credentials(username=user or None, password=secret)
+    return Credentials(password=text)
 
 
 def open_reader(spec: SourceSpec, state_dir: Path) -> Reader:
@@ -145,7 +198,8 @@ def open_reader(spec: SourceSpec, state_dir: Path) -> Reader:
         return Folder(Path(spec.url), wanted)
     if spec.kind == "app":
         return AppFolder(spec.url, wanted)
-    return _GitReader(Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url), spec)
+    mirror = Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url, spec.remote_options)
+    return _GitReader(mirror, spec)
 
 
 @dataclass
@@ -180,11 +234,15 @@ def resync(
         snapshot = (reader or open_reader(spec, state_dir)).snapshot(spec.branch)
         if source.last_commit == snapshot.commit:
             summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
+            recovered = source.failure is not None
+            if recovered:  # reachable again: say so, even though nothing moved
+                source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
+            if result_id is None and recovered:
+                result_id = summary.result = app.start_sync_result(spec.name, actor)
             if result_id is not None:
                 entries = summary.log_entries()
-                app.save_and_project(
-                    app.end_sync_result(result_id, entries, "completed", summary.as_dict(), actor)
-                )
+                result = app.end_sync_result(result_id, entries, "completed", summary.as_dict(), actor)
+                app.save_and_project(result, *([source] if recovered else []))
             return summary
         if result_id is None:
             result_id = app.start_sync_result(spec.name, actor)
@@ -198,6 +256,7 @@ def resync(
         return summary
     except JobSyncError as exc:
         _end_result(app, spec.name, result_id, "failed", str(exc), actor)
+        _remember_failure(app, spec.name, exc, actor)
         raise
     except Exception as exc:
         _end_result(app, spec.name, result_id, "errored", f"{type(exc).__name__}: {exc}", actor)
@@ -222,6 +281,15 @@ def _apply(
         summary = app.apply_discovery(source, snapshot.commit, snapshot.branch, discovery, actor, result_id)
         _write_cache(cache_file, _SummaryCache(snapshot.commit, (spec.include, spec.exclude), files))
     return summary
+
+
+def _remember_failure(app: JobCatalogApp, name: str, exc: JobSyncError, actor: str) -> None:
+    """A known source keeps its last failure (``sources show``); a never-saved one records nothing."""
+    source = app.get_source(name)
+    reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__.removesuffix("Error")
+    if source is not None and source.record_failure(reason, str(exc), actor=actor):
+        with suppress(Exception):  # another writer, or the store itself failing, must not hide exc
+            app.save_and_project(source)
 
 
 def _end_result(

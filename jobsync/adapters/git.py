@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import shlex
 import shutil
 import stat
 import struct
@@ -13,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dulwich.client import GitClient, HTTPProxyUnauthorized, HTTPUnauthorized, get_transport_and_path
+from dulwich.client import (
+    GitClient,
+    HTTPProxyUnauthorized,
+    HTTPUnauthorized,
+    default_urllib3_manager,
+    get_transport_and_path,
+)
 from dulwich.config import ConfigDict
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import (
@@ -30,12 +39,21 @@ from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree, TreeEntry
 from dulwich.refs import Ref
 from dulwich.repo import Repo
+from urllib3 import PoolManager
+from urllib3.util import Retry
 
 from jobsync.domain.errors import GitError
 
 _HEADS = b"refs/heads/"
+_TAGS = b"refs/tags/"
 _HEAD = Ref(b"HEAD")
-_HTTP_TIMEOUT_SECONDS = 60
+_PEELED = b"^{}"
+#: Seconds a fetch may wait to connect or for the next bytes, when the config does not say.
+DEFAULT_TIMEOUT = 60.0
+#: Redirects an HTTP fetch follows (hosts redirect renamed repositories); failures are not retried.
+_MAX_REDIRECTS = 5
+#: How many names a "not found" message lists before "…".
+_LISTED_REFS = 10
 
 # What a damaged object store raises when read: dulwich has no common base class for these,
 # and a truncated or overwritten pack also surfaces as AssertionError/BufferError/zlib/struct errors.
@@ -57,11 +75,27 @@ _STORE_ERRORS: tuple[type[BaseException], ...] = (
 
 _URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 _SCP_USERINFO = re.compile(r"^[^/:@\s]+@(?=[^/:\s]+:)")
+_SCP_LOCATION = re.compile(r"^(?:[^/:@\s]+@)?[^/:\s]{2,}:")
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """How to reach a remote, from the source's config (credentials are read per fetch, not here).
+
+    ``timeout`` bounds connecting and each wait for data (HTTP), or connecting (ssh); ``proxy``
+    and ``ca_bundle`` apply to http(s) URLs, ``ssh_key_file`` and ``known_hosts_file`` to ssh ones.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    proxy: str | None = None
+    ca_bundle: str | None = None
+    ssh_key_file: str | None = None
+    known_hosts_file: str | None = None
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """What one fetch brought: the branch used and the commit its tip points to."""
+    """What one fetch brought: the commit, and what led to it (``main``, ``tag v1.2``, ``commit 0a1b…``)."""
 
     commit: str
     branch: str
@@ -88,6 +122,46 @@ class _CorruptMirrorError(Exception):
     """The local mirror cannot be used as it is; deleting and re-cloning it may help."""
 
 
+def url_transport(url: str) -> str:
+    """``http`` for http(s) URLs, ``ssh`` for ``ssh://`` and ``user@host:path``, else ``local``."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("http", "https"):
+        return "http"
+    if scheme in ("ssh", "git+ssh", "ssh+git") or (not scheme and _SCP_LOCATION.match(url)):
+        return "ssh"
+    return "local"
+
+
+def ssh_command(options: RemoteOptions) -> str:
+    """The system ssh, never prompting, checking host keys strictly, with the configured key and known hosts."""
+    seconds = max(1, math.ceil(options.timeout))
+    args = [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"ConnectTimeout={seconds}",
+        # A dead peer is noticed after about ``timeout`` (three unanswered keep-alives).
+        "-o",
+        f"ServerAliveInterval={max(1, math.ceil(seconds / 3))}",
+        "-o",
+        "ServerAliveCountMax=3",
+    ]
+    if options.known_hosts_file:
+        # Only the configured file: quoted, because ssh splits this option's value at spaces.
+        args += [
+            "-o",
+            f'UserKnownHostsFile="{options.known_hosts_file}"',
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+        ]
+    if options.ssh_key_file:
+        args += ["-i", options.ssh_key_file, "-o", "IdentitiesOnly=yes"]
+    return shlex.join(args)
+
+
 def redact_url(url: str) -> str:
     """Drop the userinfo (``user:password@``) of a URL so it can go into logs, events and errors."""
     if "://" in url:
@@ -100,9 +174,12 @@ def _redact_text(text: str) -> str:
     return _URL_USERINFO.sub(r"\1", text)
 
 
-def _detail(exc: BaseException) -> str:
-    """One line describing ``exc``, credentials removed."""
+def _detail(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    """One line describing ``exc``, credentials removed (URL userinfo and any ``secrets`` it quotes)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
     return _redact_text(text)
 
 
@@ -117,12 +194,17 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or (reason if isinstance(reason, BaseException) else None)
 
 
-def _classify(exc: BaseException, url: str) -> GitError:
-    """Map any failure of dulwich (or the OS under it) to a GitError with a one-line message."""
+def _classify(exc: BaseException, url: str, secrets: Sequence[str] = ()) -> GitError:
+    """Map any failure of dulwich (or the OS under it) to a GitError with a one-line message.
+
+    Reasons: AuthenticationFailed (401/403, ssh refused the key or the host key), NotFound (404,
+    no repository at the path), Timeout (connect or read timed out), Unreachable (refused, DNS,
+    TLS, any other HTTP status such as 500), BadRef (raised by the fetch itself), Corrupt.
+    """
     if isinstance(exc, GitError):
         return exc
     where = redact_url(url)
-    detail = _detail(exc)
+    detail = _detail(exc, secrets)
     if isinstance(exc, _CorruptMirrorError):
         return GitError("Corrupt", f"mirror of {where} is corrupt even after a fresh clone: {detail}")
     if isinstance(exc, (HTTPUnauthorized, HTTPProxyUnauthorized)):
@@ -152,6 +234,18 @@ def _classify(exc: BaseException, url: str) -> GitError:
 def _classify_ssh(detail: str, where: str) -> GitError:
     """Read the system ssh's stderr, the only clue an ssh hangup carries."""
     lowered = detail.lower()
+    if "remote host identification has changed" in lowered or "host key for" in lowered:
+        changed = re.search(r"host key for \S+ has changed", detail, re.IGNORECASE)
+        said = f"ssh: {changed.group(0)}" if changed else "ssh: host key verification failed"
+        return GitError(
+            "AuthenticationFailed",
+            f"cannot fetch {where}: host key mismatch: the server's key is not the one in known_hosts ({said})",
+        )
+    if "host key verification failed" in lowered:
+        return GitError(
+            "AuthenticationFailed",
+            f"cannot fetch {where}: host key unknown: add the server's key to known_hosts_file ({detail})",
+        )
     if "permission denied" in lowered or "authentication failed" in lowered:
         return GitError("AuthenticationFailed", f"cannot fetch {where}: authentication failed ({detail})")
     if "timed out" in lowered:
@@ -171,6 +265,14 @@ def _object_id(sha: str) -> ObjectID | None:
     if re.fullmatch(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", sha) is None:
         return None
     return ObjectID(sha.lower().encode("ascii"))
+
+
+def _url_password(url: str) -> str | None:
+    """The password inside an http(s) URL's userinfo, to use it and to scrub it from messages."""
+    if url_transport(url) != "http":
+        return None
+    password = urlsplit(url).password
+    return unquote(password) if password else None
 
 
 def _path(raw: bytes) -> str:
@@ -195,26 +297,77 @@ def _closing(repo: Repo) -> Iterator[Repo]:
     repo.close()
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What a fetch follows: a ``branch``, a ``tag``, a pinned ``commit``, or the remote's ``head``."""
+
+    kind: str
+    name: str = ""
+
+    @property
+    def ref(self) -> Ref:
+        if self.kind == "branch":
+            return Ref(_HEADS + self.name.encode("utf-8"))
+        if self.kind == "tag":
+            return Ref(_TAGS + self.name.encode("utf-8"))
+        return _HEAD
+
+    @property
+    def label(self) -> str:
+        """How a Snapshot shows it: the branch name, ``tag v1.2`` or ``commit 0a1b2c3d4e5f``."""
+        if self.kind == "tag":
+            return f"tag {self.name}"
+        if self.kind == "commit":
+            return f"commit {self.name[:12]}"
+        return self.name
+
+
+def _target(branch: str | None, tag: str | None, commit: str | None) -> _Target:
+    if sum(value is not None for value in (branch, tag, commit)) > 1:
+        raise ValueError("follow one of branch, tag and commit")
+    if tag is not None:
+        return _Target("tag", tag.removeprefix("refs/tags/"))
+    if commit is not None:
+        return _Target("commit", commit.lower())
+    if branch is not None:
+        return _Target("branch", _branch_name(branch))
+    return _Target("head")
+
+
 class Mirror:
     """A bare mirror of one source under the state dir."""
 
-    def __init__(self, path: Path, url: str) -> None:
+    def __init__(self, path: Path, url: str, options: RemoteOptions | None = None) -> None:
         self.path = path
         self.url = url
+        self.options = options or RemoteOptions()
 
     def fetch(
-        self, branch: str | None = None, *, username: str | None = None, password: str | None = None
+        self,
+        branch: str | None = None,
+        *,
+        tag: str | None = None,
+        commit: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
     ) -> Fetched:
-        """Bring ``branch`` (or the remote HEAD's branch) up to date; a broken mirror is re-cloned once."""
-        client, remote_path = self._client(username, password)
+        """Bring ``branch``, ``tag`` or ``commit`` (else the remote HEAD's branch) into the mirror.
+
+        ``username``/``password`` are sent as HTTP basic auth, ``token`` as a bearer token; a
+        broken mirror is re-cloned once. Every failure is a GitError without the secrets.
+        """
+        target = _target(branch, tag, commit)
+        secrets = [s for s in (password, token, _url_password(self.url)) if s]
         try:
+            client, remote_path = self._client(username, password, token)
             try:
-                return self._fetch_into_mirror(client, remote_path, branch)
+                return self._fetch_into_mirror(client, remote_path, target)
             except _CorruptMirrorError:
                 shutil.rmtree(self.path, ignore_errors=True)
-            return self._fetch_into_mirror(client, remote_path, branch)
+            return self._fetch_into_mirror(client, remote_path, target)
         except Exception as exc:  # every failure leaves as a GitError, classified in one place
-            raise _classify(exc, self.url) from None
+            raise _classify(exc, self.url, secrets) from None
 
     def files(self, commit: str) -> list[FileEntry]:
         """Every regular file of ``commit``, read from the object store (no checkout)."""
@@ -271,28 +424,80 @@ class Mirror:
         except GitError:  # no mirror yet, or a damaged one: either way the commit cannot be used
             return False
 
-    def _client(self, username: str | None, password: str | None) -> tuple[GitClient, str]:
+    def _client(self, username: str | None, password: str | None, token: str | None) -> tuple[GitClient, str]:
         """The transport for this URL: local in-process, HTTP via urllib3, or the system ssh."""
-        config = ConfigDict()
-        config.set((b"http",), b"timeout", str(_HTTP_TIMEOUT_SECONDS).encode("ascii"))
+        transport = url_transport(self.url)
         location = self.url
-        if location.startswith("file://"):
-            # dulwich takes the rest of a file URL verbatim; a browser-style %-escape must be decoded.
-            location = unquote(urlsplit(location).path)
         try:
-            return get_transport_and_path(location, config=config, username=username, password=password)
+            if transport == "http":
+                return self._http_client(username, password, token)
+            if transport == "ssh":
+                return get_transport_and_path(location, ssh_command=ssh_command(self.options))
+            if location.startswith("file://"):
+                # dulwich takes the rest of a file URL verbatim; a browser-style %-escape must be decoded.
+                location = unquote(urlsplit(location).path)
+            return get_transport_and_path(location)
         except ValueError as exc:  # dulwich's way of refusing a URL it cannot parse
             raise GitError("NotFound", f"cannot fetch {redact_url(self.url)}: {_detail(exc)}") from None
 
-    def _fetch_into_mirror(self, client: GitClient, remote_path: str, branch: str | None) -> Fetched:
-        """One attempt: fetch into the mirror, check what came, point the branch ref at it."""
+    def _http_client(
+        self, username: str | None, password: str | None, token: str | None
+    ) -> tuple[GitClient, str]:
+        """dulwich's urllib3 client with the source's timeout, proxy, CA bundle and credentials.
+
+        The URL's own userinfo is taken apart here so dulwich never sees a secret inside a URL; a
+        password without a user name (a bare token) goes out as user ``git`` unless the URL names one.
+        """
+        options = self.options
+        if options.ca_bundle and not os.access(options.ca_bundle, os.R_OK):
+            raise GitError(
+                "Unreachable",
+                f"cannot fetch {redact_url(self.url)}: cannot read ca_bundle {options.ca_bundle}",
+            )
+        config = ConfigDict()
+        config.set((b"http",), b"timeout", str(options.timeout).encode("ascii"))
+        if options.proxy:
+            config.set((b"http",), b"proxy", options.proxy.encode("utf-8"))
+        if options.ca_bundle:
+            config.set((b"http",), b"sslCAInfo", options.ca_bundle.encode("utf-8"))
+        parts = urlsplit(self.url)
+        url_user = unquote(parts.username) if parts.username else None
+        if token is not None:
+            config.set((b"http",), b"extraHeader", f"Authorization: Bearer {token}".encode())
+            username = password = None
+        else:
+            password = password if password is not None else _url_password(self.url)
+            username = username or url_user or ("git" if password else None)
+        base_url = redact_url(self.url)
+        pool = default_urllib3_manager(config, base_url=base_url, timeout=options.timeout)
+        assert isinstance(pool, PoolManager)  # a callback-wrapping manager comes only with auth callbacks
+        # One attempt per fetch: urllib3 would retry a read timeout three times, so a hung server
+        # would take four timeouts; the next scheduled sync is the retry.
+        pool.connection_pool_kw["retries"] = Retry(
+            total=None, connect=0, read=0, status=0, other=0, redirect=_MAX_REDIRECTS
+        )
+        return get_transport_and_path(
+            base_url, config=config, username=username, password=password, pool_manager=pool
+        )
+
+    def _fetch_into_mirror(self, client: GitClient, remote_path: str, target: _Target) -> Fetched:
+        """One attempt: fetch into the mirror, check what came, point the local ref at it."""
         with self._open_or_create() as repo:
             store = repo.object_store
-            wanted = _branch_name(branch) if branch else None
+            pinned = _object_id(target.name) if target.kind == "commit" else None
 
             def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
-                ref = Ref(_HEADS + wanted.encode("utf-8")) if wanted else _HEAD
-                sha = refs.get(ref)
+                if target.kind == "commit":
+                    # A bare sha cannot be asked for everywhere: bring every branch and tag, then look.
+                    if pinned is None or pinned in store:
+                        return []
+                    tips = {
+                        sha
+                        for name, sha in refs.items()
+                        if sha is not None and name.startswith((_HEADS, _TAGS)) and not name.endswith(_PEELED)
+                    }
+                    return sorted(sha for sha in tips if sha not in store)
+                sha = refs.get(target.ref)
                 return [] if sha is None or sha in store else [sha]
 
             try:
@@ -302,13 +507,42 @@ class Mirror:
                     raise
                 raise _CorruptMirrorError(_detail(exc)) from None
             refs = {name: sha for name, sha in result.refs.items() if sha is not None}
-            used = wanted or self._remote_default_branch(refs, result.symrefs)
+            if target.kind == "commit":
+                return self._pinned_commit(repo, target, pinned, refs)
+            if target.kind == "tag":
+                tip = refs.get(target.ref)
+                if tip is None:
+                    raise self._unknown_ref(target, refs)
+                commit = self._verified_commit(repo, tip, target.label)
+                repo.refs[target.ref] = tip
+                return Fetched(commit=commit.decode("ascii"), branch=target.label)
+            used = (
+                target.name if target.kind == "branch" else self._remote_default_branch(refs, result.symrefs)
+            )
             tip = refs.get(Ref(_HEADS + used.encode("utf-8")))
             if tip is None:
-                raise self._unknown_branch(used, refs)
-            commit = self._verified_commit(repo, tip, used)
+                raise self._unknown_ref(_Target("branch", used), refs)
+            commit = self._verified_commit(repo, tip, f"branch {used!r}")
             repo.refs[Ref(_HEADS + used.encode("utf-8"))] = tip
             return Fetched(commit=commit.decode("ascii"), branch=used)
+
+    def _pinned_commit(
+        self, repo: Repo, target: _Target, pinned: ObjectID | None, refs: Mapping[Ref, ObjectID]
+    ) -> Fetched:
+        """The pinned commit, which the fetch must have brought (or an earlier one); else BadRef."""
+        where = redact_url(self.url)
+        if not any(name.startswith(_HEADS) for name in refs):
+            raise GitError("BadRef", f"{where} has no commits")
+        try:
+            obj = repo.object_store[pinned] if pinned is not None and pinned in repo.object_store else None
+        except _STORE_ERRORS as exc:
+            raise _CorruptMirrorError(_detail(exc)) from None
+        if not isinstance(obj, Commit):
+            raise GitError(
+                "BadRef", f"commit {target.name} not found in {where} (no branch or tag of it contains it)"
+            )
+        self._verified_commit(repo, obj.id, target.label)
+        return Fetched(commit=obj.id.decode("ascii"), branch=target.label)
 
     def _remote_default_branch(self, refs: Mapping[Ref, ObjectID], symrefs: Mapping[Ref, Ref]) -> str:
         """The branch the remote HEAD names; a detached HEAD counts only when exactly one branch matches."""
@@ -324,15 +558,25 @@ class Mirror:
             return _path(matching[0][len(_HEADS) :])
         raise GitError("BadRef", f"the HEAD of {where} does not name a branch; give a branch")
 
-    def _unknown_branch(self, branch: str, refs: Mapping[Ref, ObjectID]) -> GitError:
-        """BadRef naming the branches the remote does have, so the fix is obvious."""
+    def _unknown_ref(self, target: _Target, refs: Mapping[Ref, ObjectID]) -> GitError:
+        """BadRef naming the branches (or tags) the remote does have, so the fix is obvious."""
         where = redact_url(self.url)
-        names = sorted(_path(name[len(_HEADS) :]) for name in refs if name.startswith(_HEADS))
-        if not names:
+        if not any(name.startswith(_HEADS) for name in refs):
             return GitError("BadRef", f"{where} has no commits")
-        return GitError("BadRef", f"branch {branch!r} not found in {where} (branches: {', '.join(names)})")
+        prefix = _TAGS if target.kind == "tag" else _HEADS
+        names = sorted(
+            _path(name[len(prefix) :])
+            for name in refs
+            if name.startswith(prefix) and not name.endswith(_PEELED)
+        )
+        kinds = "tags" if target.kind == "tag" else "branches"
+        listed = ", ".join(names[:_LISTED_REFS]) + (", …" if len(names) > _LISTED_REFS else "")
+        what = "tag" if target.kind == "tag" else "branch"
+        return GitError(
+            "BadRef", f"{what} {target.name!r} not found in {where} ({kinds}: {listed or 'none'})"
+        )
 
-    def _verified_commit(self, repo: Repo, tip: ObjectID, branch: str) -> ObjectID:
+    def _verified_commit(self, repo: Repo, tip: ObjectID, what: str) -> ObjectID:
         """Peel ``tip`` to its commit and read the commit and root tree, proving the store can serve them."""
         try:
             obj = repo.object_store[tip]
@@ -342,7 +586,7 @@ class Mirror:
                 return obj.id
         except _STORE_ERRORS as exc:
             raise _CorruptMirrorError(_detail(exc)) from None
-        raise GitError("BadRef", f"branch {branch!r} of {redact_url(self.url)} does not point to a commit")
+        raise GitError("BadRef", f"{what} of {redact_url(self.url)} does not point to a commit")
 
     @contextmanager
     def _open_or_create(self) -> Iterator[Repo]:

@@ -44,6 +44,12 @@ class Source(Aggregate):
         reinstalled: int
         problems: int
 
+    class SourceSyncFailed(Event):
+        """A sync could not read the source (``reason`` classifies why); nothing else was saved."""
+
+        reason: str
+        message: str
+
     class SourceRelocated(Event):
         """The configuration moved the source to another URL or branch."""
 
@@ -63,6 +69,7 @@ class Source(Aggregate):
         self.last_commit: str | None = None
         self.last_branch: str | None = None
         self.last_counts: dict[str, int] = {}
+        self.failure: dict[str, str] | None = None
 
     def check_same_location(self, url: str) -> None:
         """Refuse reusing a remembered name for another repository."""
@@ -91,6 +98,17 @@ class Source(Aggregate):
             actor=actor,
         )
 
+    def record_failure(self, reason: str, message: str, actor: str) -> bool:
+        """Remember why the last sync failed; the same failure again is not a new fact."""
+        if self.failure == {"reason": reason, "message": message}:
+            return False
+        self._failed(reason=reason, message=message, actor=actor)
+        return True
+
+    @event(SourceSyncFailed)
+    def _failed(self, reason: str, message: str, actor: str) -> None:
+        self.failure = {"reason": reason, "message": message}
+
     @event(SourceRelocated)
     def _relocate(self, url: str, branch: str | None, actor: str) -> None:
         self.url = url
@@ -110,6 +128,7 @@ class Source(Aggregate):
     ) -> None:
         self.last_commit = commit
         self.last_branch = branch
+        self.failure = None
         self.last_counts = {
             "added": added,
             "changed": changed,

@@ -307,3 +307,26 @@ class TestTargets:
         monkeypatch.chdir(tmp_path / "cwd")
         commit = write_backup(repo, description="v2")
         assert catalog.resync("netops").commit == commit
+
+
+class TestSourceStatus:
+    def test_failure_of_a_known_source_is_remembered_until_it_syncs(
+        self, repo: GitRepo, catalog: Catalog, tmp_path: Path
+    ) -> None:
+        """`sources show` says why the last sync failed, once per failure, and clears it on success."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        moved = tmp_path / "moved"
+        repo.path.rename(moved)
+        for _ in range(2):
+            with pytest.raises(GitError):
+                catalog.resync("netops")
+        shown = catalog.source("netops")
+        assert shown["status"] == "failing" and shown["last_reason"] == "NotFound"
+        assert "netops" in shown["last_error"] or "not found" in shown["last_error"]
+        failures = [e for e in catalog.audit(source="netops") if e["event"] == "SourceSyncFailed"]
+        assert len(failures) == 1  # the same failure twice is one fact
+        moved.rename(repo.path)
+        catalog.resync("netops")
+        assert catalog.source("netops")["status"] == "ok"
+        assert catalog.source("netops")["last_error"] is None
