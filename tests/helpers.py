@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 # Keep the developer's ~/.gitconfig and /etc/gitconfig (signing, hooks, templates) out of tests.
 _GIT_ENV = {
@@ -60,3 +63,45 @@ class GitRepo:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+class Cli:
+    """Runs ``python -m jobsync`` as a user would, with a config that points at a private state folder."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.state = tmp_path / "state"
+        self.config = tmp_path / "config.toml"
+        self.config.write_text(f'state_dir = "{self.state}"\n', encoding="utf-8")
+
+    def run(self, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
+        return subprocess.run(
+            [sys.executable, "-m", "jobsync", "--config", str(self.config), "--actor", actor, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    def ok(self, *args: str, actor: str = "alice") -> str:
+        """Run and require exit code 0; its stdout."""
+        done = self.run(*args, actor=actor)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json"))
+
+    def refs(self, *args: str) -> list[str]:
+        """The refs ``jobs list`` prints (as JSON) for these options, in its order."""
+        return [record["ref"] for record in self.json("jobs", "list", *args)]
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    """The command failed with ``code`` and said why in exactly one ``error:`` line, no traceback."""
+    assert done.returncode == code, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    assert text in lines[0]
+    assert "Traceback" not in done.stderr

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import GitRepo
+from tests.helpers import Cli, GitRepo, assert_one_line_error
 
 BACKUP = """\
 from nautobot.apps.jobs import Job, register_jobs
@@ -65,46 +60,6 @@ BACKUP_REF = "netops:jobs.backup.Backup"
 RESTORE_REF = "netops:jobs.backup.Restore"
 CHECK_REF = "netops:jobs.compliance.CheckNtp"
 RESET_REF = "labs:jobs.lab.ResetLab"
-
-
-class Cli:
-    """Runs ``python -m jobsync`` with a config that points at a private state folder."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.state = tmp_path / "state"
-        self.config = tmp_path / "config.toml"
-        self.config.write_text(f'state_dir = "{self.state}"\n', encoding="utf-8")
-
-    def run(self, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
-        return subprocess.run(
-            [sys.executable, "-m", "jobsync", "--config", str(self.config), "--actor", actor, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-
-    def ok(self, *args: str, actor: str = "alice") -> str:
-        done = self.run(*args, actor=actor)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def refs(self, *args: str) -> list[str]:
-        """The refs ``jobs list`` prints (as JSON) for these options, in its order."""
-        return [record["ref"] for record in self.json("jobs", "list", *args)]
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
-    assert done.returncode == code, (done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ")
-    assert text in lines[0]
-    assert "Traceback" not in done.stderr
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import GitRepo
+from tests.helpers import Cli, GitRepo, assert_one_line_error
 
 JOBS = """\
 from nautobot.extras.jobs import Job as NautobotJob
@@ -32,33 +30,6 @@ jobs = [Backup, Restore]
 """
 
 
-class Cli:
-    """Runs ``python -m jobsync`` with a config that points at a private state folder."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.state = tmp_path / "state"
-        self.config = tmp_path / "config.toml"
-        self.config.write_text(f'state_dir = "{self.state}"\n', encoding="utf-8")
-
-    def run(self, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
-        return subprocess.run(
-            [sys.executable, "-m", "jobsync", "--config", str(self.config), "--actor", actor, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-
-    def ok(self, *args: str) -> str:
-        done = self.run(*args)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path)
@@ -70,15 +41,6 @@ def synced(cli: Cli, repo: GitRepo) -> Cli:
     repo.commit("jobs")
     cli.ok("resync", repo.url, "--name", "netops")
     return cli
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
-    assert done.returncode == code, (done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ")
-    assert text in lines[0]
-    assert "Traceback" not in done.stderr
 
 
 class TestResync:
