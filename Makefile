@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean systemd-analyze
+.PHONY: demo test lint typecheck unit bench clean test-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict jobsync tests bench
 
-# The unit-file test scores systemd/jobsync.service with systemd-analyze (Debian's systemd package).
-systemd-analyze:
-	@command -v systemd-analyze >/dev/null || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd; \
-		else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends systemd; fi; }
+# System tools the tests use, installed with apt when missing: systemd-analyze (scores the unit
+# file) and sshd (a real SSH remote). PostgreSQL's initdb/pg_ctl are found or installed by the
+# test suite itself (tests/postgres.py).
+APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
+test-tools:
+	@missing=""; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	test -x /usr/sbin/sshd || missing="$$missing openssh-server"; \
+	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
+	if [ -n "$$missing" ]; then $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing; fi
 
-test: lint typecheck systemd-analyze
+test: lint typecheck test-tools
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)

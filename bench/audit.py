@@ -8,14 +8,15 @@ What is measured, in one run (defaults in brackets):
   ``Catalog.jobs(installed=None)`` in this process (median of ``--repeat`` [3]), against the raw
   floor: ``SELECT record FROM jobs_view`` + ``json.loads`` of every row with sqlite3. jobsync also
   filters out deleted jobs and sorts (by source, grouping, name); the same query done raw is shown
-  for information. Both must return every job, or the run exits 1.
+  for information, and so is a raw process that prints the stored records as they are (the least a
+  CLI could do). Every listing must return every job, or the run exits 1.
 * **at** -- one job of the catalog given ``--history`` [10,000] more events (override the
   description, override it again, clear it; saved with ``save_and_project`` every ``--save-every``
   [10] events, so snapshots are taken every 200 events), then ``Catalog.job(ref, at=T)`` for
   ``--moments`` [20] moments T spread over that history: each must equal the record the job had at
   T (kept in memory while building), or the run exits 1.
-* **replay** -- the log is filled up to ``--events`` [1,000,000] events with a realistic mix (see
-  ``plan``): the discoveries and the long history above, a second commit per source (half the jobs
+* **replay** -- the log is filled up to ``--events`` [1,000,000] events with a realistic mix (the
+  table prints it, read back from the store): the discoveries and the long history above, a second commit per source (half the jobs
   changed, 1 % uninstalled), operator edits (enable + override on every installed job, one in ten
   also re-grouped and its description cleared) and job runs (record, start, ``--log-per-result``
   [20] log entries, finish) for the rest. Then ``Catalog.replay(verify=True)`` (rebuilds into scratch
@@ -31,6 +32,10 @@ What is measured, in one run (defaults in brackets):
   polling every ``--poll`` [0.01 s], and a reader calling ``Catalog.jobs()`` every ``--catalog-poll``
   [0.05 s] (which catches up itself, as ``jobsync jobs list`` does). Resolution is one poll.
   Both processes time with ``time.monotonic`` (CLOCK_MONOTONIC: one clock for the whole machine).
+
+The load average at the start and end is printed: other work on the machine skews every time, so
+the replays also report this process's CPU seconds. ``--profile N`` cProfiles an extra
+``replay(verify=True)`` and an extra ``Catalog.jobs`` after the measurements (stderr).
 
 Wrong counts or records exit 1; missed targets are only reported. Targets: jobs list and
 Catalog.jobs <= 1 s and <= 3 x raw; job at T <= 50 ms each; replay >= 20,000 events/s; lag <= 1 s.
@@ -70,6 +75,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import resync
 
 T = TypeVar("T")
+U = TypeVar("U")
 ACTOR = "bench"
 LEVELS = ("info", "info", "debug", "success", "warning")
 #: A discovery is saved in one transaction per source; operator edits and runs in smaller ones.
@@ -386,6 +392,16 @@ def jobsync_command(config: Path) -> list[str]:
     return [*command, "--config", str(config)]
 
 
+#: The least a ``jobs list --json`` process could do: start Python, select the stored records in
+#: jobsync's order and print them as one JSON array without decoding them.
+RAW_CLI = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT record FROM jobs_view WHERE deleted = 0 ORDER BY source, grouping, name")
+sys.stdout.write("[" + ",\\n".join(record for (record,) in rows) + "]\\n")
+"""
+
+
 def raw_records(db: Path, sql: str) -> list[Any]:
     connection = sqlite3.connect(db)
     try:
@@ -394,37 +410,60 @@ def raw_records(db: Path, sql: str) -> list[Any]:
         connection.close()
 
 
-def median_of(repeat: int, fn: Callable[[], T]) -> tuple[float, T]:
-    """The median seconds of ``repeat`` calls, and what the last returned."""
+def median_of(repeat: int, fn: Callable[[], T], keep: Callable[[T], U]) -> tuple[float, U]:
+    """The median seconds of ``repeat`` calls, and ``keep`` of what the last returned.
+
+    Only ``keep``'s summary outlives a call: 100,000 records left alive would make the collector
+    of the next call traverse them too, and slow it down by half.
+    """
     laps = []
     for _ in range(repeat):
-        seconds, result = timed(fn)
-        laps.append(seconds)
-    return statistics.median(laps), result
+        start = time.perf_counter()
+        result = fn()
+        laps.append(time.perf_counter() - start)
+        kept = keep(result)
+        del result
+    return statistics.median(laps), kept
+
+
+def ids(records: list[dict[str, Any]]) -> frozenset[str]:
+    return frozenset(str(r["id"]) for r in records)
 
 
 def measure_list(catalog: Catalog, db: Path, config: Path, jobs: int, repeat: int) -> dict[str, Any]:
-    raw_s, raw = median_of(repeat, lambda: raw_records(db, "SELECT record FROM jobs_view"))
+    raw_s, raw = median_of(repeat, lambda: raw_records(db, "SELECT record FROM jobs_view"), ids)
     check(len(raw) == jobs, f"jobs_view holds {len(raw)} rows, not {jobs}")
     sorted_sql = "SELECT record FROM jobs_view WHERE deleted = 0 ORDER BY source, grouping, name"
-    raw_sorted_s, _ = median_of(repeat, lambda: raw_records(db, sorted_sql))
-    lib_s, records = median_of(repeat, lambda: catalog.jobs(installed=None))
-    check(len(records) == jobs, f"Catalog.jobs(installed=None) returned {len(records)} jobs, not {jobs}")
-    check(
-        {r["id"] for r in records} == {r["id"] for r in raw},
-        "Catalog.jobs returned other jobs than jobs_view",
+    raw_sorted_s, _ = median_of(repeat, lambda: raw_records(db, sorted_sql), len)
+    lib_s, (listed, lib_ids) = median_of(
+        repeat, lambda: catalog.jobs(installed=None), lambda records: (len(records), ids(records))
     )
+    check(listed == jobs, f"Catalog.jobs(installed=None) returned {listed} jobs, not {jobs}")
+    check(lib_ids == raw, "Catalog.jobs returned other jobs than jobs_view holds")
     command = [*jobsync_command(config), "jobs", "list", "--all", "--json"]
 
-    def cli() -> tuple[int, int]:
+    def cli() -> str:
         done = subprocess.run(command, capture_output=True, text=True)
         check(
             done.returncode == 0, f"jobsync jobs list exited {done.returncode}: {done.stderr.strip()[-500:]}"
         )
-        return len(json.loads(done.stdout)), len(done.stdout)
+        return done.stdout
 
-    cli_s, (printed, size) = median_of(repeat, cli)
-    check(printed == jobs, f"jobsync jobs list --all --json printed {printed} jobs, not {jobs}")
+    def printed(stdout: str) -> tuple[int, int, frozenset[str]]:
+        records = json.loads(stdout)
+        return len(records), len(stdout.encode()), ids(records)
+
+    cli_s, (count, size, cli_ids) = median_of(repeat, cli, printed)
+    check(count == jobs, f"jobsync jobs list --all --json printed {count} jobs, not {jobs}")
+    check(cli_ids == raw, "jobsync jobs list printed other jobs than jobs_view holds")
+
+    def raw_cli() -> str:
+        done = subprocess.run([sys.executable, "-c", RAW_CLI, str(db)], capture_output=True, text=True)
+        check(done.returncode == 0, f"the raw listing process failed: {done.stderr.strip()[-500:]}")
+        return done.stdout
+
+    raw_cli_s, (count, _, raw_cli_ids) = median_of(repeat, raw_cli, printed)
+    check(count == jobs and raw_cli_ids == raw, f"the raw listing process printed {count} jobs, not {jobs}")
     return {
         "jobs": jobs,
         "raw": raw_s,
@@ -432,6 +471,7 @@ def measure_list(catalog: Catalog, db: Path, config: Path, jobs: int, repeat: in
         "library": lib_s,
         "cli": cli_s,
         "cli_output_bytes": size,
+        "raw_cli": raw_cli_s,
     }
 
 
@@ -488,14 +528,14 @@ def measure_replay(catalog: Catalog, events: int, jobs: int) -> dict[str, Any]:
         check(count == events, f"the log holds {count} notifications, not {events}")
         out[name] = {"seconds": seconds, "rate": rate(count, seconds)}
     for name, verify in (("verify", True), ("rebuild", False)):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         last_batch = [started]
 
         def progress(_: int) -> None:
             last_batch[0] = time.perf_counter()  # noqa: B023 - read right after this iteration's replay
 
         report = catalog.replay(verify=verify, progress=progress)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         check(report.ok, f"replay(verify={verify}) found differences: {list(report.differences)[:5]}")
         check(
             report.events == events, f"replay(verify={verify}) applied {report.events} events, not {events}"
@@ -503,6 +543,7 @@ def measure_replay(catalog: Catalog, events: int, jobs: int) -> dict[str, Any]:
         out[name] = {
             "seconds": seconds,
             "rate": rate(events, seconds),
+            "cpu": cpu,
             "catch_up": last_batch[0] - started,
             "compare_and_swap": seconds - (last_batch[0] - started),
         }
@@ -547,12 +588,13 @@ def observe(spec: str) -> None:
         previous = now
         polls += 1
         if synced_at is None and db.execute(synced_sql, (source,)).fetchone() is not None:
-            synced_at = now
+            synced_at = time.monotonic()
         read_start = time.monotonic()
         count = rows()
-        reads.append(time.monotonic() - read_start)
+        read_end = time.monotonic()
+        reads.append(read_end - read_start)
         if count >= params["expected"]:
-            rows_at = now
+            rows_at = read_end
             break
         time.sleep(params["poll"])
     print(
@@ -637,6 +679,7 @@ TARGETS: dict[str, tuple[str, float, Callable[[float], bool]]] = {  # what, limi
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
+    load = {"start": os.getloadavg()[0]}
     plan = Plan(args.sources, args.jobs_per_source, args.history, args.events, args.log_per_result)
     state = work / "state"
     state.mkdir()
@@ -686,16 +729,19 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "scores": scores,
         "targets_met": {key: TARGETS[key][2](value) for key, value in scores.items()},
         "total_seconds": time.perf_counter() - started,
+        "load_average": {**load, "end": os.getloadavg()[0]},  # other work on the machine skews the times
     }
 
 
 def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
     jobs = args.sources * args.jobs_per_source
+    load = result["load_average"]
     print(
         f"{args.sources} sources x {args.jobs_per_source} jobs; one job with {args.history} more events; "
-        f"{args.events:,} events in all; lag on {args.modules} x {args.jobs_per_module} jobs; {os.cpu_count()} CPUs"
+        f"{args.events:,} events in all; lag on {args.modules} x {args.jobs_per_module} jobs; "
+        f"{os.cpu_count()} CPUs, load average {load['start']:.1f} at the start, {load['end']:.1f} at the end"
     )
-    print("\nlog mix:")
+    print("\nlog mix (read back from the store):")
     for kind, count in result["mix"].items():
         print(f"  {count:>9,}  {kind}")
     b = result["build"]
@@ -703,23 +749,27 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"{k} {v:.1f} s" for k, v in b.items() if k not in ("total", "store_bytes", "make_repo")
     )
     print(f"built in {b['total']:.1f} s ({parts}); store {b['store_bytes'] / 1e6:,.0f} MB")
-    print(f"\n{'measure':<40}{'count':>10}{'seconds':>10}{'per second':>12}  {'score':>9}  target")
+    print(f"\n{'measure':<42}{'count':>10}{'seconds':>10}{'per second':>12}  {'score':>9}  target")
 
-    def row(name: str, count: int | str, seconds: float, key: str | None = None) -> None:
-        line = f"{name:<40}{count:>10}{seconds:10.3f}{rate(int(count or 0), seconds):12,.0f}"
+    def row(name: str, count: int | None, seconds: float, key: str | None = None) -> None:
+        per_second = f"{rate(count, seconds):12,.0f}" if count else " " * 12
+        line = f"{name:<42}{count or '':>10}{seconds:10.3f}{per_second}"
         if key is not None:
             what, limit, _ = TARGETS[key]
+            score = result["scores"][key]
             ok = "ok" if result["targets_met"][key] else "MISSED"
-            line += f"  {result['scores'][key]:9.3f}  {what} {limit:g}: {ok}"
+            line += f"  {score:9,.0f}" if score >= 1000 else f"  {score:9.3f}"
+            line += f"  {what} {limit:,g}: {ok}"
         print(line)
 
     li = result["list"]
     row("raw SELECT record + json.loads", jobs, li["raw"])
-    row("  same, WHERE deleted = 0 ORDER BY ...", jobs, li["raw_sorted"])
+    row("  same WHERE and ORDER BY as jobsync", jobs, li["raw_sorted"])
     row("Catalog.jobs(installed=None)", jobs, li["library"], "list_library")
-    row("", "", li["library"], "list_library_ratio")
+    row("  its ratio to raw", None, li["library"], "list_library_ratio")
     row("jobsync jobs list --all --json", jobs, li["cli"], "list_cli")
-    row("", "", li["cli"], "list_cli_ratio")
+    row("  its ratio to raw", None, li["cli"], "list_cli_ratio")
+    row("  raw in a process, records printed as-is", jobs, li["raw_cli"])
     at = result["at"]
     row(f"Catalog.job(ref, at=T), median of {at['moments']}", 1, at["median"])
     row("  the slowest", 1, at["max"], "at_max")
@@ -732,7 +782,8 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
         label = "Catalog.replay(verify=True)" if name == "verify" else "Catalog.replay()"
         row(label, events, rp[name]["seconds"], key)
         row("  catch-up of the scratch tables", events, rp[name]["catch_up"])
-        row("  then compare" + (" and swap" if name == "rebuild" else ""), "", rp[name]["compare_and_swap"])
+        row("  then compare" + (" and swap" if name == "rebuild" else ""), None, rp[name]["compare_and_swap"])
+        row("  CPU seconds of this process", None, rp[name]["cpu"])
     for reader in ("sqlite", "catalog"):
         lag = result["lag"][reader]
         label = "sqlite3 count" if reader == "sqlite" else "Catalog.jobs()"
@@ -745,7 +796,7 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"  resync {lag['resync']:.3f} s; SourceSynced seen at {lag['synced_visible']:.3f} s, all rows at "
             f"{lag['rows_visible']:.3f} s ({lag['rows_after_return']:+.3f} s after resync returned); "
-            f"{lag['polls']} polls, longest gap {lag['max_poll_gap']:.3f} s"
+            f"{lag['polls']} polls, longest gap {lag['max_poll_gap']:.3f} s, longest read {lag['max_read']:.3f} s"
         )
     print(f"\ntotal {result['total_seconds']:.0f} s")
 

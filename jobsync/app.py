@@ -123,7 +123,9 @@ class JobCatalogApp(Application[UUID]):
         first, last = recordings[0].notification.id, recordings[-1].notification.id
         if self.views.position() == first - 1:
             try:
-                self.views.apply(view_changes(aggregates, (r.domain_event for r in recordings)), last)
+                self.views.apply(
+                    view_changes(aggregates, (r.domain_event for r in recordings)), first - 1, last
+                )
             except IntegrityError:
                 pass  # another process projected these first; the catch-up below finds nothing to do
             else:
@@ -222,14 +224,19 @@ class JobCatalogApp(Application[UUID]):
         Only jobs whose facts differ from the read model are loaded; if another writer saved
         first, everything is reloaded and re-planned, so nothing is duplicated or lost.
         """
+        planned_from = source.last_commit
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 reloaded = self.get_source(source.name)
                 source = reloaded or Source(
                     name=source.name, kind=source.kind, url=source.url, branch=source.branch, actor=actor
                 )
-                if source.last_commit == commit:
-                    return SyncSummary(source=source.name, commit=commit, up_to_date=True)
+                if source.last_commit != planned_from:
+                    # Another process saved a sync of this source first: its commit may well be
+                    # newer than ours, so ours must not be put on top. Its next fetch decides.
+                    return SyncSummary(
+                        source=source.name, commit=source.last_commit or commit, up_to_date=True
+                    )
             self.catch_up()
             summary, touched = self._plan(source, commit, discovery, actor)
             source.record_sync(commit, branch, summary.counts(), actor=actor)

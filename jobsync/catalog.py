@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
 from jobsync.adapters.git import redact_url
-from jobsync.adapters.store import check_reachable, default_store_url, redact_password, store_settings
+from jobsync.adapters.store import default_store_url, opening, redact_password, store_settings
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.audit import catalog_audit, job_history
 from jobsync.domain.errors import (
@@ -81,10 +82,10 @@ class Catalog:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
         settings = store_settings(url)
-        check_reachable(url, settings)
         try:
-            app = JobCatalogApp(env=settings)
-        except (PersistenceError, OSError) as exc:
+            with opening(url, settings):
+                app = JobCatalogApp(env=settings)
+        except (PersistenceError, OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
         catalog = cls(app, state, actor or default_actor())
         catalog._configured = {spec.name: spec for spec in sources or []}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from enum import IntEnum
 from typing import Any, TypeVar
 
 import click
+from eventsourcing.persistence import PersistenceError
 
 from jobsync.app import SyncSummary
 from jobsync.catalog import Catalog
@@ -71,6 +73,10 @@ class JobSyncGroup(click.Group):
             raise SystemExit(130) from None
         except BrokenPipeError:
             raise  # the reader went away (e.g. `| head`): main() leaves quietly
+        except (PersistenceError, sqlite3.Error) as exc:
+            # The store refused a read or write (read-only file, full disk, lost server): the
+            # transaction was rolled back, so nothing partial was saved.
+            _fail(f"the store refused the operation, nothing was saved: {exc}")
         except Exception as exc:
             if os.environ.get("JOBSYNC_DEBUG"):
                 raise

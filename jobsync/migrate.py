@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from jobsync.adapters.store import check_reachable, redact_password, store_settings
+from jobsync.adapters.store import opening, redact_password, store_settings
 from jobsync.app import SNAPSHOT_INTERVAL, JobCatalogApp
 from jobsync.domain.errors import StoreError
 from jobsync.projections import JobQuery, replay
@@ -57,9 +57,9 @@ def copy_store(source_url: str, target_url: str, progress: Callable[[int], None]
 
 def _open(url: str) -> JobCatalogApp:
     settings = store_settings(url)
-    check_reachable(url, settings)
     try:
-        return JobCatalogApp(env=settings)
+        with opening(url, settings):
+            return JobCatalogApp(env=settings)
     except StoreError:
         raise
     except Exception as exc:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
@@ -133,8 +133,35 @@ class CatalogViews:
     def _max_position(self) -> int | None:
         raise NotImplementedError
 
-    def _record_position(self, c: Any, position: int) -> None:
-        raise NotImplementedError
+    def _move_position(self, c: Any, start: int, position: int) -> None:
+        """Move the tracking position from ``start`` to ``position``, or raise IntegrityError.
+
+        A compare-and-set, written first so the transaction takes the write lock at once: if
+        another process applied any of these events since this batch was read, the position is
+        no longer ``start`` and the whole batch is rolled back -- applied exactly once.
+        """
+        c.execute(
+            self.sql(
+                "UPDATE {tracking} SET notification_id = ? WHERE application_name = ? AND notification_id = ? "
+                "RETURNING notification_id"
+            ),
+            (position, self.tracking_name, start),
+        )
+        if c.fetchone() is not None:
+            return
+        if start == 0:
+            c.execute(
+                self.sql(
+                    "INSERT INTO {tracking} VALUES (?, ?) ON CONFLICT (application_name) DO NOTHING "
+                    "RETURNING notification_id"
+                ),
+                (self.tracking_name, position),
+            )
+            if c.fetchone() is not None:
+                return
+        raise IntegrityError(
+            f"{self.tracking_name} moved past {start} while this batch was applied elsewhere"
+        )
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -167,13 +194,14 @@ class CatalogViews:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def apply(self, changes: ViewChanges, position: int) -> None:
+    def apply(self, changes: ViewChanges, start: int, position: int) -> None:
         """Write the new state of jobs, sources, results and the position, in one transaction.
 
-        The tracking insert refuses a position not beyond the recorded one, so a batch another
-        process applied first is rolled back here, never applied twice.
+        ``start`` is the position this batch was read after; if another process moved it
+        meanwhile, nothing is written (IntegrityError), so no event is ever applied twice.
         """
         with self.datastore.transaction(commit=True) as c:
+            self._move_position(c, start, position)
             for statement, rows in _grouped(_result_change(e) for e in changes.result_events):
                 c.executemany(self.sql(statement), rows)
             # A deleted job's results keep its ref and name as text but no longer point at it,
@@ -193,7 +221,6 @@ class CatalogViews:
                     ),
                     [(s.name, str(s.id), json.dumps(source_record(s))) for s in changes.sources],
                 )
-            self._record_position(c, position)
 
     def reset(self) -> None:
         """Forget every row and the position, so the next catch-up starts from the first event."""
@@ -406,9 +433,6 @@ class SQLiteCatalogViews(CatalogViews, SQLiteTrackingRecorder):
         position: int | None = self.max_tracking_id(self.tracking_name)
         return position
 
-    def _record_position(self, c: Any, position: int) -> None:
-        self._insert_tracking(c, Tracking(self.tracking_name, position))
-
 
 class SQLiteScratchViews(SQLiteCatalogViews):
     """A second set of tables that ``replay`` rebuilds from the first event."""
@@ -434,9 +458,6 @@ class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):
     def _max_position(self) -> int | None:
         position: int | None = self.max_tracking_id(self.tracking_name)
         return position
-
-    def _record_position(self, c: Any, position: int) -> None:
-        self._insert_tracking(c, Tracking(self.tracking_name, position))
 
 
 class PostgresScratchViews(PostgresCatalogViews):
@@ -655,7 +676,7 @@ def catch_up(
                 states[aggregate_id] = app.repository.get(aggregate_id, version=before) if before else None
             states[aggregate_id] = domain_event.mutate(states[aggregate_id])
         try:
-            views.apply(view_changes(states.values(), events), notifications[-1].id)
+            views.apply(view_changes(states.values(), events), position, notifications[-1].id)
         except IntegrityError:
             # Another process applied these first (its tracking row is ahead): carry on from there.
             position = views.position()

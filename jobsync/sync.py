@@ -28,7 +28,7 @@ PARALLEL_THRESHOLD = 200
 #: How often the daemon syncs a git source when the config does not say (seconds).
 DEFAULT_INTERVAL = 300.0
 #: Bump when discovery's output for the same file changes, so cached summaries are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)

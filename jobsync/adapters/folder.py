@@ -135,8 +135,8 @@ def _inside(full: Path, root: Path) -> bool:
     """Whether ``full`` (after following links) stays under ``root``."""
     try:
         return full.resolve().is_relative_to(root)
-    except OSError:
-        return False  # a link loop
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a link loop
+        return False
 
 
 class AppFolder:

@@ -14,7 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from types import TracebackType
+from typing import Self
+from urllib.parse import unquote, urljoin, urlsplit
 
 from dulwich.client import (
     GitClient,
@@ -39,7 +41,9 @@ from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree, TreeEntry
 from dulwich.refs import Ref
 from dulwich.repo import Repo
-from urllib3 import PoolManager
+from urllib3 import BaseHTTPResponse, PoolManager
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from jobsync.domain.errors import GitError
@@ -116,6 +120,36 @@ class Change:
 
     path: str
     sha: str | None
+
+
+class _SameOriginRetry(Retry):
+    """urllib3's retry policy, refusing redirects to another scheme, host or port.
+
+    A bearer token travels as a header of the whole connection pool (dulwich's http.extraHeader),
+    so following a redirect elsewhere would hand the token to that host.
+    """
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        location = response.get_redirect_location() if response is not None else None
+        if url and location and _origin(urljoin(url, location)) != _origin(url):
+            refused = ResponseError(
+                f"refused a redirect to {redact_url(urljoin(url, location))}: another host"
+            )
+            raise MaxRetryError(_pool, url, refused)  # type: ignore[arg-type]  # urllib3 accepts None here
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
 
 
 class _CorruptMirrorError(Exception):
@@ -211,9 +245,9 @@ def _classify(exc: BaseException, url: str, secrets: Sequence[str] = ()) -> GitE
         return GitError("AuthenticationFailed", f"cannot fetch {where}: authentication failed")
     if isinstance(exc, NotGitRepository):
         return GitError("NotFound", f"cannot fetch {where}: repository not found")
-    chain = list(_causes(exc))
-    if any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ for e in chain):
-        return GitError("Timeout", f"cannot fetch {where}: timed out ({detail})")
+    timeouts = [e for e in _causes(exc) if isinstance(e, TimeoutError) or "Timeout" in type(e).__name__]
+    if timeouts:  # the innermost one says which wait ran out without urllib3's retry wrapping
+        return GitError("Timeout", f"cannot fetch {where}: timed out ({_detail(timeouts[-1], secrets)})")
     if isinstance(exc, HangupException):
         return _classify_ssh(detail, where)
     if isinstance(exc, GitProtocolError):
@@ -473,7 +507,8 @@ class Mirror:
         assert isinstance(pool, PoolManager)  # a callback-wrapping manager comes only with auth callbacks
         # One attempt per fetch: urllib3 would retry a read timeout three times, so a hung server
         # would take four timeouts; the next scheduled sync is the retry.
-        pool.connection_pool_kw["retries"] = Retry(
+        policy = _SameOriginRetry if token is not None else Retry
+        pool.connection_pool_kw["retries"] = policy(
             total=None, connect=0, read=0, status=0, other=0, redirect=_MAX_REDIRECTS
         )
         return get_transport_and_path(

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
 
 from jobsync.domain.errors import StoreError
 
@@ -81,6 +87,7 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
         "POSTGRES_USER": unquote(parts.username),
         "POSTGRES_PASSWORD": password,
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "APPLICATION_RECORDER_TOPIC": get_topic(SerialPostgresApplicationRecorder),
         "POSTGRES_CONNECT_TIMEOUT": "10",
     }
     for key, setting in _PG_OPTIONS.items():
@@ -92,23 +99,29 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     return settings
 
 
-def check_reachable(url: str, settings: Mapping[str, str]) -> None:
-    """Connect once before eventsourcing's pool does, so a wrong password or a down server gives its
-    real reason in one line at once (the pool would only say it timed out)."""
+@contextmanager
+def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
+    """Hold the store's set-up lock while an application creates its tables and functions.
+
+    For PostgreSQL: connect once first, so a wrong password or a down server gives its real reason
+    in one line at once (the pool would only say it timed out), then take an advisory lock, so
+    daemons started together do not race on ``CREATE TABLE`` / ``CREATE OR REPLACE FUNCTION``.
+    """
     if settings.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
         return
     import psycopg
 
     try:
-        with psycopg.connect(
+        connection = psycopg.connect(
             dbname=settings["POSTGRES_DBNAME"],
             host=settings["POSTGRES_HOST"],
             port=int(settings["POSTGRES_PORT"]),
             user=settings["POSTGRES_USER"],
             password=settings["POSTGRES_PASSWORD"],
             connect_timeout=int(settings.get("POSTGRES_CONNECT_TIMEOUT", "10")),
-        ):
-            pass
+            autocommit=True,
+        )
     except psycopg.Error as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         reason = next(
@@ -119,6 +132,60 @@ def check_reachable(url: str, settings: Mapping[str, str]) -> None:
             reason.replace(settings["POSTGRES_PASSWORD"], "***") if settings["POSTGRES_PASSWORD"] else reason
         )
         raise StoreError(f"cannot connect to {redact_password(url)}: {reason}") from None
+    with connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+#: The advisory lock key that serialises table and function creation ("jobsync" in ASCII).
+_SETUP_LOCK = int.from_bytes(b"jobsync", "big")
+
+
+class SerialPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """eventsourcing's recorder, whose bulk-insert function also takes the table lock.
+
+    Large saves go through eventsourcing's ``es_insert_events`` database function (its default
+    insert path hangs on saves of ~2,500 events), but that function does not take the EXCLUSIVE
+    table lock the default path takes; without it, notification ids can commit out of order and a
+    catch-up reading "greater than the last position" would skip an event committed later.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        if not datastore.enable_db_functions:
+            return
+        statement = SQL(
+            "CREATE OR REPLACE FUNCTION "
+            "{schema}.{insert_events}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint "
+            "LANGUAGE plpgsql "
+            "AS "
+            "$BODY$"
+            "BEGIN"
+            "    SET LOCAL lock_timeout = '{lock_timeout}s';"
+            "    LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
+            "    NOTIFY {channel};"
+            "    RETURN QUERY"
+            "    INSERT INTO {schema}.{table} AS t ("
+            "    originator_id, originator_version, topic, state)"
+            "    SELECT originator_id, originator_version, topic, state"
+            "    FROM unnest(events)"
+            "    RETURNING notification_id;"
+            "END;"
+            "$BODY$"
+        ).format(
+            insert_events=Identifier(self.pg_function_name_insert_events),
+            lock_timeout=datastore.lock_timeout,
+            channel=Identifier(self.channel_name),
+            event=Identifier(self.stored_event_type_name),
+            schema=Identifier(datastore.schema),
+            table=Identifier(self.events_table_name),
+        )
+        self.sql_create_pg_function_insert_events = statement
+        self.sql_create_statements[self.create_insert_function_statement_index] = statement
 
 
 def _password_from_file(options: Mapping[str, list[str]], environ: Mapping[str, str]) -> str:

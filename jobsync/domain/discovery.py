@@ -21,8 +21,6 @@ from jobsync.domain.fields import (
 )
 
 MAX_FILE_SIZE = 1024 * 1024
-#: Largest time limit accepted from source: Django's PositiveIntegerField bound, about 68 years.
-MAX_TIME_LIMIT = 2**31 - 1
 
 #: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
 SummaryValue = str | int | float | bool | tuple[str, ...]
@@ -219,6 +217,12 @@ def is_candidate(path: str, include: Sequence[str] = (), exclude: Sequence[str] 
 def summarize_module(path: str, data: bytes, *, max_size: int = MAX_FILE_SIZE) -> ModuleSummary:
     """Read one file's jobs-relevant facts from its syntax tree; never raises, never runs the code."""
     module_name = module_name_for(path)
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        # Nautobot imports job files; Python cannot import this one, so it holds no jobs (and its
+        # register_jobs, if any, never runs).
+        return _failed(
+            path, module_name, 0, f"{module_name!r} is not an importable module name; skipped", False
+        )
     mentions = b"register_jobs" in data
     try:
         if len(data) > max_size:
@@ -550,8 +554,6 @@ def _check_meta_value(key: str, value: object) -> SummaryValue:
         return tuple(checked)
     if key == "description" and isinstance(checked, str):
         return textwrap.dedent(checked).strip()  # what Nautobot shows
-    if isinstance(checked, int | float) and not isinstance(checked, bool) and checked > MAX_TIME_LIMIT:
-        raise FieldError(f"{checked!r} seconds is over the {MAX_TIME_LIMIT}-second maximum")
     return checked
 
 
@@ -648,6 +650,7 @@ class _Resolver:
         self._visiting: set[_Node] = set()
         self._metas: dict[_Node, MetaView] = {}
         self._jobness: dict[_Node, bool] = {}
+        self.registration_unknown = False
 
     def run(self) -> Discovery:
         job_classes = [node for node in self.classes if self._is_job_class(node)]
@@ -660,6 +663,8 @@ class _Resolver:
         unsure = sorted(s.path for s in self.broken.values() if s.mentions_register_jobs)
         if calls:
             selected = self._registered(calls)
+            if self.registration_unknown:
+                self.undetermined.update(module for module, _ in job_classes)
         elif unsure:
             selected = []
         else:
@@ -823,6 +828,10 @@ class _Resolver:
         for ref, symbol in self._expand(refs):
             if not ref.is_name or ref.starred:
                 reason = f"cannot resolve {what} {ref.text} without running code"
+                if what == "register_jobs argument":
+                    # Which classes it registers is unknown: no job of this source may be uninstalled.
+                    self.registration_unknown = True
+                    reason += "; jobs it may register keep their last known state"
             elif symbol is None:
                 reason = f"{what} {ref.text} does not name a class of this source"
             elif symbol[0] == "unreadable":

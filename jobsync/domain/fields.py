@@ -44,6 +44,8 @@ READ_ONLY_FIELDS: tuple[str, ...] = (
 BOOL_FIELDS = frozenset(k for k, v in OVERRIDABLE_DEFAULTS.items() if isinstance(v, bool))
 LIMIT_FIELDS = frozenset({"soft_time_limit", "time_limit"})
 MAX_NAME_LENGTH = 100
+#: Nautobot keeps limits in an integer column; more is refused, never wrapped or rounded.
+MAX_TIME_LIMIT = 2**31 - 1
 MAX_GROUPING_LENGTH = 255
 
 
@@ -103,11 +105,15 @@ def parse_field_value(name: str, text: str) -> FieldValue:
             return False
         raise FieldError(f"field {name!r} takes true or false, not {text!r}")
     if name in LIMIT_FIELDS:
+        number: int | float
         try:
-            number = float(text)
+            number = int(text)  # exact: a float would round a long whole number
         except ValueError:
-            raise FieldError(f"field {name!r} takes a number of seconds, not {text!r}") from None
-        return int(number) if number.is_integer() else number
+            try:
+                number = float(text)
+            except ValueError:
+                raise FieldError(f"field {name!r} takes a number of seconds, not {text!r}") from None
+        return validate_field_value(name, number)
     if name == "task_queues":
         stripped = text.strip()
         if stripped.startswith("["):
@@ -132,10 +138,10 @@ def validate_field_value(name: str, value: object) -> FieldValue:
     if name in LIMIT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise FieldError(f"field {name!r} takes a number of seconds, not {value!r}")
-        if value < 0 or value != value or value == float("inf"):
-            raise FieldError(
-                f"field {name!r} must be a finite number >= 0 (0 means the default), not {value!r}"
-            )
+        if value < 0 or value != value:
+            raise FieldError(f"field {name!r} must be a number >= 0 (0 means the default), not {value!r}")
+        if value > MAX_TIME_LIMIT:
+            raise FieldError(f"field {name!r} is {value!r} seconds, over the {MAX_TIME_LIMIT}-second maximum")
         return value
     if name == "task_queues":
         if not isinstance(value, (list, tuple)) or not all(isinstance(q, str) for q in value):

@@ -348,9 +348,12 @@ class TestNautobot2Registration:
         result = discover({"jobs/a.py": source})
         assert keys(result) == ["jobs.a.Backup"]
         assert reasons(result) == [
-            "cannot resolve register_jobs argument *get_jobs() without running code",
-            "cannot resolve register_jobs argument make() without running code",
+            "cannot resolve register_jobs argument *get_jobs() without running code; "
+            "jobs it may register keep their last known state",
+            "cannot resolve register_jobs argument make() without running code; "
+            "jobs it may register keep their last known state",
         ]
+        assert result.unreadable_modules == {"jobs.a"}  # so no job of it is uninstalled
 
     def test_starred_literal_list_is_expanded(self) -> None:
         """register_jobs(*jobs) over a literal list, as Nautobot's docs show, registers the listed classes."""

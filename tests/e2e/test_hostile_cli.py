@@ -1,0 +1,307 @@
+"""Hostile inputs at the command level (issue 8, item 5): one ``error:`` line, exit 1, nothing lost.
+
+File-level hostile inputs are in tests/integration/test_hostile.py (and the library side of these).
+Covered in tests/integration/test_remotes.py, not repeated here: HTTP 401 (TestHttpCredentials, wrong
+secret), HTTP 404 and HTTP 500 and a server that hangs (TestHttpFailures), a wrong SSH host key
+(TestSsh.test_host_key_mismatch), and following tags / pinned commits (TestTagsAndPinnedCommits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobsync import Catalog
+from tests.helpers import Cli, GitRepo, assert_one_line_error
+
+#: Capabilities that let root write a file whatever its mode; without them root obeys ``chmod`` like anyone.
+_ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
+
+
+JOBS = """\
+from nautobot.extras.jobs import Job
+
+
+class Backup(Job):
+    class Meta:
+        description = "Back up"
+        time_limit = 20
+
+
+class Restore(Job):
+    pass
+"""
+
+
+def many_jobs(count: int) -> str:
+    """A module with ``count`` job classes: a sync whose save is several megabytes."""
+    classes = "".join(f"class Bulk{n:05d}(Job):\n    pass\n\n\n" for n in range(count))
+    return f"from nautobot.extras.jobs import Job\n\n\n{classes}"
+
+
+def run_cli(
+    cli: Cli, *args: str, prefix: tuple[str, ...] = (), preexec: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``jobsync`` as Cli.run runs it, optionally under a wrapper command or with process limits."""
+    env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "jobsync", "--config", str(cli.config), "--actor", "alice", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=preexec,
+    )
+
+
+class Synced:
+    """A CLI whose store already holds netops (Backup, Restore) at ``commit``; what it held is kept.
+
+    Set-up and checks go through the library on the same store, so each test starts only the
+    ``jobsync`` processes it is about.
+    """
+
+    def __init__(self, cli: Cli, repo: GitRepo) -> None:
+        self.cli = cli
+        self.repo = repo
+        repo.write("jobs/ops.py", JOBS)
+        self.commit = repo.commit("jobs")
+        with self.catalog() as catalog:
+            catalog.resync(repo.url, name="netops")
+        self.jobs = self.all_jobs()
+        assert sorted(self.jobs) == ["netops:jobs.ops.Backup", "netops:jobs.ops.Restore"]
+
+    @property
+    def store(self) -> Path:
+        return self.cli.state / "jobsync.db"
+
+    def catalog(self) -> Catalog:
+        """The store the CLI uses (its config names only the state folder)."""
+        return Catalog.open(state_dir=self.cli.state, actor="setup")
+
+    def all_jobs(self) -> dict[str, dict[str, Any]]:
+        with self.catalog() as catalog:
+            return {job["ref"]: job for job in catalog.jobs(installed=None)}
+
+    def assert_nothing_lost(self) -> None:
+        """The jobs are exactly as first synced, netops has not moved, and a verified replay agrees."""
+        with self.catalog() as catalog:
+            assert {job["ref"]: job for job in catalog.jobs(source="netops", installed=None)} == self.jobs
+            assert catalog.source("netops")["last_commit"] == self.commit
+            assert catalog.replay(verify=True).ok
+
+
+@pytest.fixture
+def synced(tmp_path: Path, repo: GitRepo) -> Synced:
+    return Synced(Cli(tmp_path), repo)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the store file --------------------------------------------------------------------------------
+
+
+def read_only_prefix() -> tuple[str, ...]:
+    """How to run jobsync so that a 0444 store really is read-only: as root, drop the override capabilities.
+
+    chmod alone does not stop root (CAP_DAC_OVERRIDE); setpriv removes it from the bounding set, so the
+    process is still uid 0 (it can read the root-owned interpreter and state folder) but obeys file modes.
+    """
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot make a file read-only for this process")
+    return (setpriv, f"--bounding-set={_ROOT_OVERRIDES}")
+
+
+def read_only_failures(synced: Synced) -> list[subprocess.CompletedProcess[str]]:
+    """Make the store file 0444, then try a resync (with a new commit to save) and an enable."""
+    synced.repo.write("jobs/more.py", many_jobs(3))
+    synced.repo.commit("more jobs")
+    synced.store.chmod(0o444)
+    prefix = read_only_prefix()
+    probe = run_cli(synced.cli, "jobs", "list", prefix=prefix)
+    assert probe.returncode == 0, probe.stderr  # reading a read-only store still works
+    assert "netops:jobs.ops.Backup" in probe.stdout
+    return [
+        run_cli(synced.cli, "resync", "netops", prefix=prefix),
+        run_cli(synced.cli, "jobs", "enable", "Backup", prefix=prefix),
+    ]
+
+
+def full_disk_failure(synced: Synced) -> subprocess.CompletedProcess[str]:
+    """Resync a 3,000-job commit with files capped (RLIMIT_FSIZE) at 64 KiB over the store's current size.
+
+    SIGXFSZ is ignored so a write past the cap fails with EFBIG, as a write to a full disk fails.
+    """
+    synced.repo.write("jobs/bulk.py", many_jobs(3000))
+    synced.repo.commit("3000 jobs")
+    largest = max(path.stat().st_size for path in synced.cli.state.iterdir() if path.is_file())
+    limit = largest + 64 * 1024
+
+    def cap_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return run_cli(synced.cli, "resync", "netops", preexec=cap_file_size)
+
+
+class TestStoreFile:
+    def test_read_only_store_refuses_writes_in_one_line(self, synced: Synced) -> None:
+        """A read-only store file still serves reads; writes fail with one ``error:`` line and change nothing."""
+        before = _digest(synced.store)
+        for done in read_only_failures(synced):
+            assert_one_line_error(done, 1, "readonly database")
+        assert _digest(synced.store) == before
+        synced.store.chmod(0o644)
+        synced.assert_nothing_lost()
+
+    def test_store_file_that_is_not_a_database(self, synced: Synced) -> None:
+        """Random bytes in jobsync.db give one ``error:`` line for every command, and the file is left alone."""
+        garbage = os.urandom(64 * 1024)
+        synced.store.write_bytes(garbage)
+        for args in (("jobs", "list"), ("resync", "netops"), ("jobs", "enable", "Backup")):
+            assert_one_line_error(synced.cli.run(*args), 1, "file is not a database")
+        assert synced.store.read_bytes() == garbage
+
+    def test_full_disk_saves_nothing_partial(self, synced: Synced) -> None:
+        """A write that fails mid-sync (file size cap) gives one ``error:`` line and saves no job event."""
+        done = full_disk_failure(synced)
+        assert done.returncode == 1, done.stdout + done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("error: ") and "Traceback" not in done.stderr
+        assert any(word in line.lower() for word in ("disk", "full", "too large")), line
+        synced.assert_nothing_lost()
+        with synced.catalog() as catalog:
+            latest = catalog.results()[0]
+        assert latest["task"] == "sync" and latest["status"] in ("failed", "errored")
+
+    @pytest.mark.parametrize("case", ["read-only", "full-disk"])
+    def test_store_write_failures_are_store_errors(self, synced: Synced, case: str) -> None:
+        """A store that cannot be written is reported as a store problem, not as an unexpected error."""
+        failures = read_only_failures(synced) if case == "read-only" else [full_disk_failure(synced)]
+        for done in failures:
+            assert done.returncode == 1
+            assert "unexpected" not in done.stderr, done.stderr
+
+
+# -- git refs and remotes, as commands ---------------------------------------------------------------
+
+
+def _empty_repository(synced: Synced, tmp_path: Path) -> tuple[str, ...]:
+    return ("resync", GitRepo(tmp_path / "empty").url, "--name", "empty")
+
+
+def _missing_branch(synced: Synced, tmp_path: Path) -> tuple[str, ...]:
+    return ("resync", synced.repo.url, "--name", "nobranch", "--branch", "nope")
+
+
+def _deleted_branch(synced: Synced, tmp_path: Path) -> tuple[str, ...]:
+    synced.repo.git("branch", "feature")
+    with synced.catalog() as catalog:
+        catalog.resync(synced.repo.url, name="feat", branch="feature")
+    synced.repo.git("branch", "-D", "feature")
+    return ("resync", "feat")
+
+
+def _unreachable(synced: Synced, tmp_path: Path) -> tuple[str, ...]:
+    return ("resync", "http://127.0.0.1:1/x.git", "--name", "unreachable")
+
+
+def _dns_failure(synced: Synced, tmp_path: Path) -> tuple[str, ...]:
+    return ("resync", "http://nonexistent.invalid/x.git", "--name", "nodns")
+
+
+class TestGitCommands:
+    @pytest.mark.parametrize(
+        ("make", "text"),
+        [
+            (_empty_repository, "has no commits"),
+            (_missing_branch, "branch 'nope' not found"),
+            (_deleted_branch, "branch 'feature' not found"),
+            (_unreachable, "127.0.0.1:1"),
+            (_dns_failure, "nonexistent.invalid"),
+        ],
+        ids=["empty-repository", "missing-branch", "deleted-branch", "unreachable-host", "dns-failure"],
+    )
+    def test_sync_that_cannot_run_is_one_error_line(
+        self,
+        synced: Synced,
+        tmp_path: Path,
+        make: Callable[[Synced, Path], tuple[str, ...]],
+        text: str,
+    ) -> None:
+        """A resync that cannot fetch says why in one ``error:`` line, exits 1, and loses nothing."""
+        args = make(synced, tmp_path)
+        before = synced.all_jobs()
+        assert_one_line_error(synced.cli.run(*args), 1, text)
+        assert synced.all_jobs() == before
+        synced.assert_nothing_lost()
+
+
+# -- config and overrides --------------------------------------------------------------------------
+
+
+class TestConfig:
+    @pytest.mark.parametrize(
+        ("extra", "text"),
+        [
+            ('colour = "red"\n', "colour: unknown key"),
+            ('[[sources]]\nname = "x"\nurl = "/nowhere"\ncolour = "red"\n', "sources[0].colour: unknown key"),
+        ],
+        ids=["top-level", "in-a-source"],
+    )
+    def test_unknown_key_is_refused_before_anything_runs(self, synced: Synced, extra: str, text: str) -> None:
+        """A config with an unknown key is refused naming the key's path; a resync under it changes nothing."""
+        synced.repo.write("jobs/more.py", many_jobs(2))
+        synced.repo.commit("a commit the refused resync must not sync")
+        good = synced.cli.config.read_text(encoding="utf-8")
+        synced.cli.config.write_text(good + extra, encoding="utf-8")
+        for args in (("resync", "netops"), ("jobs", "list")):
+            assert_one_line_error(synced.cli.run(*args), 1, text)
+        synced.cli.config.write_text(good, encoding="utf-8")
+        synced.assert_nothing_lost()
+
+
+#: Override values of the wrong type or out of range, and what the refusal says.
+BAD_OVERRIDES = [
+    ("time_limit", "soon", "takes a number of seconds"),
+    ("hidden", "maybe", "takes true or false"),
+    ("soft_time_limit", "-1", ">= 0"),
+    ("time_limit", "1e400", "maximum"),
+    ("task_queues", "[1]", "list of strings"),
+    ("name", "", "must not be empty"),
+    ("grouping", "g" * 256, "at most 255"),
+]
+
+
+class TestOverrides:
+    def test_override_value_of_the_wrong_type(self, synced: Synced) -> None:
+        """Each override value of the wrong type is one ``error:`` line, exit 1, and appends no event."""
+        with synced.catalog() as catalog:
+            history = catalog.history("Backup")
+        for field, value, text in BAD_OVERRIDES:
+            done = synced.cli.run("jobs", "override", "Backup", field, "--", value)
+            assert_one_line_error(done, 1, text)
+        with synced.catalog() as catalog:
+            assert catalog.history("Backup") == history
+        synced.assert_nothing_lost()
+
+    def test_override_time_limit_over_the_maximum(self, synced: Synced) -> None:
+        """A time limit override over the 2147483647-second maximum is refused, as it is in source."""
+        done = synced.cli.run("jobs", "override", "Backup", "time_limit", "99999999999999999999999")
+        assert_one_line_error(done, 1, "2147483647")
+        synced.assert_nothing_lost()
