@@ -180,6 +180,7 @@ class JobCatalogApp(Application[UUID]):
         """
         job: Job | None = None
         after_version: int | None = None
+        until_version: int | None = None
         if self.snapshots is not None:
             # Bisect the stored snapshots (oldest first), decoding only the few it looks at.
             stored = list(self.snapshots.recorder.select_events(ident))
@@ -194,7 +195,11 @@ class JobCatalogApp(Application[UUID]):
                 snapshot = self.mapper.to_domain_event(stored[low - 1])
                 job = cast("Job", snapshot.mutate(None))  # type: ignore[attr-defined]
                 after_version = snapshot.originator_version
-        for domain_event in cast("list[Job.Event]", self.events.get(ident, gt=after_version)):
+            if low < len(stored):  # the next snapshot is already after ``at``: read no further
+                until_version = stored[low].originator_version
+        for domain_event in cast(
+            "list[Job.Event]", self.events.get(ident, gt=after_version, lte=until_version)
+        ):
             if domain_event.timestamp > at:
                 break
             job = cast("Job", domain_event.mutate(job))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import pickle
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
@@ -18,10 +17,18 @@ from uuid import UUID
 from jobsync.adapters.folder import AppFolder, Folder
 from jobsync.adapters.git import DEFAULT_TIMEOUT, Change, FileEntry, Mirror, RemoteOptions, redact_url
 from jobsync.app import JobCatalogApp, SyncSummary
-from jobsync.domain.discovery import ModuleSummary, is_candidate, resolve_jobs, summarize_module
+from jobsync.domain.discovery import (
+    Discovery,
+    ModuleSummary,
+    Problem,
+    is_candidate,
+    resolve_jobs,
+    summarize_module,
+)
 from jobsync.domain.errors import JobSyncError, SourceReadError
 from jobsync.domain.result import MAX_MESSAGE, LogEntry
 from jobsync.domain.source import Source, source_id
+from jobsync.memory import gc_paused
 
 #: Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
@@ -100,6 +107,8 @@ class Snapshot(Protocol):
 
     def read_many(self, shas: Sequence[str]) -> list[bytes]: ...
 
+    def links(self) -> list[str]: ...
+
 
 class Reader(Protocol):
     """Brings a source's current files: a git fetch, or a folder scan."""
@@ -125,6 +134,9 @@ class _GitSnapshot:
 
     def read_many(self, shas: Sequence[str]) -> list[bytes]:
         return self.mirror.read_many(shas)
+
+    def links(self) -> list[str]:
+        return self.mirror.links(self.commit)
 
 
 @dataclass
@@ -274,13 +286,32 @@ def _apply(
 ) -> SyncSummary:
     """Parse what changed since the cached summaries, then save the sync's events in one transaction."""
     cache_file = state_dir / "cache" / f"{source.id}.pickle"
-    with _gc_paused():
+    with gc_paused():
         cache = _read_cache(cache_file, spec)
         files = _summaries_at(snapshot, spec, cache)
         discovery = resolve_jobs({path: summary for path, (_, summary) in files.items()})
+        discovery = _with_link_problems(discovery, snapshot, spec)
         summary = app.apply_discovery(source, snapshot.commit, snapshot.branch, discovery, actor, result_id)
         _write_cache(cache_file, _SummaryCache(snapshot.commit, (spec.include, spec.exclude), files))
     return summary
+
+
+def _with_link_problems(discovery: Discovery, snapshot: Snapshot, spec: SourceSpec) -> Discovery:
+    """Say which symbolic links were not followed, where one could have held job files."""
+    skipped = [
+        Problem(
+            path,
+            0,
+            "symbolic link: not followed (only regular files are read, so nothing outside the source is)",
+        )
+        for path in snapshot.links()
+        if is_candidate(path, spec.include, spec.exclude)
+        or is_candidate(f"{path}/__init__.py", spec.include, spec.exclude)
+    ]
+    if not skipped:
+        return discovery
+    problems = tuple(sorted((*discovery.problems, *skipped), key=lambda p: (p.file, p.line, p.reason)))
+    return replace(discovery, problems=problems)
 
 
 def _remember_failure(app: JobCatalogApp, name: str, exc: JobSyncError, actor: str) -> None:
@@ -300,18 +331,6 @@ def _end_result(
     with suppress(Exception):  # the store itself may be what failed
         result_id = result_id or app.start_sync_result(name, actor)
         app.save_and_project(app.end_sync_result(result_id, [entry], status, {"error": reason}, actor))
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """A sync allocates many long-lived objects and few cycles: collecting during it costs ~10 %."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _summaries_at(

@@ -56,6 +56,10 @@ class FolderSnapshot:
         changes += [Change(path, None) for path in cached if path not in self.entries]
         return changes
 
+    def links(self) -> list[str]:
+        """Links that leave the folder are skipped during the scan itself (and not reported yet)."""
+        return []
+
     def read_many(self, shas: Sequence[str]) -> list[bytes]:
         by_sha = {sha: path for path, sha in self.entries.items()}
         contents = []

@@ -414,6 +414,16 @@ class Mirror:
                 if _is_regular(entry)
             ]
 
+    def links(self, commit: str) -> list[str]:
+        """Paths of the symbolic links in ``commit``: never followed, but worth saying so."""
+        with self._reading() as repo:
+            tree = self._commit(repo, commit).tree
+            return [
+                _path(entry.path)
+                for entry in iter_tree_contents(repo.object_store, tree)
+                if entry.mode is not None and stat.S_ISLNK(entry.mode)
+            ]
+
     def changes(self, old_commit: str, new_commit: str) -> list[Change]:
         """Regular files that differ between two commits; renames come as a delete and an add."""
         with self._reading() as repo:

@@ -261,11 +261,6 @@ class TestTreeEntries:
         assert summary.added == [] and summary.uninstalled == []
         any_baseline.assert_nothing_lost()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="git symlinks (mode 120000) are dropped by adapters/git.py _is_regular without a word: "
-        "the sync's log never says a *.py link or a linked folder was not followed",
-    )
     @pytest.mark.parametrize("kind", ["etc-passwd", "loop", "outside-folder"])
     def test_symlinks_that_are_not_followed_are_reported(
         self, baseline: Baseline, kind: str, tmp_path: Path
