@@ -396,10 +396,16 @@ class Mirror:
         try:
             client, remote_path = self._client(username, password, token)
             try:
-                return self._fetch_into_mirror(client, remote_path, target)
+                return self._fetch_into_mirror(client, remote_path, target, self._depth())
             except _CorruptMirrorError:
                 shutil.rmtree(self.path, ignore_errors=True)
-            return self._fetch_into_mirror(client, remote_path, target)
+            try:
+                return self._fetch_into_mirror(client, remote_path, target)
+            except _CorruptMirrorError:
+                # A shallow remote lacks the parents a full-history fetch asks for: keep a shallow
+                # mirror of it instead (later fetches stay shallow; trees still diff as usual).
+                shutil.rmtree(self.path, ignore_errors=True)
+            return self._fetch_into_mirror(client, remote_path, target, depth=1)
         except Exception as exc:  # every failure leaves as a GitError, classified in one place
             raise _classify(exc, self.url, secrets) from None
 
@@ -525,7 +531,17 @@ class Mirror:
             base_url, config=config, username=username, password=password, pool_manager=pool
         )
 
-    def _fetch_into_mirror(self, client: GitClient, remote_path: str, target: _Target) -> Fetched:
+    def _depth(self) -> int | None:
+        """1 for a mirror that had to be made shallow (its remote is), else full history."""
+        try:
+            with _closing(Repo(str(self.path))) as repo:
+                return 1 if repo.get_shallow() else None
+        except Exception:  # no mirror yet, or a broken one: the fetch below deals with it
+            return None
+
+    def _fetch_into_mirror(
+        self, client: GitClient, remote_path: str, target: _Target, depth: int | None = None
+    ) -> Fetched:
         """One attempt: fetch into the mirror, check what came, point the local ref at it."""
         with self._open_or_create() as repo:
             store = repo.object_store
@@ -546,7 +562,7 @@ class Mirror:
                 return [] if sha is None or sha in store else [sha]
 
             try:
-                result = client.fetch(remote_path, repo, determine_wants=determine_wants)
+                result = client.fetch(remote_path, repo, determine_wants=determine_wants, depth=depth)
             except _STORE_ERRORS as exc:
                 if isinstance(exc, NotGitRepository):
                     raise

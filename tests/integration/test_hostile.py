@@ -609,12 +609,6 @@ class TestRefs:
             assert "tagged:jobs.later.Later" not in summary.added
         baseline.assert_nothing_lost()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="adapters/git.py: dulwich's local fetch from a shallow repository asks for the missing "
-        "parent commit, and the KeyError is reported as Corrupt ('corrupt even after a fresh clone: "
-        "b\\'<sha>\\'') although git clones such a repository fine",
-    )
     def test_shallow_remote(self, baseline: Baseline, tmp_path: Path) -> None:
         """A ``git clone --depth 1 --bare`` used as the source syncs its tip's jobs."""
         repo = baseline.repo
