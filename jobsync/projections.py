@@ -12,7 +12,6 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from jobsync.domain.job import Job
@@ -445,35 +444,11 @@ class SQLiteScratchViews(SQLiteCatalogViews):
     prefix = "replay_"
 
 
-class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):
-    """The read models in the PostgreSQL schema, next to the events."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        schema = datastore.schema
-        self._setup_names(lambda table: f'"{schema}"."{table}"', f'"{schema}"."{self.tracking_table_name}"')
-
-    def sql(self, statement: str) -> str:
-        return super().sql(statement).replace("?", "%s")
-
-    def create_table(self) -> None:
-        super().create_table()  # the tracking table first: a schema change clears its row
-        self.create_views()
-
-    def _max_position(self) -> int | None:
-        position: int | None = self.max_tracking_id(self.tracking_name)
-        return position
-
-
-class PostgresScratchViews(PostgresCatalogViews):
-    """A second set of tables that ``replay`` rebuilds from the first event."""
-
-    prefix = "replay_"
-
-
 def views_for(factory: Any, scratch: bool = False) -> CatalogViews:
     """The read models for the application's database (created if missing)."""
-    if isinstance(factory, PostgresFactory):
+    if type(factory).__module__ == "eventsourcing.postgres":
+        from jobsync.postgres import PostgresCatalogViews, PostgresScratchViews  # only for PostgreSQL stores
+
         return cast(
             "CatalogViews",
             factory.tracking_recorder(PostgresScratchViews if scratch else PostgresCatalogViews),

@@ -6,12 +6,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
-
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Identifier
 
 from jobsync.domain.errors import StoreError
 
@@ -87,7 +82,8 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
         "POSTGRES_USER": unquote(parts.username),
         "POSTGRES_PASSWORD": password,
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        "APPLICATION_RECORDER_TOPIC": get_topic(SerialPostgresApplicationRecorder),
+        # Imported only when a PostgreSQL store is used (jobsync/postgres.py).
+        "APPLICATION_RECORDER_TOPIC": "jobsync.postgres:SerialPostgresApplicationRecorder",
         "POSTGRES_CONNECT_TIMEOUT": "10",
     }
     for key, setting in _PG_OPTIONS.items():
@@ -142,50 +138,6 @@ def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
 
 #: The advisory lock key that serialises table and function creation ("jobsync" in ASCII).
 _SETUP_LOCK = int.from_bytes(b"jobsync", "big")
-
-
-class SerialPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """eventsourcing's recorder, whose bulk-insert function also takes the table lock.
-
-    Large saves go through eventsourcing's ``es_insert_events`` database function (its default
-    insert path hangs on saves of ~2,500 events), but that function does not take the EXCLUSIVE
-    table lock the default path takes; without it, notification ids can commit out of order and a
-    catch-up reading "greater than the last position" would skip an event committed later.
-    """
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        if not datastore.enable_db_functions:
-            return
-        statement = SQL(
-            "CREATE OR REPLACE FUNCTION "
-            "{schema}.{insert_events}(events {schema}.{event}[]) "
-            "RETURNS SETOF bigint "
-            "LANGUAGE plpgsql "
-            "AS "
-            "$BODY$"
-            "BEGIN"
-            "    SET LOCAL lock_timeout = '{lock_timeout}s';"
-            "    LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
-            "    NOTIFY {channel};"
-            "    RETURN QUERY"
-            "    INSERT INTO {schema}.{table} AS t ("
-            "    originator_id, originator_version, topic, state)"
-            "    SELECT originator_id, originator_version, topic, state"
-            "    FROM unnest(events)"
-            "    RETURNING notification_id;"
-            "END;"
-            "$BODY$"
-        ).format(
-            insert_events=Identifier(self.pg_function_name_insert_events),
-            lock_timeout=datastore.lock_timeout,
-            channel=Identifier(self.channel_name),
-            event=Identifier(self.stored_event_type_name),
-            schema=Identifier(datastore.schema),
-            table=Identifier(self.events_table_name),
-        )
-        self.sql_create_pg_function_insert_events = statement
-        self.sql_create_statements[self.create_insert_function_statement_index] = statement
 
 
 def _password_from_file(options: Mapping[str, list[str]], environ: Mapping[str, str]) -> str:
