@@ -106,7 +106,7 @@ def load_config(path: Path | None) -> Config:
 
 def _parse(data: dict[str, Any], path: Path) -> Config:
     _refuse_unknown(data, _TOP_KEYS, "")
-    store = _optional_str(data, "store", "store")
+    store = _store_url(data.get("store"))
     state_dir = _optional_str(data, "state_dir", "state_dir")
     log_format = _optional_str(data, "log_format", "log_format")
     if log_format not in (None, "json", "console"):
@@ -132,6 +132,19 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
         sources=tuple(sources),
         path=path,
     )
+
+
+def _store_url(value: object) -> str | None:
+    """``store = "URL"``, or a ``[store]`` table with ``url`` (the form issue-era configs used)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        _refuse_unknown(value, {"url"}, "store.")
+        url = _optional_str(value, "url", "store.url")
+        if not url:
+            raise ConfigError("store.url: a [store] table needs a url")
+        return url
+    raise ConfigError(f"store: must be a URL string or a [store] table, not {type(value).__name__}")
 
 
 def _source(raw: dict[str, Any], where: str) -> SourceSpec:

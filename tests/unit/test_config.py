@@ -47,7 +47,7 @@ class TestRefusals:
     @pytest.mark.parametrize(
         ("text", "start"),
         [
-            ("store = 5\n", "store: must be a string, not int"),
+            ("store = 5\n", "store: must be a URL string or a [store] table, not int"),
             ("state_dir = ['/a']\n", "state_dir: must be a string, not list"),
             ('sources = "netops"\n', "sources: must be a list"),
             ("sources = [1]\n", "sources[0]: must be a table"),
@@ -288,3 +288,18 @@ class TestConfigCheckCommand:
         assert done.stdout == ""
         lines = done.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: sources[0].interval: "), done.stderr
+
+
+class TestStoreTable:
+    def test_store_table_with_url_is_accepted(self, tmp_path: Path) -> None:
+        """``[store] url = ...`` means the same as ``store = ...``."""
+        path = tmp_path / "c.toml"
+        path.write_text('[store]\nurl = "postgresql://u@h/db"\n', encoding="utf-8")
+        assert load_config(path).store == "postgresql://u@h/db"
+
+    def test_store_table_with_unknown_key_is_refused(self, tmp_path: Path) -> None:
+        """A typo in the ``[store]`` table is named with its path."""
+        path = tmp_path / "c.toml"
+        path.write_text('[store]\nuri = "x"\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"^store\.uri: unknown key"):
+            load_config(path)
