@@ -69,10 +69,6 @@ class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):
         super().create_table()  # the tracking table first: a schema change clears its row
         self.create_views()
 
-    def _max_position(self) -> int | None:
-        position: int | None = self.max_tracking_id(self.tracking_name)
-        return position
-
 
 class PostgresScratchViews(PostgresCatalogViews):
     """A second set of tables that ``replay`` rebuilds from the first event."""

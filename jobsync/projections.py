@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from jobsync.domain.job import Job
@@ -93,7 +93,7 @@ _VIEW_TABLES = (
 )
 
 
-class CatalogViews:
+class CatalogViews(TrackingRecorder):
     """The jobs, sources, results and log-entry tables, written together with the tracking position.
 
     The SQL is written once, with ``?`` placeholders and ``{table}`` names; a subclass per
@@ -129,9 +129,6 @@ class CatalogViews:
     def sql(self, statement: str) -> str:
         """``statement`` with its ``{table}`` names for this set (and placeholders for this database)."""
         return statement.format_map(self._format)
-
-    def _max_position(self) -> int | None:
-        raise NotImplementedError
 
     def _move_position(self, c: Any, start: int, position: int) -> None:
         """Move the tracking position from ``start`` to ``position``, or raise IntegrityError.
@@ -272,7 +269,8 @@ class CatalogViews:
     # -- reading -----------------------------------------------------------------------------
 
     def position(self) -> int:
-        return self._max_position() or 0
+        """The last log position applied to this set of tables (0 before the first)."""
+        return self.max_tracking_id(self.tracking_name) or 0
 
     def source_rows(self, source: str) -> list[JobRow]:
         with self.datastore.transaction(commit=False) as c:
@@ -432,10 +430,6 @@ class SQLiteCatalogViews(CatalogViews, SQLiteTrackingRecorder):
     def create_table(self) -> None:
         super().create_table()  # the tracking table first: a schema change clears its row
         self.create_views()
-
-    def _max_position(self) -> int | None:
-        position: int | None = self.max_tracking_id(self.tracking_name)
-        return position
 
 
 class SQLiteScratchViews(SQLiteCatalogViews):
