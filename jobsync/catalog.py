@@ -198,11 +198,41 @@ class Catalog:
         ``installed=None`` lists installed and uninstalled jobs; ``search`` matches name or
         description (case-insensitive); ``sort`` is one of source, name, ref, grouping, updated.
         """
+        return self._app.views.list_jobs(
+            self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
+        )
+
+    def jobs_json(
+        self,
+        source: str | None = None,
+        installed: bool | None = True,
+        *,
+        grouping: str | None = None,
+        enabled: bool | None = None,
+        overridden: bool | None = None,
+        search: str | None = None,
+        sort: str = "source",
+        limit: int | None = None,
+    ) -> str:
+        """``jobs(...)`` as one JSON array, straight from the stored records (no decode and re-encode)."""
+        query = self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
+        return "[" + ",".join(self._app.views.list_job_texts(query)) + "]"
+
+    def _job_query(
+        self,
+        source: str | None,
+        installed: bool | None,
+        grouping: str | None,
+        enabled: bool | None,
+        overridden: bool | None,
+        search: str | None,
+        sort: str,
+        limit: int | None,
+    ) -> JobQuery:
         if sort not in JOB_SORTS:
             raise JobSyncError(f"sort must be one of {', '.join(JOB_SORTS)}, not {sort!r}")
         self._app.catch_up()
-        query = JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
-        return self._app.views.list_jobs(query)
+        return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
     def job(self, ref: str, at: datetime | None = None) -> dict[str, Any]:
         """One job as a record, now or as it was at ``at`` (its overrides of that moment included)."""

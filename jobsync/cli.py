@@ -239,9 +239,10 @@ def jobs_list(
 ) -> None:
     """List jobs (installed ones unless told otherwise)."""
     installed = {"installed": True, "uninstalled": False, "all": None}[state]
-    records = catalog.jobs(
-        source=source,
-        installed=installed,
+    lister = catalog.jobs_json if as_json and not sys.stdout.isatty() else catalog.jobs
+    found = lister(
+        source,
+        installed,
         grouping=grouping,
         enabled=enabled,
         overridden=overridden,
@@ -249,6 +250,10 @@ def jobs_list(
         sort=sort,
         limit=limit,
     )
+    if isinstance(found, str):  # the stored records as they are: no decode and re-encode
+        click.echo(found)
+        return
+    records = found
     if as_json:
         _print_json(records)
         return

@@ -310,11 +310,13 @@ class CatalogViews(TrackingRecorder):
             return [json.loads(row["record"]) for row in c.fetchall()]
 
     def list_jobs(self, query: JobQuery) -> list[dict[str, Any]]:
-        with gc_paused():  # 100,000 decoded records and no cycles among them
-            return self._list_jobs(query)
-
-    def _list_jobs(self, query: JobQuery) -> list[dict[str, Any]]:
         """Live (not deleted) jobs matching ``query``, as records, in the order it asks for."""
+        texts = self.list_job_texts(query)
+        with gc_paused():  # 100,000 decoded records and no cycles among them
+            return [json.loads(text) for text in texts]
+
+    def list_job_texts(self, query: JobQuery) -> list[str]:
+        """The same records as stored JSON text, for a caller that only prints them."""
         clauses = ["deleted = 0"]
         params: list[Any] = []
         for column, value in (
@@ -346,7 +348,7 @@ class CatalogViews(TrackingRecorder):
                 ),
                 params,
             )
-            return [json.loads(row["record"]) for row in c.fetchall()]
+            return [row["record"] for row in c.fetchall()]
 
     def list_sources(self) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
