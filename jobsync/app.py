@@ -376,8 +376,10 @@ class JobCatalogApp(Application[UUID]):
 
     def _update(self, ident: UUID, change: Callable[[Any], bool | None]) -> bool:
         """Load, change, save; on a version conflict reload and re-apply (bounded), never overwrite."""
+        name = str(ident)
         for _ in range(MAX_ATTEMPTS):
             aggregate: Job | Source | JobResult = self.repository.get(ident)
+            name = aggregate.ref if isinstance(aggregate, Job) else f"result {ident}"
             if change(aggregate) is False:
                 return False
             try:
@@ -385,7 +387,9 @@ class JobCatalogApp(Application[UUID]):
             except IntegrityError:
                 continue
             return True
-        raise ConflictError(f"{ident} kept changing under this change; try again")
+        raise ConflictError(
+            f"{name} kept changing while this change was made ({MAX_ATTEMPTS} tries); try again"
+        )
 
     # -- results -----------------------------------------------------------------------------
 

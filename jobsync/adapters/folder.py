@@ -46,6 +46,7 @@ class FolderSnapshot:
     _root: Path
     _data: dict[str, bytes] = field(default_factory=dict)  # sha -> contents read during the scan
     branch: str = ""
+    skipped_links: list[str] = field(default_factory=list)
 
     def files(self) -> list[FileEntry]:
         return [FileEntry(path, sha, -1) for path, sha in sorted(self.entries.items())]
@@ -57,8 +58,8 @@ class FolderSnapshot:
         return changes
 
     def links(self) -> list[str]:
-        """Links that leave the folder are skipped during the scan itself (and not reported yet)."""
-        return []
+        """Links the scan did not follow: to folders, or to files outside the folder (or in a loop)."""
+        return self.skipped_links
 
     def read_many(self, shas: Sequence[str]) -> list[bytes]:
         by_sha = {sha: path for path, sha in self.entries.items()}
@@ -85,6 +86,7 @@ class Folder:
         self.only = sorted(set(only)) if only is not None else None
         self.label = label or str(root)
         self._seen: dict[str, _Seen] = {}
+        self._skipped: list[str] = []  # links the last scan did not follow
 
     def snapshot(self, branch: str | None = None) -> FolderSnapshot:
         """Scan the folder now; ``branch`` is accepted for symmetry with git and ignored."""
@@ -93,6 +95,7 @@ class Folder:
         entries: dict[str, str] = {}
         data: dict[str, bytes] = {}
         seen: dict[str, _Seen] = {}
+        self._skipped = []
         scan_started = time.time_ns()
         for path, full in self._candidates():
             try:
@@ -115,7 +118,7 @@ class Folder:
         self._seen = seen
         listing = "\n".join(f"{path} {sha}" for path, sha in sorted(entries.items()))
         commit = FOLDER_COMMIT_PREFIX + hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
-        return FolderSnapshot(commit, entries, self.root, data)
+        return FolderSnapshot(commit, entries, self.root, data, skipped_links=self._skipped)
 
     def _candidates(self) -> Iterable[tuple[str, Path]]:
         """(relative POSIX path, file) pairs; links leaving the root and hidden folders are skipped."""
@@ -127,12 +130,18 @@ class Folder:
                     yield path, full
             return
         for folder, dirs, files in os.walk(root, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(folder) / d).is_symlink())
+            linked = sorted(d for d in dirs if (Path(folder) / d).is_symlink())
+            self._skipped += [(Path(folder) / d).relative_to(root).as_posix() for d in linked]
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked)
             for name in sorted(files):
                 full = Path(folder) / name
                 path = full.relative_to(root).as_posix()
-                if self.wanted(path) and _inside(full, root) and full.is_file():
+                if not self.wanted(path):
+                    continue
+                if _inside(full, root) and full.is_file():
                     yield path, full
+                elif full.is_symlink():
+                    self._skipped.append(path)
 
 
 def _inside(full: Path, root: Path) -> bool:

@@ -150,3 +150,24 @@ class TestAppSource:
             with pytest.raises(SourceReadError):
                 catalog.resync("ghost")
             assert [(r["job_name"], r["status"]) for r in catalog.results()] == [("Sync ghost", "failed")]
+
+
+class TestLocalLinks:
+    def test_links_leaving_the_folder_are_reported(self, catalog: Catalog, tmp_path: Path) -> None:
+        """A local folder's link to a file or folder outside it is named in the sync's problems, not followed."""
+        root = tmp_path / "lab"
+        (root / "jobs").mkdir(parents=True)
+        (root / "jobs" / "good.py").write_text(
+            "from nautobot.apps.jobs import Job\n\nclass Good(Job):\n    pass\n", encoding="utf-8"
+        )
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "evil.py").write_text(
+            "from nautobot.apps.jobs import Job\n\nclass Evil(Job):\n    pass\n", encoding="utf-8"
+        )
+        (root / "jobs" / "evil.py").symlink_to(outside / "evil.py")
+        (root / "jobs" / "ext").symlink_to(outside, target_is_directory=True)
+        summary = catalog.resync(str(root))
+        assert [job["job_class_name"] for job in catalog.jobs()] == ["Good"]
+        linked = sorted(p.file for p in summary.problems if "symbolic link" in p.reason)
+        assert linked == ["jobs/evil.py", "jobs/ext"]
