@@ -55,7 +55,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +72,7 @@ from jobsync.projections import BATCH_SIZE
 
 sys.path.insert(0, str(Path(__file__).parent))
 import resync
+from common import emit, work_folder
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -837,16 +837,9 @@ def main() -> None:
     if plan.run_events() < 0:
         least = plan.job_events()
         parser.error(f"--events must be at least {least:,} for these jobs and history")
-    with tempfile.TemporaryDirectory(prefix="jobsync-bench-") as tmp:
-        work = args.workdir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        if any(work.iterdir()):
-            parser.error(f"--workdir {work} is not empty")
+    with work_folder(parser, args.workdir) as work:
         result = run(args, work)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_table(result, args)
+    emit(result, args, print_table)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit, work_folder
 from resync import check, git, module_path, module_source
 
 MB = 1_000_000
@@ -600,18 +601,11 @@ def main() -> None:
         if not value.replace(".", "", 1).isdigit() or float(value) < 1:
             parser.error(f"--{option.replace('_', '-')}: seconds like '10s', at least 1")
     with (
-        tempfile.TemporaryDirectory(prefix="jobsync-bench-") as tmp,
+        work_folder(parser, args.workdir) as work,
         tempfile.TemporaryDirectory(prefix="jsb-") as sockets,  # short: a socket path is <= 107 bytes
     ):
-        work = args.workdir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        if any(work.iterdir()):
-            parser.error(f"--workdir {work} is not empty")
         result = run(args, work, Path(sockets))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_table(result, args)
+    emit(result, args, print_table)
 
 
 if __name__ == "__main__":

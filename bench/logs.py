@@ -29,7 +29,6 @@ import pstats
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,6 +38,9 @@ from typing import Any, TypeVar
 
 from jobsync import Catalog
 from jobsync.domain.result import LogEntry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+from common import emit, work_folder
 
 T = TypeVar("T")
 JOB_REF = "bench:jobs.x.MyJob"
@@ -357,16 +359,9 @@ def main() -> None:
         parser.error("every count must be at least 1")
     if args.single > args.entries or args.per_result > args.entries:
         parser.error("--single and --per-result reuse the first entries: keep them <= --entries")
-    with tempfile.TemporaryDirectory(prefix="jobsync-bench-") as tmp:
-        work = args.workdir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        if any(work.iterdir()):
-            parser.error(f"--workdir {work} is not empty")
+    with work_folder(parser, args.workdir) as work:
         result = run(args, work)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_table(result, args)
+    emit(result, args, print_table)
 
 
 if __name__ == "__main__":

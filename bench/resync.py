@@ -31,7 +31,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +41,9 @@ from dulwich.objects import Commit
 from dulwich.repo import Repo
 
 from jobsync import Catalog
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+from common import emit, work_folder
 
 T = TypeVar("T")
 MODULES_PER_FOLDER = 50
@@ -285,11 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.changed <= args.modules or args.jobs_per_module < 1:
         parser.error("need 0 < --changed <= --modules and --jobs-per-module >= 1")
-    with tempfile.TemporaryDirectory(prefix="jobsync-bench-") as tmp:
-        work = args.workdir or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        if any(work.iterdir()):
-            parser.error(f"--workdir {work} is not empty")
+    with work_folder(parser, args.workdir) as work:
         repo = make_repo(work / "repo", args.modules, args.jobs_per_module)
         url = (work / "repo").resolve().as_uri()
         floor, found = measure_floor(url, work)
@@ -303,10 +301,7 @@ def main() -> None:
         cli = measure(cli_sync(url, work / "state-cli"), lambda: bump(2), args)
     result = {"params": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     result |= report(floor, {"library": lib, "cli": cli})
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_table(result, args)
+    emit(result, args, print_table)
 
 
 if __name__ == "__main__":
