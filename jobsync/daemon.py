@@ -54,7 +54,6 @@ class SourceState:
     next_due: float = 0.0
     failures: int = 0
     dirty: bool = False
-    last_error: str | None = None
     last_reason: str | None = None
     last_ok: float | None = None
     watcher: FolderWatcher | None = None
@@ -138,7 +137,6 @@ class Daemon:
             summary = self.catalog.resync_spec(spec, reader=state.reader, record_unchanged=False)
         except JobSyncError as exc:
             state.failures += 1
-            state.last_error = str(exc)
             state.last_reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__
             delay = self._retry_delay(state)
             state.next_due = self.clock() + delay
@@ -149,16 +147,15 @@ class Daemon:
                 error=str(exc),
                 retry_in=round(delay, 1),
             )
-        except Exception as exc:  # a bug must cost one sync, not the service
+        except Exception:  # a bug must cost one sync, not the service
             state.failures += 1
-            state.last_error = f"{type(exc).__name__}: {exc}"
             state.last_reason = "Error"
             delay = self._retry_delay(state)
             state.next_due = self.clock() + delay
             log.exception("sync errored", source=spec.name, retry_in=round(delay, 1))
         else:
             state.failures = 0
-            state.last_error = state.last_reason = None
+            state.last_reason = None
             state.last_ok = time.time()
             state.next_due = self.clock() + _jittered(state.period)
             log.info(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +107,14 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, tex
     assert lines[0].startswith("error: ")
     assert text in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def bench_make_repo() -> Callable[[Path, int, int], Path]:
+    """``make_repo`` of bench/resync.py (``bench`` is not a package, so it is loaded by path)."""
+    path = Path(__file__).resolve().parent.parent / "bench" / "resync.py"
+    spec = importlib.util.spec_from_file_location("bench_resync", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    make_repo: Callable[[Path, int, int], Path] = module.make_repo
+    return make_repo

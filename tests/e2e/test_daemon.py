@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 
 from jobsync import Catalog
-from tests.helpers import GitRepo
+from tests.helpers import GitRepo, bench_make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How long a test waits for something that normally takes well under a second.
@@ -484,16 +483,6 @@ class TestReload:
         assert daemon.lines("configuration reloaded") == []
 
 
-def _make_repo() -> Callable[[Path, int, int], Path]:
-    """``make_repo`` of bench/resync.py (``bench`` is not a package, so it is loaded by path)."""
-    spec = importlib.util.spec_from_file_location("bench_resync", ROOT / "bench" / "resync.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    make_repo: Callable[[Path, int, int], Path] = module.make_repo
-    return make_repo
-
-
 BIG_MODULES, BIG_JOBS_PER_MODULE = 400, 10
 BIG_JOBS = BIG_MODULES * BIG_JOBS_PER_MODULE
 
@@ -501,7 +490,7 @@ BIG_JOBS = BIG_MODULES * BIG_JOBS_PER_MODULE
 @pytest.fixture(scope="module")
 def big_repo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A repository of 4,000 jobs: its first sync takes long enough to be interrupted."""
-    root = _make_repo()(tmp_path_factory.mktemp("big") / "repo", BIG_MODULES, BIG_JOBS_PER_MODULE)
+    root = bench_make_repo()(tmp_path_factory.mktemp("big") / "repo", BIG_MODULES, BIG_JOBS_PER_MODULE)
     return "file://" + str(root)
 
 

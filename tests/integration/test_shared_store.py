@@ -15,7 +15,6 @@ overrides; 100,000 events to migrate; 50,000 events to project): about 3 minutes
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -41,7 +40,7 @@ from jobsync.domain.job import Job
 from jobsync.domain.source import Source, source_id
 from jobsync.migrate import copy_store
 from tests.concurrency import PATIENCE, ROOT, Workers, child_env, kill_group, start
-from tests.helpers import GitRepo
+from tests.helpers import GitRepo, bench_make_repo
 from tests.postgres import PostgresServer
 
 
@@ -131,16 +130,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = PATIEN
 
 def without_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in record.items() if k not in WHEN_FIELDS} for record in records]
-
-
-def bench_make_repo() -> Callable[[Path, int, int], Path]:
-    """``make_repo`` of bench/resync.py (``bench`` is not a package, so it is loaded by path)."""
-    spec = importlib.util.spec_from_file_location("bench_resync", ROOT / "bench" / "resync.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    make_repo: Callable[[Path, int, int], Path] = module.make_repo
-    return make_repo
 
 
 def log_entry_rows(app: JobCatalogApp) -> int:
