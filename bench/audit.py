@@ -68,7 +68,7 @@ from jobsync.domain.fields import OVERRIDABLE_DEFAULTS
 from jobsync.domain.job import Job
 from jobsync.domain.result import JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
-from jobsync.projections import BATCH_SIZE
+from jobsync.projector import BATCH_SIZE
 
 sys.path.insert(0, str(Path(__file__).parent))
 import resync

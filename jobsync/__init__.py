@@ -21,7 +21,7 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
-from jobsync.sync import SourceSpec
+from jobsync.spec import SourceSpec
 
 __all__ = [
     "LOG_LEVELS",

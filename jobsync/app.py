@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording, StoredEvent
 
-from jobsync.domain.discovery import Discovery, Problem
-from jobsync.domain.errors import ConflictError, FieldError, JobNotRunnableError
-from jobsync.domain.fields import JobFacts
+from jobsync.domain.discovery import (
+    ModuleEntry,
+    ModuleSummary,
+    Problem,
+    affected_modules,
+    is_candidate,
+    module_entry,
+    resolve_jobs,
+)
+from jobsync.domain.errors import ConflictError, FieldError, JobSyncError, SourceReadError
 from jobsync.domain.job import Job, job_id
+from jobsync.domain.planning import SyncPlan, plan_sync
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.topics import register_moved_topics
-from jobsync.projections import CatalogViews, JobRow, catch_up, facts_digest, view_changes, views_for
+from jobsync.parsing import summarize_files
+from jobsync.ports import CatalogReadModel, Change, Snapshot, SourceReader, SummaryStore
+from jobsync.projector import catch_up, view_changes
+from jobsync.spec import SourceSpec
 
 register_moved_topics()
 
@@ -28,6 +39,8 @@ register_moved_topics()
 SNAPSHOT_INTERVAL = 200
 #: How often a use case reloads and re-applies after another writer got there first.
 MAX_ATTEMPTS = 5
+
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass
@@ -69,8 +82,12 @@ class SyncSummary:
         """What the sync did, as log entries of its result (as Nautobot logs a Git sync)."""
         entries = [
             LogEntry(f"{what} {ref}", "info", "sync", ref)
-            for what in ("added", "changed", "reinstalled")
-            for ref in getattr(self, what)
+            for what, refs in (
+                ("added", self.added),
+                ("changed", self.changed),
+                ("reinstalled", self.reinstalled),
+            )
+            for ref in refs
         ]
         entries += [LogEntry(f"uninstalled {ref}", "warning", "sync", ref) for ref in self.uninstalled]
         entries += [
@@ -90,8 +107,28 @@ class SyncSummary:
         return entries
 
 
+@dataclass
+class _SourceFiles:
+    """A source's summaries at a snapshot, and which modules this sync must decide again.
+
+    ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new.
+    """
+
+    entries: dict[str, ModuleEntry]
+    summaries: Mapping[str, ModuleSummary]
+    parsed: list[tuple[ModuleEntry, ModuleSummary]]
+    removed: list[str]
+    scope: frozenset[str] | None
+    reexamined: frozenset[str]
+    earlier_problems: tuple[Problem, ...]
+
+
 class JobCatalogApp(Application[UUID]):
-    """The event-sourced catalog: sources and jobs, rebuilt from the log."""
+    """The event-sourced catalog: sources, jobs and results, rebuilt from the log.
+
+    ``read_model`` makes the read models on the application's own database (the store adapter
+    picks the SQL dialect); ``summaries`` keeps per-file discovery summaries between syncs.
+    """
 
     name = "jobsync"
     #: Long-lived aggregates (a run with 100,000 log entries, a job edited for years) load from a
@@ -100,17 +137,328 @@ class JobCatalogApp(Application[UUID]):
     #: own interval snapshots reload the aggregate from the database first, which costs more.
     is_snapshotting_enabled = True
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        read_model: Callable[[InfrastructureFactory[Any]], CatalogReadModel],
+        summaries: SummaryStore,
+    ) -> None:
         super().__init__(env)
-        self.views: CatalogViews = views_for(self.factory)
+        self.views = read_model(self.factory)
+        self.summaries = summaries
 
-    # -- reading -----------------------------------------------------------------------------
+    # -- the sync use case -------------------------------------------------------------------------
+
+    def resync_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
+        """Sync one source now, recorded as a result of the built-in sync task even when nothing moved."""
+        source = self._source_for(spec, actor)  # a name taken by another location is refused before anything
+        result_id = self._start_sync_result(spec.name, actor)
+        with self._recording_failure(spec.name, result_id, actor):
+            snapshot = reader.snapshot(spec.branch)
+            return self._sync(spec, source, snapshot, result_id, actor)
+
+    def poll_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
+        """The daemon's periodic sync: a healthy source that has not moved records nothing at all."""
+        source = self._source_for(spec, actor)
+        try:
+            snapshot = reader.snapshot(spec.branch)
+        except Exception:
+            with self._recording_failure(spec.name, self._start_sync_result(spec.name, actor), actor):
+                raise
+        if source.last_commit == snapshot.commit and source.failure is None and not source.pending_events:
+            return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True)
+        result_id = self._start_sync_result(spec.name, actor)
+        with self._recording_failure(spec.name, result_id, actor):
+            return self._sync(spec, source, snapshot, result_id, actor)
+
+    def _sync(
+        self, spec: SourceSpec, source: Source, snapshot: Snapshot, result_id: UUID, actor: str
+    ) -> SyncSummary:
+        """From a fetched snapshot to saved events: the one path every sync takes (DESIGN §5).
+
+        Parse only the files that changed, decide only the modules they can affect, plan only
+        those modules' jobs, then save the source, the jobs and the finished result atomically;
+        if another writer saved first, re-plan (bounded), never overwrite.
+        """
+        if source.last_commit == snapshot.commit:
+            summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
+            if source.failure is not None:  # reachable again: say so, even though nothing moved
+                source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
+            self.save_and_project(source, self._finished_sync_result(result_id, summary, actor))
+            return summary
+        planned_from = source.last_commit
+        files = self._summaries_at(spec, snapshot, planned_from)
+        discovery = resolve_jobs(files.summaries, entries=files.entries, scope=files.scope)
+        found = _merged_problems(discovery.problems, files)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                source = self._source_for(spec, actor)
+                if source.last_commit != planned_from:
+                    # Another process saved a sync of this source first: its commit may well be newer
+                    # than ours, so ours must not be put on top. Its next fetch decides.
+                    summary = SyncSummary(source=spec.name, commit=source.last_commit or snapshot.commit)
+                    summary.up_to_date, summary.result = True, result_id
+                    self.save_and_project(self._finished_sync_result(result_id, summary, actor))
+                    return summary
+            self.catch_up()
+            rows = self.views.source_rows(spec.name, files.scope)
+            plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
+            summary, jobs = self._apply_plan(source, plan, snapshot.commit, actor)
+            summary.problems = sorted(
+                [*found, *plan.problems, *_link_problems(snapshot, spec)], key=_problem_order
+            )
+            summary.result = result_id
+            source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
+            try:
+                self.save_and_project(source, *jobs, self._finished_sync_result(result_id, summary, actor))
+            except IntegrityError:
+                continue
+            self.summaries.save(
+                spec.name,
+                spec.filters,
+                snapshot.commit,
+                files.parsed,
+                files.removed,
+                sorted([*found, *plan.problems], key=_problem_order),
+                replace_all=files.scope is None and planned_from is None,
+            )
+            return summary
+        raise ConflictError(f"source {spec.name!r} kept changing under this sync; try again")
+
+    def _source_for(self, spec: SourceSpec, actor: str) -> Source:
+        """The source as saved (a configured one moved to the config's location), or a new one."""
+        source = self.get_source(spec.name)
+        if source is None:
+            return Source(name=spec.name, kind=spec.kind, url=spec.location, branch=spec.branch, actor=actor)
+        if spec.configured and spec.location != source.url:
+            source.relocate(spec.location, spec.branch, actor=actor)
+        source.check_same_location(spec.location)
+        return source
+
+    def _summaries_at(self, spec: SourceSpec, snapshot: Snapshot, synced: str | None) -> _SourceFiles:
+        """Bring the stored summaries to ``snapshot``, parsing only changed files; say what to decide again.
+
+        Only when the catalog and the summaries stand at the same commit can the changes between
+        them and the snapshot narrow what is decided; otherwise everything is.
+        """
+        index = self.summaries.index(spec.name, spec.filters)
+        known = {path: entry.sha for path, entry in index.entries.items()} if index is not None else {}
+        changes = snapshot.changes_since(index.commit, known) if index is not None else None
+        wanted = [Change(f.path, f.sha) for f in (snapshot.files() if changes is None else changes)]
+        wanted = [c for c in wanted if is_candidate(c.path, spec.include, spec.exclude)]
+        to_parse = [c for c in wanted if c.sha is not None]
+        contents = snapshot.read_many([c.sha for c in to_parse if c.sha is not None])
+        summaries = summarize_files([(c.path, data) for c, data in zip(to_parse, contents, strict=True)])
+        parsed = [
+            (module_entry(summary, c.sha), summary)
+            for c, summary in zip(to_parse, summaries, strict=True)
+            if c.sha is not None
+        ]
+        entries = dict(index.entries) if index is not None and changes is not None else {}
+        old = {c.path: entries.pop(c.path) for c in wanted if c.path in entries}
+        entries.update((entry.path, entry) for entry, _ in parsed)
+        changed_paths = frozenset(c.path for c in wanted)
+        scope = None
+        if index is not None and changes is not None and synced == index.commit:
+            scope = affected_modules(entries, old, changed_paths)
+        reexamined = changed_paths | {
+            p for p, e in entries.items() if scope is None or e.module_name in scope
+        }
+        loaded = _StoredSummaries(
+            {entry.path: summary for entry, summary in parsed}, entries, spec.name, self.summaries, snapshot
+        )
+        return _SourceFiles(
+            entries=entries,
+            summaries=loaded,
+            parsed=parsed,
+            removed=[c.path for c in wanted if c.sha is None],
+            scope=scope,
+            reexamined=frozenset(reexamined),
+            earlier_problems=index.problems if index is not None and scope is not None else (),
+        )
+
+    def _apply_plan(
+        self, source: Source, plan: SyncPlan, commit: str, actor: str
+    ) -> tuple[SyncSummary, list[Job]]:
+        """The plan as job events, not yet saved; each job decides what a change means for it."""
+        summary = SyncSummary(source=source.name, commit=commit)
+        jobs: list[Job] = []
+        for new in plan.new:
+            job = Job(
+                source=source.name,
+                module_name=new.module_name,
+                job_class_name=new.job_class_name,
+                facts=new.facts,
+                commit=commit,
+                actor=actor,
+            )
+            summary.added.append(job.ref)
+            jobs.append(job)
+        for ident, facts in plan.refreshed:
+            job = self.get_job(ident)
+            outcome = job.sync_facts(facts, commit, actor=actor)
+            if outcome is not None:
+                (summary.reinstalled if outcome == "reinstalled" else summary.changed).append(job.ref)
+                jobs.append(job)
+        for ident, reason in plan.uninstalled:
+            job = self.get_job(ident)
+            if job.uninstall(commit, actor=actor, reason=reason):
+                summary.uninstalled.append(job.ref)
+                jobs.append(job)
+        for refs in (summary.added, summary.changed, summary.reinstalled, summary.uninstalled):
+            refs.sort()
+        return summary, jobs
+
+    @contextmanager
+    def _recording_failure(self, name: str, result_id: UUID, actor: str) -> Iterator[None]:
+        """A sync that fails finishes its result with the reason; a known source remembers why."""
+        try:
+            yield
+        except JobSyncError as exc:
+            self._end_failed_sync(result_id, "failed", str(exc), actor)
+            reason = (
+                exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__.removesuffix("Error")
+            )
+            source = self.get_source(name)
+            if source is not None and source.record_failure(reason, str(exc), actor=actor):
+                with suppress(Exception):  # another writer, or the store itself failing, must not hide exc
+                    self.save_and_project(source)
+            raise
+        except Exception as exc:
+            self._end_failed_sync(result_id, "errored", f"{type(exc).__name__}: {exc}", actor)
+            raise
+
+    def _start_sync_result(self, source_name: str, actor: str) -> UUID:
+        """Record a sync of ``source_name`` as running, before fetching, so it is visible at once."""
+        result = JobResult.record(
+            job_id=None,
+            job_ref=source_name,
+            job_name=f"Sync {source_name}",
+            task="sync",
+            args={},
+            actor=actor,
+        )
+        result.start(actor=actor)
+        self.save_and_project(result)
+        return result.id
+
+    def _finished_sync_result(self, ident: UUID, summary: SyncSummary, actor: str) -> JobResult:
+        """The sync's result with what it did logged and its status completed; saved by the caller."""
+        result: JobResult = self.repository.get(ident)
+        for entry in summary.log_entries():
+            result.log(entry, actor=actor)
+        result.finish("completed", summary.as_dict(), actor=actor)
+        return result
+
+    def _end_failed_sync(self, ident: UUID, status: str, reason: str, actor: str) -> None:
+        """Finish a sync result that saved nothing; a failure here must not hide the original error."""
+        entry = LogEntry(reason[:MAX_MESSAGE], "failure" if status == "failed" else "error", "sync")
+        with suppress(Exception):  # the store itself may be what failed
+            result: JobResult = self.repository.get(ident)
+            result.log(entry, actor=actor)
+            result.finish(status, {"error": reason}, actor=actor)
+            self.save_and_project(result)
+
+    # -- operator use cases ------------------------------------------------------------------------
+
+    def override_field(self, ident: UUID, field_name: str, value: object, actor: str) -> bool:
+        """Pin a job's field to a validated value (a name must be free); False when it already was."""
+
+        def change(job: Job) -> bool:
+            if field_name == "name" and isinstance(value, str):
+                self._check_name_free(job, value)
+            return job.override(field_name, value, actor=actor)
+
+        return self._change(ident, Job, change)
+
+    def clear_override(self, ident: UUID, field_name: str, actor: str) -> bool:
+        """Let a job's field follow its current source value again; False when it was not overridden."""
+        return self._change(ident, Job, lambda job: job.clear_override(field_name, actor=actor))
+
+    def enable_job(self, ident: UUID, actor: str) -> bool:
+        """Allow a job to run; False when it already could."""
+        return self._change(ident, Job, lambda job: job.enable(actor=actor))
+
+    def disable_job(self, ident: UUID, actor: str) -> bool:
+        """Stop a job from running; False when it already was stopped."""
+        return self._change(ident, Job, lambda job: job.disable(actor=actor))
+
+    def delete_job(self, ident: UUID, actor: str) -> bool:
+        """Delete an uninstalled job (its history and results stay)."""
+
+        def delete(job: Job) -> bool:
+            job.delete(actor=actor)
+            return True
+
+        return self._change(ident, Job, delete)
+
+    def record_result(self, job_ident: UUID, args: Any, actor: str, scheduled_job: str | None = None) -> UUID:
+        """Queue a run of a job that may run; its ref and name are kept as text for audit."""
+        job = self.get_job(job_ident)
+        result = job.record_run(args=args, actor=actor, scheduled_job=scheduled_job)
+        self.save_and_project(result)
+        return result.id
+
+    def start_result(self, ident: UUID, actor: str) -> None:
+        """pending -> running."""
+
+        def start(result: JobResult) -> bool:
+            result.start(actor=actor)
+            return True
+
+        self._change(ident, JobResult, start)
+
+    def finish_result(self, ident: UUID, status: str, data: Any, actor: str) -> None:
+        """End a run with a terminal status and its JSON output."""
+
+        def finish(result: JobResult) -> bool:
+            result.finish(status, data, actor=actor)
+            return True
+
+        self._change(ident, JobResult, finish)
+
+    def append_logs(self, ident: UUID, entries: Sequence[LogEntry], actor: str) -> None:
+        """Append log entries in one transaction (all or none: one bad entry refuses the batch)."""
+
+        def append(result: JobResult) -> bool:
+            for entry in entries:
+                result.log(entry, actor=actor)
+            return True
+
+        self._change(ident, JobResult, append)
+
+    def _change(self, ident: UUID, kind: type[A], change: Callable[[A], bool]) -> bool:
+        """Load, change, save; on a version conflict reload and re-apply (bounded), never overwrite."""
+        for _ in range(MAX_ATTEMPTS):
+            aggregate: Aggregate = self.repository.get(ident)
+            if not isinstance(aggregate, kind):
+                raise JobSyncError(f"{ident} is not a {kind.__name__}")
+            if not change(aggregate):
+                return False
+            try:
+                self.save_and_project(aggregate)
+            except IntegrityError:
+                continue
+            return True
+        what = aggregate.ref if isinstance(aggregate, Job) else f"result {ident}"
+        raise ConflictError(
+            f"{what} kept changing while this change was made ({MAX_ATTEMPTS} tries); try again"
+        )
+
+    def _check_name_free(self, job: Job, name: str) -> None:
+        self.catch_up()
+        holder = self.views.name_holders([name]).get(name)
+        if holder is not None and holder != job.ref:
+            raise FieldError(f"name {name!r} is already used by {holder}")
+
+    # -- reading and saving ------------------------------------------------------------------------
 
     def catch_up(self) -> int:
         """Bring the read models up to the end of the log (read-your-writes for local commands)."""
         return catch_up(self, self.views)
 
-    def save_and_project(self, *aggregates: Job | Source | JobResult) -> None:
+    def save_and_project(self, *aggregates: Aggregate) -> None:
         """Save in one transaction, then update the read models.
 
         When nothing else was appended in between, the rows come straight from the saved
@@ -131,11 +479,6 @@ class JobCatalogApp(Application[UUID]):
             else:
                 return
         self.catch_up()
-
-    def _snapshot_time(self, stored: StoredEvent) -> datetime:
-        """When the snapshotted aggregate last changed (not when the snapshot was taken)."""
-        snapshot = self.mapper.to_domain_event(stored)
-        return cast("datetime", snapshot.state["_modified_on"])  # type: ignore[attr-defined]
 
     def _snapshot_if_due(
         self, aggregates: Iterable[Aggregate], recordings: Sequence[Recording[UUID]]
@@ -171,6 +514,11 @@ class JobCatalogApp(Application[UUID]):
         """Every event of one job, oldest first."""
         return cast("list[Job.Event]", list(self.events.get(ident)))
 
+    def _snapshot_time(self, stored: StoredEvent) -> datetime:
+        """When the snapshotted aggregate last changed (not when the snapshot was taken)."""
+        snapshot = self.mapper.to_domain_event(stored)
+        return cast("datetime", snapshot.state["_modified_on"])  # type: ignore[attr-defined]
+
     def job_at(self, ident: UUID, at: datetime) -> Job | None:
         """The job as it was at ``at``: its last snapshot from before then, plus the events up to then.
 
@@ -205,273 +553,69 @@ class JobCatalogApp(Application[UUID]):
             job = cast("Job", domain_event.mutate(job))
         return job
 
-    # -- sync --------------------------------------------------------------------------------
 
-    def register_source(self, name: str, kind: str, url: str, branch: str | None, actor: str) -> Source:
-        """The source named ``name``: existing (its URL checked) or new, not yet saved."""
-        existing = self.get_source(name)
-        if existing is not None:
-            existing.check_same_location(url)
-            return existing
-        return Source(name=name, kind=kind, url=url, branch=branch, actor=actor)
+class _StoredSummaries(Mapping[str, ModuleSummary]):
+    """Summaries by path: the ones just parsed, else read from the store when resolution asks.
 
-    def apply_discovery(
+    A stored summary of another content than the snapshot's (another process moved the store on
+    meanwhile) is not used: the file is read from the snapshot and parsed again.
+    """
+
+    def __init__(
         self,
-        source: Source,
-        commit: str,
-        branch: str,
-        discovery: Discovery,
-        actor: str,
-        result_id: UUID | None = None,
-    ) -> SyncSummary:
-        """Turn what discovery found into events and save them with the source, in one transaction.
-
-        Only jobs whose facts differ from the read model are loaded; if another writer saved
-        first, everything is reloaded and re-planned, so nothing is duplicated or lost.
-        """
-        planned_from = source.last_commit
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                reloaded = self.get_source(source.name)
-                source = reloaded or Source(
-                    name=source.name, kind=source.kind, url=source.url, branch=source.branch, actor=actor
-                )
-                if source.last_commit != planned_from:
-                    # Another process saved a sync of this source first: its commit may well be
-                    # newer than ours, so ours must not be put on top. Its next fetch decides.
-                    return SyncSummary(
-                        source=source.name, commit=source.last_commit or commit, up_to_date=True
-                    )
-            self.catch_up()
-            summary, touched = self._plan(source, commit, discovery, actor)
-            source.record_sync(commit, branch, summary.counts(), actor=actor)
-            results = []
-            if result_id is not None:
-                summary.result = result_id
-                entries = summary.log_entries()
-                results.append(
-                    self.end_sync_result(result_id, entries, "completed", summary.as_dict(), actor)
-                )
-            try:
-                self.save_and_project(source, *touched, *results)
-            except IntegrityError:
-                continue
-            return summary
-        raise ConflictError(f"source {source.name!r} kept changing under this sync; try again")
-
-    def _plan(
-        self, source: Source, commit: str, discovery: Discovery, actor: str
-    ) -> tuple[SyncSummary, list[Job]]:
-        summary = SyncSummary(source=source.name, commit=commit, problems=list(discovery.problems))
-        rows = {row.key: row for row in self.views.source_rows(source.name)}
-        found = {facts.key: facts for facts in discovery.jobs}
-        names = self._assign_names(source.name, found, rows, summary.problems)
-        touched: list[Job] = []
-        for key in sorted(found):
-            facts = found[key]
-            data = facts.as_event_data()
-            data["values"]["name"] = names[key]
-            row = rows.get(key)
-            if row is None:
-                job = Job(
-                    source=source.name,
-                    module_name=facts.module_name,
-                    job_class_name=facts.job_class_name,
-                    facts=data,
-                    commit=commit,
-                    actor=actor,
-                )
-                summary.added.append(job.ref)
-                touched.append(job)
-                continue
-            if row.installed and not row.deleted and row.digest == facts_digest(data):
-                continue
-            job = self.get_job(row.id)
-            outcome = job.sync_facts(data, commit, actor=actor)
-            if outcome == "changed":
-                summary.changed.append(job.ref)
-            elif outcome == "reinstalled":
-                summary.reinstalled.append(job.ref)
-            if outcome:
-                touched.append(job)
-        for key, row in sorted(rows.items()):
-            if key in found or not row.installed or row.deleted:
-                continue
-            if key.rsplit(".", 1)[0] in discovery.unreadable_modules:
-                continue
-            job = self.get_job(row.id)
-            module = key.rsplit(".", 1)[0]
-            reason = (
-                f"{module} no longer defines or registers {key.rsplit('.', 1)[1]}"
-                if module in discovery.modules
-                else f"{module} is no longer in the source"
-            )
-            if job.uninstall(commit, actor=actor, reason=reason):
-                summary.uninstalled.append(job.ref)
-                touched.append(job)
-        return summary, touched
-
-    def _assign_names(
-        self,
+        parsed: dict[str, ModuleSummary],
+        entries: Mapping[str, ModuleEntry],
         source: str,
-        found: dict[str, JobFacts],
-        rows: dict[str, JobRow],
-        problems: list[Problem],
-    ) -> dict[str, str]:
-        """Give every found job a unique name, as Nautobot does: ``Name``, ``Name (2)``, ``Name (3)``…
+        store: SummaryStore,
+        snapshot: Snapshot,
+    ) -> None:
+        self._known = parsed
+        self._entries = entries
+        self._source = source
+        self._store = store
+        self._snapshot = snapshot
 
-        A job keeps the name it already has when that is still free, so names do not shuffle.
-        """
-        wanted = {key: str(facts.values["name"]) for key, facts in found.items()}
-        own_refs = {f"{source}:{key}" for key in rows}
-        holders: dict[str, str | None] = dict.fromkeys(
-            set(wanted.values()) | {row.source_name for row in rows.values()}
+    def __getitem__(self, path: str) -> ModuleSummary:
+        summary = self._known.get(path)
+        if summary is None:
+            sha = self._entries[path].sha
+            summary = self._store.load(self._source, {path: sha}).get(path)
+            if summary is None:
+                [data] = self._snapshot.read_many([sha])
+                [summary] = summarize_files([(path, data)])
+            self._known[path] = summary
+        return summary
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _merged_problems(found: Iterable[Problem], files: _SourceFiles) -> list[Problem]:
+    """This sync's problems for the files it re-examined, and the earlier ones for all the others."""
+    kept = [p for p in files.earlier_problems if p.file not in files.reexamined]
+    fresh = [p for p in found if files.scope is None or p.file in files.reexamined]
+    return sorted({*kept, *fresh}, key=_problem_order)
+
+
+def _link_problems(snapshot: Snapshot, spec: SourceSpec) -> list[Problem]:
+    """Say which symbolic links were not followed, where one could have held job files."""
+    return [
+        Problem(
+            path,
+            0,
+            "symbolic link: not followed (only regular files are read, so nothing outside the source is)",
         )
-        holders.update(self.views.name_holders(holders))
-        # Names this sync may not hand out: held by other jobs, or by this source's jobs it won't rename.
-        taken = {name for name, ref in holders.items() if ref is not None and ref not in own_refs}
-        for key, row in rows.items():
-            if not row.deleted and (key not in found or row.name_override):
-                taken.add(row.name)
-
-        def is_free(name: str) -> bool:
-            if name not in holders:
-                holders[name] = self.views.name_holders([name]).get(name)
-            holder = holders[name]
-            return name not in taken and (holder is None or holder in own_refs)
-
-        assigned: dict[str, str] = {}
-        ordered = sorted(found, key=lambda k: (k not in rows, k))
-        for key in ordered:
-            base = wanted[key]
-            existing = rows.get(key)
-            current = existing.source_name if existing is not None else None
-            if current is not None and _is_variant(current, base) and is_free(current):
-                name = current
-            else:
-                name = next(n for n in _variants(base) if is_free(n))
-            if name != base:
-                facts = found[key]
-                problems.append(
-                    Problem(
-                        facts.file, facts.line, f"job name {base!r} is already used; {key} is named {name!r}"
-                    )
-                )
-            taken.add(name)
-            assigned[key] = name
-        return assigned
-
-    # -- operator actions --------------------------------------------------------------------
-
-    def change_job(self, ident: UUID, action: str, actor: str, *args: Any) -> bool:
-        """Run one operator action on a job and save it, retrying if another writer got there first."""
-
-        def change(job: Job) -> bool | None:
-            if action == "override" and args[0] == "name":
-                self._check_name_free(job, args[1])
-            result: bool | None = getattr(job, action)(*args, actor=actor)
-            return result
-
-        return self._update(ident, change)
-
-    def _update(self, ident: UUID, change: Callable[[Any], bool | None]) -> bool:
-        """Load, change, save; on a version conflict reload and re-apply (bounded), never overwrite."""
-        name = str(ident)
-        for _ in range(MAX_ATTEMPTS):
-            aggregate: Job | Source | JobResult = self.repository.get(ident)
-            name = aggregate.ref if isinstance(aggregate, Job) else f"result {ident}"
-            if change(aggregate) is False:
-                return False
-            try:
-                self.save_and_project(aggregate)
-            except IntegrityError:
-                continue
-            return True
-        raise ConflictError(
-            f"{name} kept changing while this change was made ({MAX_ATTEMPTS} tries); try again"
-        )
-
-    # -- results -----------------------------------------------------------------------------
-
-    def record_result(self, job_ident: UUID, args: Any, actor: str, scheduled_job: str | None = None) -> UUID:
-        """Queue a run of an installed, enabled job; its ref and name are kept as text for audit."""
-        job = self.get_job(job_ident)
-        if job.deleted or not job.installed:
-            raise JobNotRunnableError(f"job {job.ref} is not installed; it cannot run")
-        if not job.enabled:
-            raise JobNotRunnableError(f"job {job.ref} is disabled; enable it first (jobsync jobs enable)")
-        result = JobResult.record(
-            job_id=job.id,
-            job_ref=job.ref,
-            job_name=job.name,
-            task="job",
-            args=args,
-            actor=actor,
-            scheduled_job=scheduled_job,
-        )
-        self.save_and_project(result)
-        return result.id
-
-    def start_sync_result(self, source_name: str, actor: str) -> UUID:
-        """Record a sync of ``source_name`` as running, before fetching, so it is visible at once."""
-        result = JobResult.record(
-            job_id=None,
-            job_ref=source_name,
-            job_name=f"Sync {source_name}",
-            task="sync",
-            args={},
-            actor=actor,
-        )
-        result.start(actor=actor)
-        self.save_and_project(result)
-        return result.id
-
-    def change_result(self, ident: UUID, action: str, actor: str, *args: Any) -> None:
-        """Start or finish a result (the aggregate refuses moves backwards)."""
-        self._update(ident, lambda result: getattr(result, action)(*args, actor=actor))
-
-    def log_entries(self, ident: UUID, entries: Sequence[LogEntry], actor: str) -> None:
-        """Append log entries to a result in one transaction (all or none: one bad entry refuses the batch)."""
-
-        def append(result: JobResult) -> None:
-            for entry in entries:
-                result.log(entry, actor=actor)
-
-        self._update(ident, append)
-
-    def end_sync_result(
-        self, ident: UUID, entries: Sequence[LogEntry], status: str, data: Any, actor: str
-    ) -> JobResult:
-        """Log what a sync did and finish its result; the caller saves it with the sync's events."""
-        result: JobResult = self.repository.get(ident)
-        for entry in entries:
-            result.log(entry, actor=actor)
-        result.finish(status, data, actor=actor)
-        return result
-
-    def _check_name_free(self, job: Job, name: object) -> None:
-        if not isinstance(name, str):
-            return
-        self.catch_up()
-        holder = self.views.name_holders([name]).get(name)
-        if holder is not None and holder != job.ref:
-            raise FieldError(f"name {name!r} is already used by {holder}")
+        for path in snapshot.links()
+        if is_candidate(path, spec.include, spec.exclude)
+        or is_candidate(f"{path}/__init__.py", spec.include, spec.exclude)
+    ]
 
 
-_SUFFIX = re.compile(r"^(?P<base>.*) \((?P<n>\d+)\)$")
-
-
-def _is_variant(name: str, base: str) -> bool:
-    match = _SUFFIX.match(name)
-    return name == base or (match is not None and match["base"] == base)
-
-
-def _variants(base: str) -> Iterable[str]:
-    yield base
-    n = 2
-    while True:
-        yield f"{base} ({n})"
-        n += 1
+def _problem_order(problem: Problem) -> tuple[str, int, str]:
+    return (problem.file, problem.line, problem.reason)
 
 
 __all__ = ["JobCatalogApp", "SyncSummary", "job_id"]

@@ -17,8 +17,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
-from jobsync.adapters.git import redact_url
-from jobsync.adapters.store import default_store_url, opening, redact_password, store_settings
+from jobsync.adapters.store import default_store_url, opening, read_models, redact_password, store_settings
+from jobsync.adapters.summaries import SQLiteSummaryStore
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.audit import catalog_audit, job_history
 from jobsync.domain.errors import (
@@ -32,8 +32,12 @@ from jobsync.domain.errors import (
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
-from jobsync.projections import JOB_SORTS, JobQuery, ReplayReport, replay
-from jobsync.sync import Reader, SourceSpec, resync
+from jobsync.ports import SourceReader, SummaryStore
+from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
+from jobsync.projector import ReplayReport, replay
+from jobsync.spec import SourceSpec
+from jobsync.sync import open_reader
+from jobsync.urls import redact_url
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
 
@@ -59,12 +63,21 @@ def default_state_dir() -> Path:
 class Catalog:
     """The catalog of jobs and their history, for CLI commands and Python programs alike."""
 
-    def __init__(self, app: JobCatalogApp, state_dir: Path, actor: str) -> None:
+    def __init__(
+        self,
+        app: JobCatalogApp,
+        state_dir: Path,
+        actor: str,
+        scratch_views: Callable[[], CatalogViews],
+        store_url: str,
+    ) -> None:
         self._app = app
+        self._views: CatalogViews = app.views  # type: ignore[assignment]  # the SQL views Catalog.open gave it
+        self._scratch_views = scratch_views
         self.state_dir = state_dir
         self.actor = actor
         self._configured: dict[str, SourceSpec] = {}
-        self._store_url = ""
+        self._store_url = store_url
 
     @classmethod
     def open(
@@ -81,19 +94,16 @@ class Catalog:
         except OSError as exc:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
-        settings = store_settings(url)
-        try:
-            with opening(url, settings):
-                app = JobCatalogApp(env=settings)
-        except (PersistenceError, OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
-        catalog = cls(app, state, actor or default_actor())
+        app, scratch = open_app(url, SQLiteSummaryStore(state / "summaries.db"))
+        catalog = cls(app, state, actor or default_actor(), scratch, url)
         catalog._configured = {spec.name: spec for spec in sources or []}
-        catalog._store_url = store or default_store_url(state)
         return catalog
 
     def close(self) -> None:
         self._app.close()
+        summaries = self._app.summaries
+        if isinstance(summaries, SQLiteSummaryStore):
+            summaries.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -116,25 +126,17 @@ class Catalog:
         """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``)."""
         return self.resync_spec(self._spec_for(target, branch=branch, name=name), actor=actor)
 
-    def resync_spec(
-        self,
-        spec: SourceSpec,
-        actor: str | None = None,
-        reader: Reader | None = None,
-        record_unchanged: bool = True,
-    ) -> SyncSummary:
-        """Sync the source ``spec`` describes; a long-lived caller passes its ``reader`` to keep its caches.
+    def resync_spec(self, spec: SourceSpec, actor: str | None = None) -> SyncSummary:
+        """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
+        return self._app.resync_source(spec, open_reader(spec, self.state_dir), actor or self.actor)
 
-        ``record_unchanged=False`` records no sync result when nothing moved (for polling).
-        """
-        return resync(
-            self._app,
-            spec,
-            self.state_dir,
-            actor or self.actor,
-            reader=reader,
-            record_unchanged=record_unchanged,
-        )
+    def poll(self, spec: SourceSpec, reader: SourceReader) -> SyncSummary:
+        """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved."""
+        return self._app.poll_source(spec, reader, self.actor)
+
+    def reader_for(self, spec: SourceSpec) -> SourceReader:
+        """A reader of the source under this catalog's state dir (a folder reader keeps what it saw)."""
+        return open_reader(spec, self.state_dir)
 
     def configure_sources(self, specs: Sequence[SourceSpec]) -> None:
         """Replace the configured sources (their names win over remembered ones)."""
@@ -148,7 +150,8 @@ class Catalog:
     def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
         if target in self._configured and name is None:
             spec = self._configured[target]
-            return spec if branch is None else replace(spec, branch=branch)
+            # A one-off --branch is this sync's choice, not the config's: it relocates nothing.
+            return spec if branch is None else replace(spec, branch=branch, configured=False)
         remembered = None if _looks_like_location(target) else self._app.get_source(target)
         if remembered is None:
             if not (_looks_like_location(target) or Path(target).exists()):
@@ -163,15 +166,10 @@ class Catalog:
             kind=remembered.kind,
         )
 
-    @property
-    def configured_sources(self) -> list[SourceSpec]:
-        """The sources the config file names, in its order."""
-        return list(self._configured.values())
-
     def sources(self) -> list[dict[str, Any]]:
         """Every source synced so far, with its last commit and counts."""
         self._app.catch_up()
-        return self._app.views.list_sources()
+        return self._views.list_sources()
 
     def source(self, name: str) -> dict[str, Any]:
         for record in self.sources():
@@ -198,7 +196,7 @@ class Catalog:
         ``installed=None`` lists installed and uninstalled jobs; ``search`` matches name or
         description (case-insensitive); ``sort`` is one of source, name, ref, grouping, updated.
         """
-        return self._app.views.list_jobs(
+        return self._views.list_jobs(
             self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
         )
 
@@ -216,7 +214,7 @@ class Catalog:
     ) -> str:
         """``jobs(...)`` as one JSON array, straight from the stored records (no decode and re-encode)."""
         query = self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
-        return "[" + ",".join(self._app.views.list_job_texts(query)) + "]"
+        return "[" + ",".join(self._views.list_job_texts(query)) + "]"
 
     def _job_query(
         self,
@@ -265,24 +263,23 @@ class Catalog:
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
-        return self._change(ref, "override", actor, field, value)
+        return self._app.override_field(self.resolve(ref), field, value, actor or self.actor)
 
     def clear_override(self, ref: str, field: str, actor: str | None = None) -> bool:
         """Let ``field`` follow the job's current source value again; False when it was not overridden."""
-        return self._change(ref, "clear_override", actor, field)
+        return self._app.clear_override(self.resolve(ref), field, actor or self.actor)
 
     def enable(self, ref: str, actor: str | None = None) -> bool:
-        return self._change(ref, "enable", actor)
+        """Allow a job to run; False when it already could."""
+        return self._app.enable_job(self.resolve(ref), actor or self.actor)
 
     def disable(self, ref: str, actor: str | None = None) -> bool:
-        return self._change(ref, "disable", actor)
+        """Stop a job from running; False when it already was stopped."""
+        return self._app.disable_job(self.resolve(ref), actor or self.actor)
 
     def delete_job(self, ref: str, actor: str | None = None) -> bool:
         """Delete an uninstalled job; its history stays readable."""
-        return self._change(ref, "delete", actor)
-
-    def _change(self, ref: str, action: str, actor: str | None, *args: Any) -> bool:
-        return self._app.change_job(self.resolve(ref), action, actor or self.actor, *args)
+        return self._app.delete_job(self.resolve(ref), actor or self.actor)
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -291,7 +288,7 @@ class Catalog:
 
         ``progress`` is called with the number of events applied in each batch.
         """
-        return replay(self._app, verify=verify, progress=progress)
+        return replay(self._app, self._views, self._scratch_views(), verify=verify, progress=progress)
 
     def event_count(self) -> int:
         """How many events the log holds (its last position)."""
@@ -311,12 +308,12 @@ class Catalog:
 
     def start_result(self, result: str, actor: str | None = None) -> None:
         """pending -> running."""
-        self._app.change_result(self.resolve_result(result), "start", actor or self.actor)
+        self._app.start_result(self.resolve_result(result), actor or self.actor)
 
     def finish_result(self, result: str, status: str, data: Any = None, actor: str | None = None) -> None:
         """End a run as ``completed``, ``failed`` or ``errored`` with JSON ``data``."""
         _check_json("data", data)
-        self._app.change_result(self.resolve_result(result), "finish", actor or self.actor, status, data)
+        self._app.finish_result(self.resolve_result(result), status, data, actor or self.actor)
 
     def log(
         self,
@@ -333,7 +330,7 @@ class Catalog:
 
     def log_many(self, result: str, entries: Sequence[LogEntry], actor: str | None = None) -> None:
         """Append several log entries in one transaction: the fast way for an executor to log."""
-        self._app.log_entries(self.resolve_result(result), entries, actor or self.actor)
+        self._app.append_logs(self.resolve_result(result), entries, actor or self.actor)
 
     def results(
         self, job: str | None = None, status: str | None = None, limit: int | None = None
@@ -341,16 +338,16 @@ class Catalog:
         """Results, newest first; ``job`` narrows to one job's runs."""
         self._app.catch_up()
         if job is None:
-            return self._app.views.list_results(status=status, limit=limit)
+            return self._views.list_results(status=status, limit=limit)
         found = self._app.get_job(self.resolve(job))
         if found.deleted:  # its results were detached from it and keep its ref as text
-            return self._app.views.list_results(detached_ref=found.ref, status=status, limit=limit)
-        return self._app.views.list_results(job_id=str(found.id), status=status, limit=limit)
+            return self._views.list_results(detached_ref=found.ref, status=status, limit=limit)
+        return self._views.list_results(job_id=str(found.id), status=status, limit=limit)
 
     def result(self, result: str) -> dict[str, Any]:
         """One result with its args (ready to queue again) and data."""
         ident = self.resolve_result(result)
-        [record] = self._app.views.list_results(result_id=str(ident))
+        [record] = self._views.list_results(result_id=str(ident))
         return record
 
     def logs(self, result: str, since: int = 0, level: str | None = None) -> list[dict[str, Any]]:
@@ -361,13 +358,13 @@ class Catalog:
             if level not in LOG_LEVELS:
                 raise ResultError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
             levels = LOG_LEVELS[LOG_LEVELS.index(level) :]
-        return self._app.views.log_entries(str(ident), since=since, levels=levels)
+        return self._views.log_entries(str(ident), since=since, levels=levels)
 
     def resolve_result(self, ref: str) -> UUID:
         """A result's id from its full id or a unique prefix of it."""
         self._app.catch_up()
         wanted = ref.strip().lower()
-        matches = self._app.views.find_results(wanted) if re.fullmatch(r"[0-9a-f-]{1,36}", wanted) else []
+        matches = self._views.find_results(wanted) if re.fullmatch(r"[0-9a-f-]{1,36}", wanted) else []
         if wanted in matches:
             return UUID(wanted)
         if len(matches) != 1:
@@ -384,7 +381,7 @@ class Catalog:
             if self._exists(ident):
                 return ident
         self._app.catch_up()
-        records = self._app.views.find_jobs(ref)
+        records = self._views.find_jobs(ref)
         live = [r for r in records if r["ref"] == ref or r["id"] == ref] or records
         if not live:
             raise JobNotFoundError(ref)
@@ -398,6 +395,20 @@ class Catalog:
         except AggregateNotFoundError:
             return False
         return True
+
+
+def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable[[], CatalogViews]]:
+    """The application on the store at ``url``, with read models in its SQL, and replay's scratch maker."""
+    settings = store_settings(url)
+    live, scratch = read_models(settings)
+    try:
+        with opening(url, settings):
+            app = JobCatalogApp(env=settings, read_model=live, summaries=summaries)
+    except StoreError:
+        raise
+    except (PersistenceError, OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
+    return app, lambda: scratch(app.factory)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobsync.adapters.git import DEFAULT_TIMEOUT, redact_url, url_transport
 from jobsync.adapters.store import default_store_url
 from jobsync.domain.errors import ConfigError
-from jobsync.sync import DEFAULT_INTERVAL, SourceSpec
+from jobsync.spec import DEFAULT_INTERVAL, DEFAULT_TIMEOUT, SourceSpec
+from jobsync.urls import redact_url, url_transport
 
 DEFAULT_CONFIG = Path("/etc/jobsync/config.toml")
 #: Which key says where a source of each kind lives.
@@ -179,6 +179,7 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
         interval=parse_interval(raw.get("interval", DEFAULT_INTERVAL), f"{where}.interval"),
         credentials_env=credentials_env,
         credentials_file=credentials_file,
+        configured=True,
         **remote,
     )
 

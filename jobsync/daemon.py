@@ -22,7 +22,8 @@ from jobsync.adapters.watch import FolderWatcher
 from jobsync.catalog import Catalog
 from jobsync.config import Config
 from jobsync.domain.errors import JobSyncError, SourceReadError
-from jobsync.sync import Reader, SourceSpec, open_reader
+from jobsync.ports import SourceReader
+from jobsync.spec import SourceSpec
 
 log = structlog.get_logger("jobsync.daemon")
 
@@ -50,7 +51,7 @@ class SourceState:
     """What the daemon knows about one source between syncs."""
 
     spec: SourceSpec
-    reader: Reader | None = None
+    reader: SourceReader | None = None
     next_due: float = 0.0
     failures: int = 0
     dirty: bool = False
@@ -133,8 +134,8 @@ class Daemon:
         spec = state.spec
         try:
             if state.reader is None:
-                state.reader = open_reader(spec, self.catalog.state_dir)
-            summary = self.catalog.resync_spec(spec, reader=state.reader, record_unchanged=False)
+                state.reader = self.catalog.reader_for(spec)
+            summary = self.catalog.poll(spec, state.reader)
         except JobSyncError as exc:
             state.failures += 1
             state.last_reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__

@@ -9,10 +9,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from jobsync.adapters.store import opening, redact_password, store_settings
+from jobsync.adapters.store import redact_password
+from jobsync.adapters.summaries import MemorySummaryStore
 from jobsync.app import SNAPSHOT_INTERVAL, JobCatalogApp
+from jobsync.catalog import open_app
 from jobsync.domain.errors import StoreError
-from jobsync.projections import JobQuery, replay
+from jobsync.projections import CatalogViews, JobQuery
+from jobsync.projector import replay
 
 #: Events copied per transaction.
 COPY_BATCH = 2000
@@ -36,9 +39,9 @@ def copy_store(source_url: str, target_url: str, progress: Callable[[int], None]
     any mismatch raises StoreError. Long aggregates get fresh snapshots in the target.
     """
     started = time.perf_counter()
-    source = _open(source_url)
+    source, _ = _open(source_url)
     try:
-        target = _open(target_url)
+        target, scratch = _open(target_url)
         try:
             if target.recorder.max_notification_id():
                 raise StoreError(
@@ -46,8 +49,8 @@ def copy_store(source_url: str, target_url: str, progress: Callable[[int], None]
                 )
             copied, versions = _copy_events(source, target, progress)
             snapshots = _snapshot_long_aggregates(target, versions)
-            _check(source, target, copied)
-            jobs = len(target.views.list_jobs(JobQuery(installed=None)))
+            _check(source, target, scratch(), copied)
+            jobs = len(_views(target).list_jobs(JobQuery(installed=None)))
         finally:
             target.close()
     finally:
@@ -55,15 +58,21 @@ def copy_store(source_url: str, target_url: str, progress: Callable[[int], None]
     return CopyReport(copied, snapshots, time.perf_counter() - started, jobs)
 
 
-def _open(url: str) -> JobCatalogApp:
-    settings = store_settings(url)
+_Opened = tuple[JobCatalogApp, Callable[[], CatalogViews]]
+
+
+def _open(url: str) -> _Opened:
     try:
-        with opening(url, settings):
-            return JobCatalogApp(env=settings)
+        return open_app(url, MemorySummaryStore())
     except StoreError:
         raise
     except Exception as exc:
         raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
+
+
+def _views(app: JobCatalogApp) -> CatalogViews:
+    views: CatalogViews = app.views  # type: ignore[assignment]  # open_app gives it the SQL views
+    return views
 
 
 def _copy_events(
@@ -103,7 +112,7 @@ def _snapshot_long_aggregates(target: JobCatalogApp, versions: dict[UUID, int]) 
     return len(long)
 
 
-def _check(source: JobCatalogApp, target: JobCatalogApp, copied: int) -> None:
+def _check(source: JobCatalogApp, target: JobCatalogApp, scratch: CatalogViews, copied: int) -> None:
     source_count = _count(source)
     target_count = _count(target)
     if not source_count == copied == target_count:
@@ -112,11 +121,11 @@ def _check(source: JobCatalogApp, target: JobCatalogApp, copied: int) -> None:
         )
     target.catch_up()
     source.catch_up()
-    report = replay(target, verify=True)
+    report = replay(target, _views(target), scratch, verify=True)
     if not report.ok:
         raise StoreError(f"the copied store's read models differ from its log: {report.differences[0]}")
     everything = JobQuery(installed=None, sort="ref")
-    if source.views.list_jobs(everything) != target.views.list_jobs(everything):
+    if _views(source).list_jobs(everything) != _views(target).list_jobs(everything):
         raise StoreError("the copied catalog differs from the source catalog")
 
 

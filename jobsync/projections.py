@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from jobsync.domain.fields import facts_digest
 from jobsync.domain.job import Job
+from jobsync.domain.planning import JobRow
 from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source
-from jobsync.memory import gc_paused
-
-if TYPE_CHECKING:
-    from jobsync.app import JobCatalogApp
-
-#: How many notifications one catch-up transaction applies.
-BATCH_SIZE = 5000
-
-
-def facts_digest(facts: dict[str, Any]) -> str:
-    """A short fingerprint of a job's source facts, so sync skips loading unchanged jobs."""
-    return hashlib.sha1(json.dumps(facts, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
-
-
-@dataclass(frozen=True)
-class JobRow:
-    """What sync needs to know about a job without loading its aggregate."""
-
-    id: UUID
-    key: str
-    name: str
-    name_override: bool
-    source_name: str
-    installed: bool
-    deleted: bool
-    digest: str
-
+from jobsync.ports import ViewChanges
 
 JOB_SORTS = ("source", "name", "ref", "grouping", "updated")
 
@@ -272,16 +245,24 @@ class CatalogViews(TrackingRecorder):
         """The last log position applied to this set of tables (0 before the first)."""
         return self.max_tracking_id(self.tracking_name) or 0
 
-    def source_rows(self, source: str) -> list[JobRow]:
+    def source_rows(self, source: str, modules: Collection[str] | None = None) -> list[JobRow]:
+        """The jobs of ``source``, or of these ``modules`` of it (an incremental sync plans no others)."""
+        select = (
+            "SELECT id, module_name, job_class_name, name, name_override, source_name, installed, "
+            "deleted, digest FROM {jobs} WHERE source = ?"
+        )
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                self.sql(
-                    "SELECT id, module_name, job_class_name, name, name_override, source_name, installed, "
-                    "deleted, digest FROM {jobs} WHERE source = ?"
-                ),
-                (source,),
-            )
-            return [_job_row(row) for row in c.fetchall()]
+            if modules is None:
+                c.execute(self.sql(select), (source,))
+                return [_job_row(row) for row in c.fetchall()]
+            wanted = sorted(modules)
+            rows = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                c.execute(self.sql(f"{select} AND module_name IN ({marks})"), (source, *chunk))
+                rows += [_job_row(row) for row in c.fetchall()]
+            return rows
 
     def name_holders(self, names: Iterable[str]) -> dict[str, str]:
         """Which live (not deleted) job holds each of ``names``: name -> ref."""
@@ -311,9 +292,7 @@ class CatalogViews(TrackingRecorder):
 
     def list_jobs(self, query: JobQuery) -> list[dict[str, Any]]:
         """Live (not deleted) jobs matching ``query``, as records, in the order it asks for."""
-        texts = self.list_job_texts(query)
-        with gc_paused():  # 100,000 decoded records and no cycles among them
-            return [json.loads(text) for text in texts]
+        return [json.loads(text) for text in self.list_job_texts(query)]
 
     def list_job_texts(self, query: JobQuery) -> list[str]:
         """The same records as stored JSON text, for a caller that only prints them."""
@@ -438,20 +417,6 @@ class SQLiteScratchViews(SQLiteCatalogViews):
     """A second set of tables that ``replay`` rebuilds from the first event."""
 
     prefix = "replay_"
-
-
-def views_for(factory: Any, scratch: bool = False) -> CatalogViews:
-    """The read models for the application's database (created if missing)."""
-    if type(factory).__module__ == "eventsourcing.postgres":
-        from jobsync.postgres import PostgresCatalogViews, PostgresScratchViews  # only for PostgreSQL stores
-
-        return cast(
-            "CatalogViews",
-            factory.tracking_recorder(PostgresScratchViews if scratch else PostgresCatalogViews),
-        )
-    return cast(
-        "CatalogViews", factory.tracking_recorder(SQLiteScratchViews if scratch else SQLiteCatalogViews)
-    )
 
 
 _KEY_COLUMNS = {"jobs": ("id",), "sources": ("name",), "results": ("id",), "logs": ("result_id", "version")}
@@ -593,133 +558,3 @@ def _grouped(changes: Iterable[tuple[str, tuple[Any, ...]]]) -> Iterable[tuple[s
         rows.append(params)
     if rows and current is not None:
         yield current, rows
-
-
-@dataclass(frozen=True)
-class ViewChanges:
-    """What one batch of events changes in the read models."""
-
-    jobs: list[Job]
-    sources: list[Source]
-    result_events: list[JobResult.Event]
-    deletions: list[tuple[str, str]]  # (job id, when): results recorded until then lose their link
-
-
-def view_changes(aggregates: Iterable[Any], events: Iterable[Any]) -> ViewChanges:
-    """Jobs and sources are projected from their new state; results from their events."""
-    events = list(events)
-    return ViewChanges(
-        jobs=[a for a in aggregates if isinstance(a, Job)],
-        sources=[a for a in aggregates if isinstance(a, Source)],
-        result_events=[e for e in events if isinstance(e, JobResult.Event)],
-        deletions=[
-            (str(e.originator_id), e.timestamp.isoformat()) for e in events if isinstance(e, Job.JobDeleted)
-        ],
-    )
-
-
-def catch_up(
-    app: JobCatalogApp,
-    views: CatalogViews,
-    stop: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Apply every notification after the views' position (up to ``stop``); return how many.
-
-    The one code path for projecting events. Positions may have gaps, so it always asks for
-    "greater than the last position". Events of one aggregate are folded onto its state just
-    before the batch (loaded at that version, from a snapshot when there is one); result events
-    become row changes directly.
-    """
-    applied = 0
-    position = views.position()
-    while stop is None or position < stop:
-        notifications = app.recorder.select_notifications(
-            start=position, limit=BATCH_SIZE, stop=stop, inclusive_of_start=False
-        )
-        if not notifications:
-            break
-        states: dict[UUID, Any] = {}
-        events: list[Aggregate.Event] = []
-        for notification in notifications:
-            domain_event = cast("Aggregate.Event", app.mapper.to_domain_event(notification))
-            events.append(domain_event)
-            if isinstance(domain_event, JobResult.Event):
-                continue
-            aggregate_id = domain_event.originator_id
-            if aggregate_id not in states:
-                before = domain_event.originator_version - 1
-                states[aggregate_id] = (
-                    app.repository.get(aggregate_id, version=before, projector_func=_fold) if before else None
-                )
-            states[aggregate_id] = domain_event.mutate(states[aggregate_id])
-        try:
-            views.apply(view_changes(states.values(), events), position, notifications[-1].id)
-        except IntegrityError:
-            # Another process applied these first (its tracking row is ahead): carry on from there.
-            position = views.position()
-            continue
-        position = notifications[-1].id
-        applied += len(notifications)
-        if progress is not None:
-            progress(len(notifications))
-    return applied
-
-
-def _fold(state: Any, events: Iterable[Any]) -> Any:
-    """Apply events in order (eventsourcing's default projector also runs a slow runtime type check)."""
-    for domain_event in events:
-        state = domain_event.mutate(state)
-    return state
-
-
-@dataclass(frozen=True)
-class ReplayReport:
-    """What a replay did: how many events, up to which position, and any differences found."""
-
-    events: int
-    position: int
-    seconds: float
-    verified: bool
-    differences: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.differences
-
-
-def replay(
-    app: JobCatalogApp, verify: bool = False, progress: Callable[[int], None] | None = None
-) -> ReplayReport:
-    """Rebuild every read model from the log into scratch tables, then compare or swap them in.
-
-    Readers never see a half-built view: with ``verify`` the live tables are only compared,
-    otherwise they are replaced in one transaction.
-    """
-    started = time.perf_counter()
-    scratch = views_for(app.factory, scratch=True)
-    scratch.reset()
-    catch_up(app, app.views)
-    with gc_paused():
-        events = catch_up(app, scratch, stop=app.views.position(), progress=progress)
-    differences: list[str] = []
-    try:
-        if verify:
-            for _ in range(10):
-                live_at, rebuilt_at, differences = app.views.differences(scratch)
-                if live_at == rebuilt_at:
-                    break
-                events += catch_up(app, scratch, stop=live_at)  # the live views moved on meanwhile
-        else:
-            events += catch_up(app, scratch)
-            live_at = scratch.position()
-            app.views.take_over(scratch)  # one transaction: readers see the old views or the new
-    finally:
-        scratch.drop()
-    return ReplayReport(
-        events=events,
-        position=live_at,
-        seconds=time.perf_counter() - started,
-        verified=verify,
-        differences=tuple(differences),
-    )

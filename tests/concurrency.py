@@ -65,10 +65,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _catch_up(args: argparse.Namespace) -> dict[str, Any]:
     """Project the log into the shared read models until they reach ``--until``."""
-    from jobsync.adapters.store import store_settings
-    from jobsync.app import JobCatalogApp
+    from jobsync.adapters.summaries import MemorySummaryStore
+    from jobsync.catalog import open_app
 
-    app = JobCatalogApp(env=store_settings(args.store))
+    app, _ = open_app(args.store, MemorySummaryStore())
     calls: list[int] = []
     errors: list[dict[str, str]] = []
     try:

@@ -56,6 +56,6 @@ def catalog(state_dir: Path, store_url: str) -> Iterator[Catalog]:
 
 def run_sql(catalog: Catalog, statement: str, params: tuple[object, ...] = ()) -> None:
     """Change the read models behind the catalog's back (``{jobs}``-style table names, ``?`` marks)."""
-    views = catalog._app.views
+    views = catalog._views
     with views.datastore.transaction(commit=True) as cursor:
         cursor.execute(views.sql(statement), params)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from jobsync.adapters.git import Change, FileEntry
 from jobsync.domain.errors import SourceReadError
+from jobsync.ports import Change, FileEntry
 
 #: A file modified less than this before a scan may change again without its stat showing it.
 _RACY_WINDOW_NS = 2_000_000_000
@@ -49,12 +49,12 @@ class FolderSnapshot:
     skipped_links: list[str] = field(default_factory=list)
 
     def files(self) -> list[FileEntry]:
-        return [FileEntry(path, sha, -1) for path, sha in sorted(self.entries.items())]
+        return [FileEntry(path, sha) for path, sha in sorted(self.entries.items())]
 
-    def changes_since(self, old_commit: str, cached: Mapping[str, str]) -> list[Change]:
-        """Files added, changed or removed compared with the cached (path -> sha) listing."""
-        changes = [Change(path, sha) for path, sha in self.entries.items() if cached.get(path) != sha]
-        changes += [Change(path, None) for path in cached if path not in self.entries]
+    def changes_since(self, old_commit: str, known: Mapping[str, str]) -> list[Change]:
+        """Files added, changed or removed compared with the ``known`` (path -> sha) listing."""
+        changes = [Change(path, sha) for path, sha in self.entries.items() if known.get(path) != sha]
+        changes += [Change(path, None) for path in known if path not in self.entries]
         return changes
 
     def links(self) -> list[str]:

@@ -47,13 +47,14 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from jobsync.domain.errors import GitError
+from jobsync.ports import Change, FileEntry
+from jobsync.spec import DEFAULT_TIMEOUT
+from jobsync.urls import redact_text, redact_url, url_transport
 
 _HEADS = b"refs/heads/"
 _TAGS = b"refs/tags/"
 _HEAD = Ref(b"HEAD")
 _PEELED = b"^{}"
-#: Seconds a fetch may wait to connect or for the next bytes, when the config does not say.
-DEFAULT_TIMEOUT = 60.0
 #: Redirects an HTTP fetch follows (hosts redirect renamed repositories); failures are not retried.
 _MAX_REDIRECTS = 5
 #: How many names a "not found" message lists before "…".
@@ -77,10 +78,6 @@ _STORE_ERRORS: tuple[type[BaseException], ...] = (
     IndexError,
 )
 
-_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
-_SCP_USERINFO = re.compile(r"^[^/:@\s]+@(?=[^/:\s]+:)")
-_SCP_LOCATION = re.compile(r"^(?:[^/:@\s]+@)?[^/:\s]{2,}:")
-
 
 @dataclass(frozen=True)
 class RemoteOptions:
@@ -103,23 +100,6 @@ class Fetched:
 
     commit: str
     branch: str
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """A regular file in a commit's tree."""
-
-    path: str
-    sha: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Change:
-    """A regular file added, modified (``sha`` is the new blob) or deleted (``sha`` is None)."""
-
-    path: str
-    sha: str | None
 
 
 class _SameOriginRetry(Retry):
@@ -156,16 +136,6 @@ class _CorruptMirrorError(Exception):
     """The local mirror cannot be used as it is; deleting and re-cloning it may help."""
 
 
-def url_transport(url: str) -> str:
-    """``http`` for http(s) URLs, ``ssh`` for ``ssh://`` and ``user@host:path``, else ``local``."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("http", "https"):
-        return "http"
-    if scheme in ("ssh", "git+ssh", "ssh+git") or (not scheme and _SCP_LOCATION.match(url)):
-        return "ssh"
-    return "local"
-
-
 def ssh_command(options: RemoteOptions) -> str:
     """The system ssh, never prompting, checking host keys strictly, with the configured key and known hosts."""
     seconds = max(1, math.ceil(options.timeout))
@@ -196,25 +166,13 @@ def ssh_command(options: RemoteOptions) -> str:
     return shlex.join(args)
 
 
-def redact_url(url: str) -> str:
-    """Drop the userinfo (``user:password@``) of a URL so it can go into logs, events and errors."""
-    if "://" in url:
-        return _URL_USERINFO.sub(r"\1", url, count=1)
-    return _SCP_USERINFO.sub("", url, count=1)
-
-
-def _redact_text(text: str) -> str:
-    """Drop userinfo from every URL inside a library message, which may quote the URL it used."""
-    return _URL_USERINFO.sub(r"\1", text)
-
-
 def _detail(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     """One line describing ``exc``, credentials removed (URL userinfo and any ``secrets`` it quotes)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return _redact_text(text)
+    return redact_text(text)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -415,7 +373,7 @@ class Mirror:
             tree = self._commit(repo, commit).tree
             store = repo.object_store
             return [
-                FileEntry(_path(entry.path), entry.sha.decode("ascii"), len(store.get_raw(entry.sha)[1]))
+                FileEntry(_path(entry.path), entry.sha.decode("ascii"))
                 for entry in iter_tree_contents(store, tree)
                 if _is_regular(entry)
             ]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from eventsourcing.persistence import InfrastructureFactory
+
 from jobsync.domain.errors import StoreError
+from jobsync.projections import CatalogViews, SQLiteCatalogViews, SQLiteScratchViews
 
 #: Several processes (CLI, daemon) may share one SQLite file: wait for the lock, don't fail fast.
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
@@ -93,6 +97,30 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
                 raise StoreError(f"store URL option {key} must be a whole number, not {value!r}")
             settings[setting] = value
     return settings
+
+
+def read_models(
+    settings: Mapping[str, str],
+) -> tuple[
+    Callable[[InfrastructureFactory[Any]], CatalogViews], Callable[[InfrastructureFactory[Any]], CatalogViews]
+]:
+    """Makers of the live read models and of replay's scratch set, in the SQL of the store's database."""
+    if settings.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        from jobsync.postgres import PostgresCatalogViews, PostgresScratchViews  # only for PostgreSQL stores
+
+        live: type[CatalogViews] = PostgresCatalogViews
+        scratch: type[CatalogViews] = PostgresScratchViews
+    else:
+        live, scratch = SQLiteCatalogViews, SQLiteScratchViews
+
+    def maker(views: type[CatalogViews]) -> Callable[[InfrastructureFactory[Any]], CatalogViews]:
+        def make(factory: InfrastructureFactory[Any]) -> CatalogViews:
+            made: CatalogViews = factory.tracking_recorder(views)
+            return made
+
+        return make
+
+    return maker(live), maker(scratch)
 
 
 @contextmanager

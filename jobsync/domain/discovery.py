@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ast
-import gc
 import io
 import textwrap
 import tokenize
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -21,6 +20,8 @@ from jobsync.domain.fields import (
 )
 
 MAX_FILE_SIZE = 1024 * 1024
+#: Bump when summarize_module's output for the same file changes, so stored summaries are not reused.
+SUMMARY_VERSION = 3
 
 #: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
 SummaryValue = str | int | float | bool | tuple[str, ...]
@@ -166,6 +167,112 @@ class ModuleSummary:
     def imports(self) -> dict[str, tuple[str, ...]]:
         """Local name -> absolute dotted targets, for the names bound by imports."""
         return {b.name: b.targets for b in self.bindings if b.kind == "import"}
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    """What a sync needs to know about one file without reading its summary: an index entry.
+
+    ``refs`` holds every absolute dotted name the module may look up, with all its prefixes (and
+    ``*pkg`` for ``from pkg import *``), so the modules that depend on a changed one are found
+    without loading any summary. ``foreign_jobs``: its ``jobs`` list may name classes of other
+    modules, so its selection reaches beyond its own file.
+    """
+
+    path: str
+    module_name: str
+    sha: str
+    error: Problem | None
+    registers: bool
+    mentions_register_jobs: bool
+    foreign_jobs: bool
+    refs: frozenset[str]
+
+
+def module_entry(summary: ModuleSummary, sha: str) -> ModuleEntry:
+    """The index entry of a summary of the file whose content is ``sha``."""
+    targets: list[str] = []
+    for binding in summary.bindings:
+        targets += binding.targets
+        for item in binding.items:
+            targets += item.targets
+    for cls in summary.classes:
+        for base in cls.bases:
+            targets += base
+        if cls.meta is not None:
+            for base in cls.meta.bases:
+                targets += base
+    for call in summary.register_calls:
+        targets += call.func
+        for arg in call.args:
+            targets += arg.targets
+    refs: set[str] = set()
+    for target in (*targets, *summary.star_imports):
+        parts = target.split(".")
+        refs.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    refs.update(f"*{star}" for star in summary.star_imports)
+    return ModuleEntry(
+        path=summary.path,
+        module_name=summary.module_name,
+        sha=sha,
+        error=summary.error,
+        registers=bool(summary.register_calls),
+        mentions_register_jobs=summary.mentions_register_jobs,
+        foreign_jobs=_has_foreign_jobs(summary),
+        refs=frozenset(refs),
+    )
+
+
+def _has_foreign_jobs(summary: ModuleSummary) -> bool:
+    """Whether the module's ``jobs`` is imported, or lists anything but classes defined in the module."""
+    binding = next((b for b in summary.bindings if b.name == "jobs"), None)
+    if binding is None or binding.kind == "other":
+        return False
+    if binding.kind != "list":
+        return True
+    own = {f"{summary.module_name}.{cls.name}" for cls in summary.classes}
+    return any(
+        item.starred or (item.targets and (len(item.targets) > 1 or item.targets[0] not in own))
+        for item in binding.items
+    )
+
+
+def affected_modules(
+    entries: Mapping[str, ModuleEntry],
+    old_entries: Mapping[str, ModuleEntry],
+    changed: Iterable[str],
+) -> frozenset[str] | None:
+    """The modules whose jobs a change of the ``changed`` paths may affect; None means "all of them".
+
+    That is the changed modules and, transitively, every module that looks a name up in one of
+    them. Only sources that Nautobot 1 rules govern are narrowed so: wherever a module calls
+    ``register_jobs`` (or an unreadable file may), or a touched ``jobs`` list names other modules'
+    classes, which classes are jobs depends on the whole source and everything is resolved again.
+    """
+    if any(e.registers or (e.error is not None and e.mentions_register_jobs) for e in entries.values()):
+        return None
+    if any(e.registers or (e.error is not None and e.mentions_register_jobs) for e in old_entries.values()):
+        return None
+    affected = {module_name_for(path) for path in changed}
+    frontier = set(affected)
+    while frontier:
+        keys: set[str] = set()
+        for module in frontier:
+            keys.add(module)
+            parts = module.split(".")
+            keys.update(f"*{'.'.join(parts[:i])}" for i in range(1, len(parts) + 1))
+        frontier = {
+            entry.module_name
+            for entry in entries.values()
+            if entry.module_name not in affected and not entry.refs.isdisjoint(keys)
+        }
+        affected |= frontier
+    touched = [e for e in entries.values() if e.module_name in affected] + [
+        e for e in old_entries.values() if e.module_name in affected
+    ]
+    if any(entry.foreign_jobs for entry in touched):
+        return None
+    return frozenset(affected)
 
 
 @dataclass(frozen=True)
@@ -596,55 +703,113 @@ class _CycleError(Exception):
     """A class is (or derives from) a class in a circular chain of base classes."""
 
 
-def resolve_jobs(summaries: Mapping[str, ModuleSummary]) -> Discovery:
-    """Decide which classes of a source are jobs, as Nautobot would, from the summaries of all its files."""
-    # Resolution allocates only acyclic objects, but while thousands of summaries are alive every
-    # collection the allocations trigger walks all of them: pausing the collector halves the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _Resolver(summaries).run()
-    finally:
-        if collecting:
-            gc.enable()
+def resolve_jobs(
+    summaries: Mapping[str, ModuleSummary],
+    *,
+    entries: Mapping[str, ModuleEntry] | None = None,
+    scope: Collection[str] | None = None,
+) -> Discovery:
+    """Decide which classes of a source are jobs, as Nautobot would, from the summaries of its files.
+
+    ``summaries`` may load lazily: only the modules a lookup reaches are read, given ``entries``
+    (every file's index entry). With ``scope`` (see ``affected_modules``) only the jobs of those
+    modules are decided; the rest of the source is consulted only where they look names up.
+    """
+    if entries is None:
+        entries = {path: module_entry(summary, "") for path, summary in summaries.items()}
+    return _Resolver(summaries, entries, scope).run()
+
+
+class _Modules(dict[str, ModuleSummary]):
+    """Module name -> summary, read from the (possibly lazy) summaries only when first asked for."""
+
+    def __init__(self, paths: Mapping[str, str], summaries: Mapping[str, ModuleSummary]) -> None:
+        super().__init__()
+        self.paths = paths
+        self.summaries = summaries
+
+    def __missing__(self, module: str) -> ModuleSummary:
+        summary = self[module] = self.summaries[self.paths[module]]
+        return summary
+
+    def __contains__(self, module: object) -> bool:
+        return module in self.paths
+
+
+class _Namespaces(dict[str, dict[str, Binding]]):
+    """Module name -> its bindings by name, built when first asked for."""
+
+    def __init__(self, modules: _Modules) -> None:
+        super().__init__()
+        self.modules = modules
+
+    def __missing__(self, module: str) -> dict[str, Binding]:
+        namespace = self[module] = {b.name: b for b in self.modules[module].bindings}
+        return namespace
+
+
+class _Classes:
+    """(module, class name) -> class summary, reading each module's classes when first asked for."""
+
+    def __init__(self, modules: _Modules) -> None:
+        self.modules = modules
+        self._by_module: dict[str, dict[str, ClassSummary]] = {}
+
+    def _of(self, module: str) -> dict[str, ClassSummary]:
+        found = self._by_module.get(module)
+        if found is None:
+            classes = self.modules[module].classes if module in self.modules else ()
+            found = self._by_module[module] = {cls.name: cls for cls in classes}
+        return found
+
+    def __getitem__(self, node: tuple[str, str]) -> ClassSummary:
+        return self._of(node[0])[node[1]]
+
+    def __contains__(self, node: tuple[str, str]) -> bool:
+        return node[1] in self._of(node[0])
+
+    def get(self, node: tuple[str, str]) -> ClassSummary | None:
+        return self._of(node[0]).get(node[1])
+
+    def of(self, module: str) -> list[tuple[str, str]]:
+        """The classes a module defines, in source order."""
+        return [(module, name) for name in self._of(module)]
 
 
 class _Resolver:
     """One resolution over one source; every lookup is memoised because sources can be large."""
 
-    def __init__(self, summaries: Mapping[str, ModuleSummary]) -> None:
+    def __init__(
+        self,
+        summaries: Mapping[str, ModuleSummary],
+        entries: Mapping[str, ModuleEntry],
+        scope: Collection[str] | None,
+    ) -> None:
         self.problems: set[Problem] = set()
         self.undetermined: set[str] = set()
-        self.modules: dict[str, ModuleSummary] = {}
-        self.broken: dict[str, ModuleSummary] = {}
-        for path in sorted(summaries, key=_package_first):
-            summary = summaries[path]
-            name = summary.module_name
-            if name in self.modules or name in self.broken:
-                winner = (self.modules.get(name) or self.broken[name]).path
+        paths: dict[str, str] = {}
+        self.broken: dict[str, ModuleEntry] = {}
+        for path in sorted(entries, key=_package_first):
+            entry = entries[path]
+            name = entry.module_name
+            if name in paths or name in self.broken:
+                winner = paths[name] if name in paths else self.broken[name].path
                 self.problems.add(
                     Problem(path, 0, f"module {name} is also {winner}, which Python imports; skipped")
                 )
-            elif summary.error is not None:
-                self.broken[name] = summary
-                self.problems.add(summary.error)
+            elif entry.error is not None:
+                self.broken[name] = entry
+                self.problems.add(entry.error)
             else:
-                self.modules[name] = summary
-        self.namespaces = {name: {b.name: b for b in s.bindings} for name, s in self.modules.items()}
-        self.classes = {(name, c.name): c for name, s in self.modules.items() for c in s.classes}
-        # Seeded with what needs no search: Nautobot's names and every module's own classes and lists.
+                paths[name] = path
+        self.entries = {entries[path].module_name: entries[path] for path in paths.values()}
+        self.modules = _Modules(paths, summaries)
+        self.namespaces = _Namespaces(self.modules)
+        self.classes = _Classes(self.modules)
+        self.scope = sorted(paths if scope is None else (m for m in scope if m in paths))
         self._symbols: dict[str, _Symbol | None] = {
             name: ("nautobot", "", symbol) for name, symbol in _NAUTOBOT_SYMBOLS.items()
         }
-        for module, namespace in self.namespaces.items():
-            for name, binding in namespace.items():
-                dotted = f"{module}.{name}"
-                if (
-                    binding.kind in ("class", "list")
-                    and dotted not in self.modules
-                    and dotted not in self.broken
-                ):
-                    self._symbols[dotted] = (binding.kind, module, name)
         self._resolving: set[str] = set()
         self._mros: dict[_Node, tuple[_Node, ...] | None] = {}
         self._visiting: set[_Node] = set()
@@ -653,14 +818,17 @@ class _Resolver:
         self.registration_unknown = False
 
     def run(self) -> Discovery:
-        job_classes = [node for node in self.classes if self._is_job_class(node)]
+        job_classes = [
+            node for module in self.scope for node in self.classes.of(module) if self._is_job_class(node)
+        ]
         calls = [
-            (summary, call)
-            for summary in self.modules.values()
-            for call in summary.register_calls
+            (self.modules[module], call)
+            for module, entry in sorted(self.entries.items())
+            if entry.registers
+            for call in self.modules[module].register_calls
             if _REGISTER_JOBS in map(self._resolve, call.func)
         ]
-        unsure = sorted(s.path for s in self.broken.values() if s.mentions_register_jobs)
+        unsure = sorted(e.path for e in self.broken.values() if e.mentions_register_jobs)
         if calls:
             selected = self._registered(calls)
             if self.registration_unknown:
@@ -684,7 +852,7 @@ class _Resolver:
             jobs=tuple(jobs),
             problems=tuple(sorted(self.problems, key=lambda p: (p.file, p.line, p.reason))),
             unreadable_modules=frozenset(self.broken) | frozenset(self.undetermined),
-            modules=frozenset(self.modules) | frozenset(self.broken),
+            modules=frozenset(self.modules.paths) | frozenset(self.broken),
         )
 
     # - names -
@@ -859,7 +1027,8 @@ class _Resolver:
         by_module: dict[str, list[_Node]] = {}
         for node in job_classes:
             by_module.setdefault(node[0], []).append(node)
-        for module, summary in sorted(self.modules.items()):
+        for module in self.scope:
+            summary = self.modules[module]
             binding = self.namespaces[module].get("jobs")
             listed = self._jobs_list(binding)
             if listed is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +82,11 @@ class JobFacts:
         }
 
 
+def facts_digest(facts: Mapping[str, Any]) -> str:
+    """A short fingerprint of a job's source facts (event shape), so sync skips unchanged jobs unloaded."""
+    return hashlib.sha1(json.dumps(facts, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+
+
 def _plain(value: FieldValue) -> FieldValue:
     return list(value) if isinstance(value, (list, tuple)) else value
 
@@ -117,8 +124,6 @@ def parse_field_value(name: str, text: str) -> FieldValue:
     if name == "task_queues":
         stripped = text.strip()
         if stripped.startswith("["):
-            import json
-
             try:
                 parsed = json.loads(stripped)
             except ValueError:

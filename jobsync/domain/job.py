@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from jobsync.domain.errors import FieldError, JobDeletedError, JobStillInstalledError
+from jobsync.domain.errors import FieldError, JobDeletedError, JobNotRunnableError, JobStillInstalledError
 from jobsync.domain.fields import (
     OVERRIDABLE_DEFAULTS,
     OVERRIDABLE_FIELDS,
@@ -16,12 +16,10 @@ from jobsync.domain.fields import (
     limits_conflict,
     validate_field_value,
 )
+from jobsync.domain.result import JobResult
 
 #: Fixed namespace so every daemon computes the same ids for the same jobs and sources.
 NAMESPACE = UUID("6c3f0a52-8f5e-5d8b-9a55-3b1f7f0c2a11")
-
-#: Source facts that are not overridable fields but come from the class source too.
-SOURCE_FLAGS = ("read_only", "is_job_hook_receiver", "is_job_button_receiver")
 
 
 def job_id(source: str, module_name: str, job_class_name: str) -> UUID:
@@ -72,10 +70,21 @@ class Job(Aggregate):
             state["reason"] = ""
 
     class JobReinstalled(Event):
-        """A vanished job came back; its overrides apply again."""
+        """A vanished job came back; its overrides apply again.
 
+        ``fresh``: it had been deleted, so it comes back as Nautobot re-creates a job: no overrides,
+        disabled. Version 2 added it; a version 1 event read back says None, and replays as it did
+        then (fresh exactly when the job was deleted).
+        """
+
+        class_version = 2
         facts: dict[str, Any]
         commit: str
+        fresh: bool | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["fresh"] = None
 
     class FieldOverridden(Event):
         """An operator pinned ``field`` to ``value``; sync no longer changes the effective value."""
@@ -171,7 +180,7 @@ class Job(Aggregate):
         A deleted job that reappears comes back as Nautobot would re-create it: no overrides, disabled.
         """
         if not self.installed or self.deleted:
-            self._reinstall(facts=facts, commit=commit, actor=actor)
+            self._reinstall(facts=facts, commit=commit, fresh=self.deleted, actor=actor)
             return "reinstalled"
         if facts != self.facts():
             self._change(facts=facts, commit=commit, actor=actor)
@@ -195,11 +204,11 @@ class Job(Aggregate):
         self.uninstall_reason = reason
 
     @event(JobReinstalled)
-    def _reinstall(self, facts: dict[str, Any], commit: str, actor: str) -> None:
-        if self.deleted:
-            self.deleted = False
+    def _reinstall(self, facts: dict[str, Any], commit: str, fresh: bool | None, actor: str) -> None:
+        if fresh or (fresh is None and self.deleted):
             self.enabled = False
             self.overrides = {}
+        self.deleted = False
         self.installed = True
         self.uninstall_reason = ""
         self._take_facts(facts, commit)
@@ -255,6 +264,22 @@ class Job(Aggregate):
         if self.installed:
             raise JobStillInstalledError(self.ref)
         self._delete(actor=actor)
+
+    def record_run(self, args: Any, actor: str, scheduled_job: str | None = None) -> JobResult:
+        """Queue a run (DESIGN §3 rule 8: only an installed, enabled job may run)."""
+        if self.deleted or not self.installed:
+            raise JobNotRunnableError(f"job {self.ref} is not installed; it cannot run")
+        if not self.enabled:
+            raise JobNotRunnableError(f"job {self.ref} is disabled; enable it first (jobsync jobs enable)")
+        return JobResult.record(
+            job_id=self.id,
+            job_ref=self.ref,
+            job_name=self.name,
+            task="job",
+            args=args,
+            actor=actor,
+            scheduled_job=scheduled_job,
+        )
 
     def _check_not_deleted(self) -> None:
         if self.deleted:

@@ -9,8 +9,6 @@ from eventsourcing.domain import Aggregate, event
 from jobsync.domain.errors import SourceConflictError
 from jobsync.domain.job import NAMESPACE
 
-SOURCE_KINDS = ("git", "local", "app")
-
 
 def source_id(name: str) -> UUID:
     """The source's deterministic id, the same on every host."""

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jobsync.adapters.git import Change, FileEntry, Mirror, redact_url
+from jobsync.adapters.git import Mirror
 from jobsync.domain.errors import GitError
+from jobsync.ports import Change, FileEntry
+from jobsync.urls import redact_url
 from tests.helpers import GitRepo
 
 
@@ -277,8 +279,8 @@ class TestCorruptMirror:
 
 
 class TestFiles:
-    def test_lists_regular_files_with_sha_and_size(self, source: GitRepo, mirror: Mirror) -> None:
-        """Every regular file, executable or not, is listed with its blob sha and size."""
+    def test_lists_regular_files_with_sha(self, source: GitRepo, mirror: Mirror) -> None:
+        """Every regular file, executable or not, is listed with its blob sha (no blob is inflated)."""
         source.write("bin/run.sh", "#!/bin/sh\necho hi\n")
         (source.path / "bin/run.sh").chmod(0o755)
         source.write("data/blob.bin", bytes(range(256)) * 3)
@@ -288,9 +290,7 @@ class TestFiles:
         entries = mirror.files(commit)
 
         expected = {
-            path: FileEntry(
-                path, source.git("rev-parse", f"HEAD:{path}"), (source.path / path).stat().st_size
-            )
+            path: FileEntry(path, source.git("rev-parse", f"HEAD:{path}"))
             for path in ["README.md", "jobs/a.py", "bin/run.sh", "data/blob.bin"]
         }
         assert {entry.path: entry for entry in entries} == expected

@@ -9,7 +9,8 @@ import pytest
 
 from jobsync import Catalog
 from jobsync.domain.errors import SourceReadError
-from jobsync.sync import SourceSpec, open_reader
+from jobsync.spec import SourceSpec
+from jobsync.sync import open_reader
 
 CHECKS = """\
 from nautobot.apps.jobs import Job
@@ -113,11 +114,11 @@ class TestLocalFolder:
         spec = SourceSpec(name="lab", url=str(folder), kind="local")
         reader = open_reader(spec, catalog.state_dir)
         target = folder / "checks.py"
-        catalog.resync_spec(spec, reader=reader)
+        catalog.poll(spec, reader)
         stat = target.stat()
         target.write_text(CHECKS.format(description="Ping HOSTS"), encoding="utf-8")  # same size
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as if written in the same tick
-        summary = catalog.resync_spec(spec, reader=reader)
+        summary = catalog.poll(spec, reader)
         assert summary.changed == ["lab:checks.Ping"]
 
 

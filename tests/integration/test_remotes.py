@@ -22,7 +22,9 @@ from jobsync import Catalog
 from jobsync.adapters.git import Mirror, RemoteOptions, ssh_command
 from jobsync.config import effective, load_config
 from jobsync.domain.errors import ConfigError, GitError, SourceReadError
-from jobsync.sync import Snapshot, SourceSpec, open_reader
+from jobsync.ports import Snapshot
+from jobsync.spec import SourceSpec
+from jobsync.sync import open_reader
 from tests.gitserver import (
     GitHttpServer,
     SshServer,

@@ -32,13 +32,16 @@ from uuid import UUID
 
 import pytest
 
+import jobsync.catalog
 from jobsync import Catalog, LogEntry, StoreError
-from jobsync.adapters.store import store_settings
+from jobsync.adapters.summaries import MemorySummaryStore
 from jobsync.app import JobCatalogApp
-from jobsync.domain.discovery import resolve_jobs, summarize_module
 from jobsync.domain.job import Job
 from jobsync.domain.source import Source, source_id
 from jobsync.migrate import copy_store
+from jobsync.ports import Snapshot, SourceReader
+from jobsync.projections import CatalogViews
+from jobsync.spec import SourceSpec
 from tests.concurrency import PATIENCE, ROOT, Workers, child_env, kill_group, start
 from tests.helpers import GitRepo, bench_make_repo
 from tests.postgres import PostgresServer
@@ -116,7 +119,27 @@ def new_store(server: PostgresServer) -> str:
 
 def open_app(url: str) -> JobCatalogApp:
     """The application on ``url``, for reading the event log itself."""
-    return JobCatalogApp(env=store_settings(url))
+    app, _ = jobsync.catalog.open_app(url, MemorySummaryStore())
+    return app
+
+
+def sql_views(app: JobCatalogApp) -> CatalogViews:
+    """The application's read models as the SQL tables they are."""
+    assert isinstance(app.views, CatalogViews)
+    return app.views
+
+
+class RacingReader:
+    """Reads a snapshot, then lets ``race`` run before handing it over (another daemon saving first)."""
+
+    def __init__(self, inner: SourceReader, race: Callable[[], object]) -> None:
+        self.inner = inner
+        self.race = race
+
+    def snapshot(self, branch: str | None = None) -> Snapshot:
+        snapshot = self.inner.snapshot(branch)
+        self.race()
+        return snapshot
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = PATIENCE) -> None:
@@ -134,7 +157,7 @@ def without_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def log_entry_rows(app: JobCatalogApp) -> int:
     """How many log entries the shared read model holds."""
-    views = app.views
+    views = sql_views(app)
     with views.datastore.transaction(commit=False) as cursor:
         cursor.execute(views.sql("SELECT count(*) AS n FROM {logs}"))
         return int(cursor.fetchone()["n"])
@@ -448,17 +471,15 @@ class TestSeveralDaemons:
             Catalog.open(store=store, state_dir=tmp_path / "slow", actor="slow") as slow,
         ):
             fast.resync(repo.url, name="ops")
-            slow_app: JobCatalogApp = slow._app
-            source = slow_app.get_source("ops")  # the slow daemon reads the source, then fetches ``older``
-            assert source is not None
-            text = module_text({"Job1": "second"}, "ops")
-            repo.write("jobs/ops.py", text)
+            repo.write("jobs/ops.py", module_text({"Job1": "second"}, "ops"))
             older = repo.commit("second")
             repo.write("jobs/ops.py", module_text({"Job1": "third"}, "ops"))
             newer = repo.commit("third")
-            fast.resync("ops")  # meanwhile the fast daemon fetches and saves ``newer``
-            discovery = resolve_jobs({"jobs/ops.py": summarize_module("jobs/ops.py", text.encode())})
-            slow_app.apply_discovery(source, older, "main", discovery, "slow")
+            # The slow daemon fetches ``older``; meanwhile the fast one fetches and saves ``newer``.
+            spec = SourceSpec(name="ops", url=repo.url, commit=older)
+            reader = RacingReader(slow.reader_for(spec), lambda: fast.resync("ops"))
+            lost = slow._app.resync_source(spec, reader, "slow")
+            assert lost.up_to_date and lost.commit == newer
             app = open_app(store)
             try:
                 assert synced_commits(app, "ops")[-1] == newer
@@ -742,7 +763,7 @@ class TestRacingCatchUps:
         store, _ = filled_store
         app = open_app(store)
         try:
-            app.views.reset()
+            sql_views(app).reset()
             last = app.recorder.max_notification_id() or 0
             events = count_topics(app).total()
             with Workers(tmp_path / "workers") as workers:
@@ -756,7 +777,7 @@ class TestRacingCatchUps:
                 assert report["errors"] == [], report["errors"][:3]
                 assert report["position"] >= last
             assert sum(report["applied"] for report in reports) == events, reports
-            assert app.views.position() == last
+            assert sql_views(app).position() == last
             assert log_entry_rows(app) == count_topics(app)["LogEmitted"]
             assert open_replay(store, tmp_path)
         finally:
@@ -775,7 +796,7 @@ class TestRacingCatchUps:
                 results = {name: catalog.record_result(first["ref"]) for name in writers}
                 for result in results.values():
                     catalog.start_result(result)
-            app.views.reset()
+            sql_views(app).reset()
             events = count_topics(app).total() + len(writers) * batches * size
             # Positions have gaps (a refused save burns its ids), so the log ends at or beyond this.
             last = (app.recorder.max_notification_id() or 0) + len(writers) * batches * size
@@ -795,7 +816,7 @@ class TestRacingCatchUps:
                 assert report["errors"] == [], f"{name}: {report['errors'][:3]}"
             assert count_topics(app).total() == events
             app.catch_up()
-            assert app.views.position() == app.recorder.max_notification_id()
+            assert sql_views(app).position() == app.recorder.max_notification_id()
             rows, logged = log_entry_rows(app), count_topics(app)["LogEmitted"]
             assert rows == logged, f"{logged - rows} of {logged} log entries never projected"
             assert open_replay(store, tmp_path)

@@ -205,17 +205,22 @@ class TestChanges:
         assert summary.commit == rewritten
         assert catalog.job(BACKUP_REF)["description"] == "rewritten"
 
-    def test_summary_cache_loss_changes_nothing(
-        self, repo: GitRepo, catalog: Catalog, state_dir: Path
+    def test_summary_store_loss_changes_nothing(
+        self, repo: GitRepo, catalog: Catalog, state_dir: Path, store_url: str
     ) -> None:
-        """Without the parse cache a sync re-reads every file and reaches the same catalog."""
+        """Without the stored summaries a sync re-reads every file and reaches the same catalog."""
         write_backup(repo)
         catalog.resync(repo.url, name="netops")
-        for cached in (state_dir / "cache").iterdir():
-            cached.unlink()
+        catalog.close()
+        removed = list(state_dir.glob("summaries.db*"))
+        assert removed
+        for path in removed:
+            path.unlink()
         write_backup(repo, description="v2")
-        summary = catalog.resync("netops")
-        assert summary.changed == [BACKUP_REF] and not summary.added
+        with Catalog.open(store=store_url, state_dir=state_dir, actor="tester") as reopened:
+            summary = reopened.resync("netops")
+            assert summary.changed == [BACKUP_REF] and not summary.added
+            assert reopened.job(BACKUP_REF)["description"] == "v2"
 
 
 class TestNames:

@@ -12,7 +12,7 @@ import pytest
 
 from jobsync.config import DEFAULT_CONFIG, Config, config_path, effective, load_config, parse_interval
 from jobsync.domain.errors import ConfigError
-from jobsync.sync import DEFAULT_INTERVAL
+from jobsync.spec import DEFAULT_INTERVAL
 
 
 def write(tmp_path: Path, text: str) -> Path:

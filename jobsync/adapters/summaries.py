@@ -1,0 +1,284 @@
+"""Per-file discovery summaries kept in an SQLite file under the state dir, as JSON (never pickle).
+
+Nothing read back from here can run code: a summary is plain lists, strings and numbers, decoded
+into the domain's frozen dataclasses. The file is derived data: deleting it costs one full parse.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jobsync.domain.discovery import (
+    SUMMARY_VERSION,
+    Binding,
+    ClassSummary,
+    MetaEntry,
+    MetaSummary,
+    MetaView,
+    ModuleEntry,
+    ModuleSummary,
+    NameRef,
+    Problem,
+    RegisterCall,
+    module_name_for,
+)
+from jobsync.ports import SummaryIndex
+
+#: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
+_LOCK_TIMEOUT = 30.0
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS summary_sources (source TEXT PRIMARY KEY, filters TEXT NOT NULL, "
+    "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS summary_files (source TEXT NOT NULL, path TEXT NOT NULL, "
+    "sha TEXT NOT NULL, entry TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (source, path))",
+)
+
+
+class SQLiteSummaryStore:
+    """The summary store of one host: ``state_dir/summaries.db``, shared by its CLI calls and daemon."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost write costs a re-parse
+            for statement in _SCHEMA:
+                db.execute(statement)
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def index(self, source: str, filters: str) -> SummaryIndex | None:
+        db = self._connection()
+        row = db.execute(
+            "SELECT filters, version, commit_id, problems FROM summary_sources WHERE source = ?", (source,)
+        ).fetchone()
+        if row is None or row[0] != filters or row[1] != SUMMARY_VERSION:
+            return None
+        entries = {
+            path: _entry_from_plain(path, sha, json.loads(entry))
+            for path, sha, entry in db.execute(
+                "SELECT path, sha, entry FROM summary_files WHERE source = ?", (source,)
+            ).fetchall()
+        }
+        problems = tuple(p for p in map(_problem, json.loads(row[3])) if p is not None)
+        return SummaryIndex(commit=row[2], entries=entries, problems=problems)
+
+    def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
+        db = self._connection()
+        paths = list(wanted)
+        found: dict[str, ModuleSummary] = {}
+        for start in range(0, len(paths), 500):
+            chunk = paths[start : start + 500]
+            rows = db.execute(
+                "SELECT path, sha, summary FROM summary_files WHERE source = ? AND path IN "
+                f"({','.join('?' * len(chunk))})",
+                (source, *chunk),
+            ).fetchall()
+            found.update((path, decode_summary(text)) for path, sha, text in rows if wanted[path] == sha)
+        return found
+
+    def save(
+        self,
+        source: str,
+        filters: str,
+        commit: str,
+        changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
+        removed: Collection[str],
+        problems: Sequence[Problem],
+        replace_all: bool,
+    ) -> None:
+        db = self._connection()
+        rows = [
+            (source, entry.path, entry.sha, json.dumps(_entry_plain(entry)), encode_summary(summary))
+            for entry, summary in changed
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if replace_all:
+                db.execute("DELETE FROM summary_files WHERE source = ?", (source,))
+            else:
+                db.executemany(
+                    "DELETE FROM summary_files WHERE source = ? AND path = ?", [(source, p) for p in removed]
+                )
+            db.executemany("INSERT OR REPLACE INTO summary_files VALUES (?, ?, ?, ?, ?)", rows)
+            db.execute(
+                "INSERT OR REPLACE INTO summary_sources VALUES (?, ?, ?, ?, ?)",
+                (source, filters, SUMMARY_VERSION, commit, json.dumps([_problem_plain(p) for p in problems])),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+# -- JSON form ----------------------------------------------------------------------------------------
+# Positional lists keep the file small and the decoding a few tuple() calls per object.
+
+_Plain = list[Any]
+
+
+def encode_summary(summary: ModuleSummary) -> str:
+    """A summary as compact JSON text."""
+    return json.dumps(_summary_plain(summary), separators=(",", ":"))
+
+
+def decode_summary(text: str) -> ModuleSummary:
+    """The summary ``encode_summary`` wrote."""
+    return _summary_from_plain(json.loads(text))
+
+
+def _problem_plain(problem: Problem | None) -> _Plain | None:
+    return None if problem is None else [problem.file, problem.line, problem.reason]
+
+
+def _problem(plain: _Plain | None) -> Problem | None:
+    return None if plain is None else Problem(plain[0], plain[1], plain[2])
+
+
+def _refs_plain(refs: Sequence[NameRef]) -> _Plain:
+    return [[r.text, r.targets, r.is_name, r.starred] for r in refs]
+
+
+def _refs(plain: _Plain) -> tuple[NameRef, ...]:
+    return tuple(NameRef(text, tuple(targets), is_name, starred) for text, targets, is_name, starred in plain)
+
+
+def _bases(plain: _Plain) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(base) for base in plain)
+
+
+def _summary_plain(s: ModuleSummary) -> _Plain:
+    return [
+        s.path,
+        s.module_name,
+        _problem_plain(s.error),
+        [_class_plain(c) for c in s.classes],
+        [[b.name, b.kind, b.line, b.targets, _refs_plain(b.items)] for b in s.bindings],
+        s.star_imports,
+        [[c.line, c.func, _refs_plain(c.args)] for c in s.register_calls],
+        s.grouping,
+        _problem_plain(s.grouping_warning),
+        s.mentions_register_jobs,
+    ]
+
+
+def _summary_from_plain(p: _Plain) -> ModuleSummary:
+    return ModuleSummary(
+        path=p[0],
+        module_name=p[1],
+        error=_problem(p[2]),
+        classes=tuple(_class_from_plain(c) for c in p[3]),
+        bindings=tuple(Binding(n, k, line, tuple(t), _refs(items)) for n, k, line, t, items in p[4]),
+        star_imports=tuple(p[5]),
+        register_calls=tuple(RegisterCall(line, tuple(func), _refs(args)) for line, func, args in p[6]),
+        grouping=p[7],
+        grouping_warning=_problem(p[8]),
+        mentions_register_jobs=p[9],
+    )
+
+
+def _class_plain(c: ClassSummary) -> _Plain:
+    meta = None
+    if c.meta is not None:
+        m, v = c.meta, c.meta.view
+        meta = [
+            m.line,
+            [[e.key, e.value, e.line, e.warning] for e in m.entries],
+            m.bases,
+            [v.values, v.queues, v.read_only, [_problem_plain(w) for w in v.warnings]],
+        ]
+    return [c.name, c.line, c.bases, meta]
+
+
+def _class_from_plain(p: _Plain) -> ClassSummary:
+    meta = None
+    if p[3] is not None:
+        line, entries, bases, (values, queues, read_only, warnings) = p[3]
+        view = MetaView(
+            tuple((key, value) for key, value in values),
+            tuple(queues),
+            read_only,
+            tuple(w for w in map(_problem, warnings) if w is not None),
+        )
+        meta = MetaSummary(
+            line,
+            tuple(
+                MetaEntry(key, tuple(value) if isinstance(value, list) else value, entry_line, warning)
+                for key, value, entry_line, warning in entries
+            ),
+            _bases(bases),
+            view,
+        )
+    return ClassSummary(p[0], p[1], _bases(p[2]), meta)
+
+
+def _entry_plain(entry: ModuleEntry) -> _Plain:
+    return [
+        _problem_plain(entry.error),
+        entry.registers,
+        entry.mentions_register_jobs,
+        entry.foreign_jobs,
+        sorted(entry.refs),
+    ]
+
+
+def _entry_from_plain(path: str, sha: str, p: _Plain) -> ModuleEntry:
+    return ModuleEntry(
+        path=path,
+        module_name=module_name_for(path),
+        sha=sha,
+        error=_problem(p[0]),
+        registers=p[1],
+        mentions_register_jobs=p[2],
+        foreign_jobs=p[3],
+        refs=frozenset(p[4]),
+    )
+
+
+class MemorySummaryStore:
+    """Summaries kept in this process only: for a catalog that never syncs twice, and for tests."""
+
+    def __init__(self) -> None:
+        self._indexes: dict[str, tuple[str, SummaryIndex]] = {}
+        self._summaries: dict[tuple[str, str], tuple[str, ModuleSummary]] = {}
+
+    def index(self, source: str, filters: str) -> SummaryIndex | None:
+        stored = self._indexes.get(source)
+        return stored[1] if stored is not None and stored[0] == filters else None
+
+    def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
+        found = {path: self._summaries.get((source, path)) for path in wanted}
+        return {path: item[1] for path, item in found.items() if item is not None and item[0] == wanted[path]}
+
+    def save(
+        self,
+        source: str,
+        filters: str,
+        commit: str,
+        changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
+        removed: Collection[str],
+        problems: Sequence[Problem],
+        replace_all: bool,
+    ) -> None:
+        old = self._indexes.get(source)
+        entries = {} if replace_all or old is None else dict(old[1].entries)
+        for path in removed:
+            entries.pop(path, None)
+            self._summaries.pop((source, path), None)
+        for entry, summary in changed:
+            entries[entry.path] = entry
+            self._summaries[(source, entry.path)] = (entry.sha, summary)
+        self._indexes[source] = (filters, SummaryIndex(commit, entries, tuple(problems)))

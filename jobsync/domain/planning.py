@@ -1,0 +1,149 @@
+"""What a sync must do to the catalog, decided from what discovery found and the jobs already known.
+
+Pure: the jobs already known come as read-model rows, and the one question that reaches beyond
+them (which job holds a name) is asked through the function the caller passes in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from jobsync.domain.discovery import Discovery, Problem
+from jobsync.domain.fields import JobFacts, facts_digest
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """What sync knows about a job without loading its aggregate (a row of the jobs read model)."""
+
+    id: UUID
+    key: str
+    name: str
+    name_override: bool
+    source_name: str
+    installed: bool
+    deleted: bool
+    digest: str
+
+
+#: Which live job holds each of these names (name -> ref); names nobody holds are left out.
+NameHolders = Callable[[Iterable[str]], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job discovery found for the first time; ``facts`` are the event data (its name assigned)."""
+
+    module_name: str
+    job_class_name: str
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """The changes one sync makes: jobs to add, to bring in line with their source, to uninstall."""
+
+    new: list[NewJob] = field(default_factory=list)
+    refreshed: list[tuple[UUID, dict[str, Any]]] = field(default_factory=list)
+    uninstalled: list[tuple[UUID, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def plan_sync(source: str, discovery: Discovery, rows: Iterable[JobRow], holders: NameHolders) -> SyncPlan:
+    """Compare discovery with the known ``rows`` (those of the modules discovery decided).
+
+    A known job whose facts are unchanged is left alone without loading it; a job that vanished
+    is uninstalled, unless its module could not be read (it keeps its last known state).
+    """
+    known = {row.key: row for row in rows}
+    found = {facts.key: facts for facts in discovery.jobs}
+    plan = SyncPlan()
+    names = _assign_names(source, found, known, holders, plan.problems)
+    for key in sorted(found):
+        facts = found[key]
+        data = facts.as_event_data()
+        data["values"]["name"] = names[key]
+        row = known.get(key)
+        if row is None:
+            plan.new.append(NewJob(facts.module_name, facts.job_class_name, data))
+        elif not row.installed or row.deleted or row.digest != facts_digest(data):
+            plan.refreshed.append((row.id, data))
+    for key, row in sorted(known.items()):
+        module, _, class_name = key.rpartition(".")
+        if key in found or not row.installed or row.deleted or module in discovery.unreadable_modules:
+            continue
+        reason = (
+            f"{module} no longer defines or registers {class_name}"
+            if module in discovery.modules
+            else f"{module} is no longer in the source"
+        )
+        plan.uninstalled.append((row.id, reason))
+    return plan
+
+
+def _assign_names(
+    source: str,
+    found: Mapping[str, JobFacts],
+    rows: Mapping[str, JobRow],
+    holders_of: NameHolders,
+    problems: list[Problem],
+) -> dict[str, str]:
+    """Give every found job a unique name, as Nautobot does: ``Name``, ``Name (2)``, ``Name (3)``…
+
+    A job keeps the name it already has when that is still free, so names do not shuffle.
+    """
+    wanted = {key: str(facts.values["name"]) for key, facts in found.items()}
+    own_refs = {f"{source}:{key}" for key in rows}
+    holders: dict[str, str | None] = dict.fromkeys(
+        set(wanted.values()) | {row.source_name for row in rows.values()}
+    )
+    holders.update(holders_of(holders))
+    # Names this sync may not hand out: held by other jobs, or by this source's jobs it won't rename.
+    taken = {name for name, ref in holders.items() if ref is not None and ref not in own_refs}
+    for key, row in rows.items():
+        if not row.deleted and (key not in found or row.name_override):
+            taken.add(row.name)
+
+    def is_free(name: str) -> bool:
+        if name not in holders:
+            holders[name] = holders_of([name]).get(name)
+        holder = holders[name]
+        return name not in taken and (holder is None or holder in own_refs)
+
+    assigned: dict[str, str] = {}
+    for key in sorted(found, key=lambda k: (k not in rows, k)):
+        base = wanted[key]
+        existing = rows.get(key)
+        current = existing.source_name if existing is not None else None
+        if current is not None and _is_variant(current, base) and is_free(current):
+            name = current
+        else:
+            name = next(n for n in _variants(base) if is_free(n))
+        if name != base:
+            facts = found[key]
+            problems.append(
+                Problem(facts.file, facts.line, f"job name {base!r} is already used; {key} is named {name!r}")
+            )
+        taken.add(name)
+        assigned[key] = name
+    return assigned
+
+
+_SUFFIX = re.compile(r"^(?P<base>.*) \((?P<n>\d+)\)$")
+
+
+def _is_variant(name: str, base: str) -> bool:
+    match = _SUFFIX.match(name)
+    return name == base or (match is not None and match["base"] == base)
+
+
+def _variants(base: str) -> Iterator[str]:
+    yield base
+    n = 2
+    while True:
+        yield f"{base} ({n})"
+        n += 1

@@ -1,0 +1,144 @@
+"""What the use cases need from outside, in one screen: a source reader, the summary store, the read model.
+
+Adapters implement these (git mirror, folder scan, SQLite summary file, SQL read models); the
+Application receives them. Tests pass in-memory implementations of the same ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem
+from jobsync.domain.job import Job
+from jobsync.domain.planning import JobRow
+from jobsync.domain.result import JobResult
+from jobsync.domain.source import Source
+
+# -- reading a source -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A regular file of a snapshot: its source-relative POSIX path and the id of its content."""
+
+    path: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """A regular file added, modified (``sha`` is the new content) or deleted (``sha`` is None)."""
+
+    path: str
+    sha: str | None
+
+
+class Snapshot(Protocol):
+    """A source's files at one ``commit`` (a git commit, or a content digest of a folder).
+
+    ``branch`` says what led there: a branch name, ``tag v1``, ``commit 0a1b…`` ("" for folders).
+    """
+
+    @property
+    def commit(self) -> str: ...
+
+    @property
+    def branch(self) -> str: ...
+
+    def files(self) -> list[FileEntry]:
+        """Every regular file."""
+        ...
+
+    def changes_since(self, old_commit: str, known: Mapping[str, str]) -> list[Change] | None:
+        """Files that differ from ``old_commit`` (``known``: path -> sha then); None if it cannot tell."""
+        ...
+
+    def read_many(self, shas: Sequence[str]) -> list[bytes]:
+        """The contents of these files, in order."""
+        ...
+
+    def links(self) -> list[str]:
+        """Symbolic links the snapshot did not follow."""
+        ...
+
+
+class SourceReader(Protocol):
+    """Brings a source's current files: a git fetch, a folder scan, an installed app's files."""
+
+    def snapshot(self, branch: str | None = None) -> Snapshot: ...
+
+
+# -- per-file discovery summaries -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryIndex:
+    """What the summary store holds for one source: the commit they describe and an entry per file.
+
+    ``problems`` are every problem the last sync reported, so a sync that re-examines only part of
+    the source can still report all of them.
+    """
+
+    commit: str
+    entries: Mapping[str, ModuleEntry]
+    problems: tuple[Problem, ...] = ()
+
+
+class SummaryStore(Protocol):
+    """Per-file summaries of each source, kept between syncs: derived data, safe to lose."""
+
+    def index(self, source: str, filters: str) -> SummaryIndex | None:
+        """The stored entries, or None when there are none for these include/exclude ``filters``."""
+        ...
+
+    def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
+        """The stored summaries of ``wanted`` paths at their content ``sha`` (others are left out)."""
+        ...
+
+    def save(
+        self,
+        source: str,
+        filters: str,
+        commit: str,
+        changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
+        removed: Collection[str],
+        problems: Sequence[Problem],
+        replace_all: bool,
+    ) -> None:
+        """Record the summaries at ``commit``: ``changed`` written, ``removed`` dropped (or all replaced)."""
+        ...
+
+
+# -- the read model the planner queries ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewChanges:
+    """What one batch of events changes in the read models."""
+
+    jobs: list[Job]
+    sources: list[Source]
+    result_events: list[JobResult.Event]
+    deletions: list[tuple[str, str]]  # (job id, when): results recorded until then lose their link
+
+
+class CatalogReadModel(Protocol):
+    """The read models as the use cases see them: the planner's queries and the projection's writes."""
+
+    def position(self) -> int:
+        """The last log position applied (0 before the first)."""
+        ...
+
+    def source_rows(self, source: str, modules: Collection[str] | None = None) -> list[JobRow]:
+        """The jobs of ``source`` (of these ``modules`` only, when given)."""
+        ...
+
+    def name_holders(self, names: Iterable[str]) -> dict[str, str]:
+        """Which live (not deleted) job holds each of ``names``: name -> ref."""
+        ...
+
+    def apply(self, changes: ViewChanges, start: int, position: int) -> None:
+        """Write the changes and move the position from ``start``; IntegrityError if it moved meanwhile."""
+        ...
