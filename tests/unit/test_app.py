@@ -1,0 +1,216 @@
+"""The Application's use cases on eventsourcing's in-memory store, with in-memory ports: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID
+
+import pytest
+
+from jobsync.app import JobCatalogApp
+from jobsync.domain.errors import FieldError, JobNotRunnableError, JobStillInstalledError
+from jobsync.domain.job import Job, job_id
+from jobsync.domain.source import Source, source_id
+from jobsync.ports import Snapshot
+from jobsync.spec import SourceSpec
+from tests.fakes import DictReader, memory_app
+
+SPEC = SourceSpec(name="ops", url="/ops", kind="local")
+HEADER = "from nautobot.apps.jobs import Job\n"
+
+
+def job_text(name: str, description: str = "", base: str = "Job") -> str:
+    """A job class ``name`` deriving from ``base`` with a Meta description."""
+    return f'\nclass {name}({base}):\n    class Meta:\n        description = "{description}"\n'
+
+
+def module(*classes: str) -> str:
+    return HEADER + "".join(classes)
+
+
+@pytest.fixture
+def app() -> Iterator[JobCatalogApp]:
+    opened = memory_app()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def job(app: JobCatalogApp, ref: str) -> Job:
+    source, _, rest = ref.partition(":")
+    module_name, _, cls = rest.rpartition(".")
+    return app.get_job(job_id(source, module_name, cls))
+
+
+def job_events(app: JobCatalogApp) -> int:
+    """Job and source events in the log (sync results not counted)."""
+    found = app.recorder.select_notifications(start=None, limit=1_000_000)
+    return sum(1 for n in found if n.topic.startswith(("jobsync.domain.job", "jobsync.domain.source")))
+
+
+class TestSync:
+    def test_first_sync_adds_every_job(self, app: JobCatalogApp) -> None:
+        """A new source's job classes are all added, each with its Meta values."""
+        reader = DictReader({"jobs/a.py": module(job_text("A", "first")), "jobs/b.py": module(job_text("B"))})
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.added == ["ops:jobs.a.A", "ops:jobs.b.B"]
+        assert job(app, "ops:jobs.a.A").value("description") == "first"
+
+    def test_unchanged_source_appends_no_job_events(self, app: JobCatalogApp) -> None:
+        """A second sync with nothing new is up to date and adds no job or source event."""
+        reader = DictReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SPEC, reader, "alice")
+        before = job_events(app)
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.up_to_date and job_events(app) == before
+
+    def test_poll_of_an_unchanged_source_records_nothing(self, app: JobCatalogApp) -> None:
+        """The daemon's poll of a healthy, unmoved source appends no event at all, not even a result."""
+        reader = DictReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SPEC, reader, "alice")
+        before = app.recorder.max_notification_id()
+        assert app.poll_source(SPEC, reader, "daemon").up_to_date
+        assert app.recorder.max_notification_id() == before
+
+    def test_only_changed_files_are_read(self, app: JobCatalogApp) -> None:
+        """A change to one of many files reads and parses that file alone."""
+        reader = DictReader({f"jobs/m{i}.py": module(job_text(f"J{i}")) for i in range(20)})
+        app.resync_source(SPEC, reader, "alice")
+        reader.reads.clear()
+        reader.files["jobs/m7.py"] = module(job_text("J7", "edited"))
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.changed == ["ops:jobs.m7.J7"]
+        assert len(reader.reads) == 1
+
+    def test_a_module_that_imports_a_changed_one_is_decided_again(self, app: JobCatalogApp) -> None:
+        """A job whose Meta it inherits from another module changes when that module does."""
+        base = (
+            HEADER
+            + '\nclass Base(Job):\n    class Meta:\n        description = "{}"\n        abstract = True\n'
+        )
+        reader = DictReader(
+            {
+                "jobs/common.py": base.format("v1"),
+                "jobs/backup.py": "from jobs.common import Base\n\nclass Backup(Base):\n    pass\n",
+            }
+        )
+        app.resync_source(SPEC, reader, "alice")
+        assert job(app, "ops:jobs.backup.Backup").value("description") == "v1"
+        reader.files["jobs/common.py"] = base.format("v2")
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.changed == ["ops:jobs.backup.Backup"]
+        assert job(app, "ops:jobs.backup.Backup").value("description") == "v2"
+
+    def test_vanished_job_is_uninstalled_and_returns_with_its_overrides(self, app: JobCatalogApp) -> None:
+        """A removed file uninstalls its jobs (kept, with overrides); restoring it reinstalls them."""
+        reader = DictReader({"jobs/a.py": module(job_text("A")), "jobs/b.py": module(job_text("B"))})
+        app.resync_source(SPEC, reader, "alice")
+        ident = job_id("ops", "jobs.a", "A")
+        app.override_field(ident, "description", "pinned", "bob")
+        text = reader.files.pop("jobs/a.py")
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.uninstalled == ["ops:jobs.a.A"] and not app.get_job(ident).installed
+        reader.files["jobs/a.py"] = text
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.reinstalled == ["ops:jobs.a.A"]
+        assert app.get_job(ident).value("description") == "pinned"
+
+    def test_unreadable_module_keeps_its_jobs(self, app: JobCatalogApp) -> None:
+        """A file that stops parsing is reported, and its jobs keep their last known state."""
+        reader = DictReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SPEC, reader, "alice")
+        reader.files["jobs/a.py"] = "class Broken(:\n"
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert not summary.uninstalled and job(app, "ops:jobs.a.A").installed
+        assert [p.file for p in summary.problems] == ["jobs/a.py"]
+
+    def test_problems_of_files_not_read_again_are_still_reported(self, app: JobCatalogApp) -> None:
+        """An incremental sync still reports a broken file it did not read this time."""
+        reader = DictReader({"jobs/a.py": module(job_text("A")), "jobs/bad.py": "def (:\n"})
+        first = app.resync_source(SPEC, reader, "alice")
+        reader.files["jobs/a.py"] = module(job_text("A", "edited"))
+        second = app.resync_source(SPEC, reader, "alice")
+        assert second.changed == ["ops:jobs.a.A"]
+        assert second.problems == first.problems and [p.file for p in second.problems] == ["jobs/bad.py"]
+
+    def test_colliding_names_are_numbered(self, app: JobCatalogApp) -> None:
+        """A job named like another source's job gets ' (2)', and the sync says so."""
+        app.resync_source(SPEC, DictReader({"jobs/a.py": module(job_text("A"))}), "alice")
+        other = SourceSpec(name="lab", url="/lab", kind="local")
+        summary = app.resync_source(other, DictReader({"jobs/a.py": module(job_text("A"))}), "alice")
+        assert job(app, "lab:jobs.a.A").name == "A (2)"
+        assert any("already used" in p.reason for p in summary.problems)
+
+    def test_a_rename_frees_the_name(self, app: JobCatalogApp) -> None:
+        """When a job's source name changes, its old name is free for a new job of another module."""
+        reader = DictReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SPEC, reader, "alice")
+        reader.files["jobs/a.py"] = HEADER + "\nclass A(Job):\n    class Meta:\n        name = 'Renamed'\n"
+        reader.files["jobs/b.py"] = HEADER + "\nclass B(Job):\n    class Meta:\n        name = 'A'\n"
+        app.resync_source(SPEC, reader, "alice")
+        assert (job(app, "ops:jobs.a.A").name, job(app, "ops:jobs.b.B").name) == ("Renamed", "A")
+
+    def test_a_concurrent_change_is_kept_and_the_sync_retried(self, app: JobCatalogApp) -> None:
+        """An operator edit saved while a sync was planning is not lost: the sync re-plans and saves."""
+        reader = DictReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SPEC, reader, "alice")
+        ident = job_id("ops", "jobs.a", "A")
+        reader.files["jobs/a.py"] = module(job_text("A", "from source"))
+
+        class EditWhileFetching:
+            def snapshot(self, branch: str | None = None) -> Snapshot:
+                snapshot = reader.snapshot(branch)
+                app.enable_job(ident, "bob")  # lands between the sync's read and its save
+                return snapshot
+
+        summary = app.resync_source(SPEC, EditWhileFetching(), "alice")
+        assert summary.changed == ["ops:jobs.a.A"]
+        saved = app.get_job(ident)
+        assert saved.enabled and saved.value("description") == "from source"
+
+    def test_a_configured_source_that_moved_is_relocated(self, app: JobCatalogApp) -> None:
+        """The config's word on a source's location wins: a changed URL relocates it."""
+        reader = DictReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SourceSpec(name="ops", url="/old", kind="local", configured=True), reader, "alice")
+        app.resync_source(SourceSpec(name="ops", url="/new", kind="local", configured=True), reader, "alice")
+        source: Source = app.repository.get(source_id("ops"))
+        assert source.url == "/new"
+
+
+class TestOperatorUseCases:
+    @pytest.fixture
+    def ident(self, app: JobCatalogApp) -> UUID:
+        reader = DictReader({"jobs/a.py": module(job_text("A", "from source"))})
+        app.resync_source(SPEC, reader, "alice")
+        return job_id("ops", "jobs.a", "A")
+
+    def test_override_and_clear(self, app: JobCatalogApp, ident: UUID) -> None:
+        """An override pins the value; clearing it brings back the source value; repeats say False."""
+        assert app.override_field(ident, "description", "pinned", "bob")
+        assert not app.override_field(ident, "description", "pinned", "bob")
+        assert app.get_job(ident).value("description") == "pinned"
+        assert app.clear_override(ident, "description", "bob")
+        assert app.get_job(ident).value("description") == "from source"
+
+    def test_read_only_field_is_refused(self, app: JobCatalogApp, ident: UUID) -> None:
+        """Editing a field only sync may change is refused with a clear message."""
+        with pytest.raises(FieldError, match="read-only"):
+            app.override_field(ident, "commit", "x", "bob")
+
+    def test_a_disabled_job_cannot_run_until_enabled(self, app: JobCatalogApp, ident: UUID) -> None:
+        """Rule 8 lives on the Job: a disabled job's run is refused, an enabled one's is recorded."""
+        with pytest.raises(JobNotRunnableError, match="disabled"):
+            app.record_result(ident, {}, "bob")
+        assert app.enable_job(ident, "bob")
+        result = app.record_result(ident, {"x": 1}, "bob")
+        app.start_result(result, "worker")
+        app.finish_result(result, "completed", {"ok": True}, "worker")
+
+    def test_only_an_uninstalled_job_is_deleted(self, app: JobCatalogApp, ident: UUID) -> None:
+        """Deleting an installed job is refused; once it vanished from its source, it can be deleted."""
+        with pytest.raises(JobStillInstalledError):
+            app.delete_job(ident, "bob")
+        app.resync_source(SPEC, DictReader({"jobs/other.py": module(job_text("O"))}), "alice")
+        assert app.delete_job(ident, "bob")
+        assert app.get_job(ident).deleted
