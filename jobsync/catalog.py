@@ -8,7 +8,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,8 +32,21 @@ from jobsync.domain.errors import (
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
+from jobsync.memory import gc_paused
 from jobsync.projections import JOB_SORTS, JobQuery, ReplayReport, replay
+from jobsync.records import (
+    HistoryEntry,
+    JobRecord,
+    LogRecord,
+    ResultRecord,
+    SourceRecord,
+    job_from_json,
+    log_from_json,
+    result_from_json,
+    source_from_json,
+)
 from jobsync.sync import Reader, SourceSpec, resync
+from jobsync.times import moment_of
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
 
@@ -168,12 +181,12 @@ class Catalog:
         """The sources the config file names, in its order."""
         return list(self._configured.values())
 
-    def sources(self) -> list[dict[str, Any]]:
+    def sources(self) -> list[SourceRecord]:
         """Every source synced so far, with its last commit and counts."""
         self._app.catch_up()
-        return self._app.views.list_sources()
+        return [source_from_json(stored) for stored in self._app.views.list_sources()]
 
-    def source(self, name: str) -> dict[str, Any]:
+    def source(self, name: str) -> SourceRecord:
         for record in self.sources():
             if record["name"] == name:
                 return record
@@ -192,15 +205,17 @@ class Catalog:
         search: str | None = None,
         sort: str = "source",
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobRecord]:
         """Jobs as records (DESIGN.md §6 keys), from the read model; ``None`` filters nothing.
 
         ``installed=None`` lists installed and uninstalled jobs; ``search`` matches name or
         description (case-insensitive); ``sort`` is one of source, name, ref, grouping, updated.
         """
-        return self._app.views.list_jobs(
+        stored = self._app.views.list_jobs(
             self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
         )
+        with gc_paused():  # as many new records as decoded ones, and no cycles among them
+            return [job_from_json(record) for record in stored]
 
     def jobs_json(
         self,
@@ -234,34 +249,38 @@ class Catalog:
         self._app.catch_up()
         return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
-    def job(self, ref: str, at: datetime | None = None) -> dict[str, Any]:
-        """One job as a record, now or as it was at ``at`` (its overrides of that moment included)."""
-        ident = self.resolve(ref)
-        if at is None:
-            current = self._app.get_job(ident)
-            return {**current.as_record(), "deleted": current.deleted}
-        job = self._app.job_at(ident, _utc(at))
-        if job is None:
-            raise JobNotFoundError(f"{ref} at {at.isoformat()}")
-        record = job.as_record()
-        record["deleted"] = job.deleted
-        return record
+    def job(self, ref: str | UUID, at: datetime | str | None = None) -> JobRecord:
+        """One job as a record, now or as it was at ``at`` (its overrides of that moment included).
+
+        ``at`` is a datetime (naive means UTC) or text as the CLI's ``--at`` takes it (``3 days ago``).
+        """
+        moment = moment_of(at, "at")
+        ident = self.resolve(str(ref))
+        if moment is None:
+            job = self._app.get_job(ident)
+        else:
+            then = self._app.job_at(ident, moment)
+            if then is None:
+                raise JobNotFoundError(f"{ref} at {moment.isoformat()}")
+            job = then
+        return job_from_json({**job.as_record(), "deleted": job.deleted})
 
     def history(
-        self, ref: str, since: datetime | None = None, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
+        self, ref: str | UUID, since: datetime | str | None = None, until: datetime | str | None = None
+    ) -> list[HistoryEntry]:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
-        return job_history(self._app, self.resolve(ref), _aware(since), _aware(until))
+        since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
+        return job_history(self._app, self.resolve(str(ref)), since_at, until_at)
 
     def audit(
         self,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         actor: str | None = None,
         source: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[HistoryEntry]:
         """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
-        return catalog_audit(self._app, _aware(since), _aware(until), actor, source)
+        return catalog_audit(self._app, moment_of(since, "since"), moment_of(until, "until"), actor, source)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
@@ -336,32 +355,38 @@ class Catalog:
         self._app.log_entries(self.resolve_result(result), entries, actor or self.actor)
 
     def results(
-        self, job: str | None = None, status: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+        self, job: str | UUID | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[ResultRecord]:
         """Results, newest first; ``job`` narrows to one job's runs."""
         self._app.catch_up()
         if job is None:
-            return self._app.views.list_results(status=status, limit=limit)
-        found = self._app.get_job(self.resolve(job))
-        if found.deleted:  # its results were detached from it and keep its ref as text
-            return self._app.views.list_results(detached_ref=found.ref, status=status, limit=limit)
-        return self._app.views.list_results(job_id=str(found.id), status=status, limit=limit)
+            stored = self._app.views.list_results(status=status, limit=limit)
+        else:
+            found = self._app.get_job(self.resolve(str(job)))
+            if found.deleted:  # its results were detached from it and keep its ref as text
+                stored = self._app.views.list_results(detached_ref=found.ref, status=status, limit=limit)
+            else:
+                stored = self._app.views.list_results(job_id=str(found.id), status=status, limit=limit)
+        return [result_from_json(record) for record in stored]
 
-    def result(self, result: str) -> dict[str, Any]:
+    def result(self, result: str | UUID) -> ResultRecord:
         """One result with its args (ready to queue again) and data."""
-        ident = self.resolve_result(result)
+        ident = self.resolve_result(str(result))
         [record] = self._app.views.list_results(result_id=str(ident))
-        return record
+        return result_from_json(record)
 
-    def logs(self, result: str, since: int = 0, level: str | None = None) -> list[dict[str, Any]]:
+    def logs(self, result: str | UUID, since: int = 0, level: str | None = None) -> list[LogRecord]:
         """Log entries after position ``since`` (each entry's ``seq``), at ``level`` or more severe."""
-        ident = self.resolve_result(result)
+        ident = self.resolve_result(str(result))
         levels: tuple[str, ...] = ()
         if level is not None:
             if level not in LOG_LEVELS:
                 raise ResultError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
             levels = LOG_LEVELS[LOG_LEVELS.index(level) :]
-        return self._app.views.log_entries(str(ident), since=since, levels=levels)
+        return [
+            log_from_json(entry)
+            for entry in self._app.views.log_entries(str(ident), since=since, levels=levels)
+        ]
 
     def resolve_result(self, ref: str) -> UUID:
         """A result's id from its full id or a unique prefix of it."""
@@ -398,15 +423,6 @@ class Catalog:
         except AggregateNotFoundError:
             return False
         return True
-
-
-def _utc(moment: datetime) -> datetime:
-    """Event times are UTC; a naive datetime from a library caller is taken as UTC too."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
 
 
 def _check_json(what: str, value: Any, path: str = "") -> None:
