@@ -56,7 +56,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +69,7 @@ from jobsync.domain.job import Job
 from jobsync.domain.result import JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
 from jobsync.projector import BATCH_SIZE
+from jobsync.records import to_json
 
 sys.path.insert(0, str(Path(__file__).parent))
 import resync
@@ -426,7 +427,7 @@ def median_of(repeat: int, fn: Callable[[], T], keep: Callable[[T], U]) -> tuple
     return statistics.median(laps), kept
 
 
-def ids(records: list[dict[str, Any]]) -> frozenset[str]:
+def ids(records: Sequence[Mapping[str, Any]]) -> frozenset[str]:
     return frozenset(str(r["id"]) for r in records)
 
 
@@ -485,7 +486,7 @@ def measure_at(catalog: Catalog, built: Built) -> dict[str, Any]:
         record = catalog.job(built.history_ref, at=moment.at)
         laps.append(time.perf_counter() - start)
         check(
-            record == moment.record,
+            to_json(record) == moment.record,
             f"{built.history_ref} at {moment.at.isoformat()} (version {moment.version}) is not what it was then",
         )
     now_s, _ = timed(lambda: catalog.job(built.history_ref))

@@ -21,6 +21,7 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
+from jobsync.records import HistoryEntry, JobRecord, LogRecord, ResultRecord, SourceRecord
 from jobsync.spec import SourceSpec
 
 __all__ = [
@@ -31,18 +32,23 @@ __all__ = [
     "ConflictError",
     "FieldError",
     "GitError",
+    "HistoryEntry",
     "JobDeletedError",
     "JobNotFoundError",
     "JobNotRunnableError",
+    "JobRecord",
     "JobStillInstalledError",
     "JobSyncError",
     "LogEntry",
+    "LogRecord",
     "Problem",
     "ResultError",
     "ResultNotFoundError",
+    "ResultRecord",
     "SourceConflictError",
     "SourceNotFoundError",
     "SourceReadError",
+    "SourceRecord",
     "SourceSpec",
     "StoreError",
     "SyncSummary",

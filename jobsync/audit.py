@@ -13,6 +13,7 @@ from eventsourcing.utils import get_topic
 
 from jobsync.domain.job import Job
 from jobsync.domain.source import Source
+from jobsync.records import HistoryEntry
 
 if TYPE_CHECKING:
     from jobsync.app import JobCatalogApp
@@ -47,7 +48,7 @@ class JobTimeline:
             return cls()
         return cls(job, _tracked(job), dict(job.source_values))
 
-    def apply(self, event: Job.Event) -> dict[str, Any]:
+    def apply(self, event: Job.Event) -> HistoryEntry:
         """Apply ``event`` and describe it as a history entry."""
         job = cast("Job", event.mutate(self.job))
         after = _tracked(job)
@@ -65,14 +66,14 @@ class JobTimeline:
                 }
             )
         self.job, self._before, self._source = job, after, dict(job.source_values)
-        return {
-            "time": event.timestamp.isoformat(),
-            "actor": event.actor,
-            "event": type(event).__name__,
-            "ref": job.ref,
-            "version": event.originator_version,
-            "changes": changes,
-        }
+        return HistoryEntry(
+            time=event.timestamp,
+            actor=event.actor,
+            event=type(event).__name__,
+            ref=job.ref,
+            version=event.originator_version,
+            changes=changes,
+        )
 
 
 def in_window(entry_time: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -81,10 +82,10 @@ def in_window(entry_time: datetime, since: datetime | None, until: datetime | No
 
 def job_history(
     app: JobCatalogApp, ident: UUID, since: datetime | None = None, until: datetime | None = None
-) -> list[dict[str, Any]]:
+) -> list[HistoryEntry]:
     """Every event of one job in the window, oldest first (folded from the first event)."""
     timeline = JobTimeline()
-    entries = []
+    entries: list[HistoryEntry] = []
     for event in app.job_events(ident):
         entry = timeline.apply(event)
         if in_window(event.timestamp, since, until):
@@ -98,7 +99,7 @@ def catalog_audit(
     until: datetime | None = None,
     actor: str | None = None,
     source: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[HistoryEntry]:
     """Every job and source event in the window across the catalog, in log order.
 
     Only jobs touched in the window are loaded (at the version just before, from a snapshot when
@@ -106,7 +107,7 @@ def catalog_audit(
     """
     timelines: dict[UUID, JobTimeline] = {}
     source_names: dict[UUID, str] = {}
-    entries: list[dict[str, Any]] = []
+    entries: list[HistoryEntry] = []
     for event in _events_from(app, since):
         if not in_window(event.timestamp, since, until):
             continue
@@ -130,18 +131,18 @@ def catalog_audit(
     return entries
 
 
-def _source_entry(event: Source.Event, name: str) -> dict[str, Any]:
+def _source_entry(event: Source.Event, name: str) -> HistoryEntry:
     """A source event as an audit entry; its own fields are what it set."""
     skip = {"timestamp", "actor", "name"}
     fields = {k: v for k, v in event.__dict__.items() if not k.startswith("originator") and k not in skip}
-    return {
-        "time": event.timestamp.isoformat(),
-        "actor": event.actor,
-        "event": type(event).__name__,
-        "ref": name,
-        "version": event.originator_version,
-        "changes": {k: [None, v] for k, v in fields.items()},
-    }
+    return HistoryEntry(
+        time=event.timestamp,
+        actor=event.actor,
+        event=type(event).__name__,
+        ref=name,
+        version=event.originator_version,
+        changes={k: [None, v] for k, v in fields.items()},
+    )
 
 
 def _events_from(app: JobCatalogApp, since: datetime | None) -> Iterator[Aggregate.Event]:

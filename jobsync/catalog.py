@@ -8,7 +8,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,8 +35,20 @@ from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
 from jobsync.ports import SourceReader, SummaryStore
 from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
 from jobsync.projector import ReplayReport, replay
+from jobsync.records import (
+    HistoryEntry,
+    JobRecord,
+    LogRecord,
+    ResultRecord,
+    SourceRecord,
+    job_from_json,
+    log_from_json,
+    result_from_json,
+    source_from_json,
+)
 from jobsync.spec import SourceSpec
 from jobsync.sync import open_reader
+from jobsync.times import moment_of
 from jobsync.urls import redact_url
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
@@ -166,12 +178,12 @@ class Catalog:
             kind=remembered.kind,
         )
 
-    def sources(self) -> list[dict[str, Any]]:
+    def sources(self) -> list[SourceRecord]:
         """Every source synced so far, with its last commit and counts."""
         self._app.catch_up()
-        return self._views.list_sources()
+        return [source_from_json(stored) for stored in self._views.list_sources()]
 
-    def source(self, name: str) -> dict[str, Any]:
+    def source(self, name: str) -> SourceRecord:
         for record in self.sources():
             if record["name"] == name:
                 return record
@@ -190,15 +202,16 @@ class Catalog:
         search: str | None = None,
         sort: str = "source",
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobRecord]:
         """Jobs as records (DESIGN.md §6 keys), from the read model; ``None`` filters nothing.
 
         ``installed=None`` lists installed and uninstalled jobs; ``search`` matches name or
         description (case-insensitive); ``sort`` is one of source, name, ref, grouping, updated.
         """
-        return self._views.list_jobs(
+        stored = self._views.list_jobs(
             self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
         )
+        return [job_from_json(record) for record in stored]
 
     def jobs_json(
         self,
@@ -232,34 +245,38 @@ class Catalog:
         self._app.catch_up()
         return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
-    def job(self, ref: str, at: datetime | None = None) -> dict[str, Any]:
-        """One job as a record, now or as it was at ``at`` (its overrides of that moment included)."""
-        ident = self.resolve(ref)
-        if at is None:
-            current = self._app.get_job(ident)
-            return {**current.as_record(), "deleted": current.deleted}
-        job = self._app.job_at(ident, _utc(at))
-        if job is None:
-            raise JobNotFoundError(f"{ref} at {at.isoformat()}")
-        record = job.as_record()
-        record["deleted"] = job.deleted
-        return record
+    def job(self, ref: str | UUID, at: datetime | str | None = None) -> JobRecord:
+        """One job as a record, now or as it was at ``at`` (its overrides of that moment included).
+
+        ``at`` is a datetime (naive means UTC) or text as the CLI's ``--at`` takes it (``3 days ago``).
+        """
+        moment = moment_of(at, "at")
+        ident = self.resolve(str(ref))
+        if moment is None:
+            job = self._app.get_job(ident)
+        else:
+            then = self._app.job_at(ident, moment)
+            if then is None:
+                raise JobNotFoundError(f"{ref} at {moment.isoformat()}")
+            job = then
+        return job_from_json({**job.as_record(), "deleted": job.deleted})
 
     def history(
-        self, ref: str, since: datetime | None = None, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
+        self, ref: str | UUID, since: datetime | str | None = None, until: datetime | str | None = None
+    ) -> list[HistoryEntry]:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
-        return job_history(self._app, self.resolve(ref), _aware(since), _aware(until))
+        since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
+        return job_history(self._app, self.resolve(str(ref)), since_at, until_at)
 
     def audit(
         self,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         actor: str | None = None,
         source: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[HistoryEntry]:
         """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
-        return catalog_audit(self._app, _aware(since), _aware(until), actor, source)
+        return catalog_audit(self._app, moment_of(since, "since"), moment_of(until, "until"), actor, source)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
@@ -297,7 +314,7 @@ class Catalog:
     # -- results -----------------------------------------------------------------------------
 
     def record_result(
-        self, job: str, args: Any = None, actor: str | None = None, scheduled_job: str | None = None
+        self, job: str | UUID, args: Any = None, actor: str | None = None, scheduled_job: str | None = None
     ) -> str:
         """Queue a run of an installed, enabled job; returns the result id. ``args`` is kept to re-queue."""
         _check_json("args", args)
@@ -306,18 +323,20 @@ class Catalog:
         )
         return str(ident)
 
-    def start_result(self, result: str, actor: str | None = None) -> None:
+    def start_result(self, result: str | UUID, actor: str | None = None) -> None:
         """pending -> running."""
         self._app.start_result(self.resolve_result(result), actor or self.actor)
 
-    def finish_result(self, result: str, status: str, data: Any = None, actor: str | None = None) -> None:
+    def finish_result(
+        self, result: str | UUID, status: str, data: Any = None, actor: str | None = None
+    ) -> None:
         """End a run as ``completed``, ``failed`` or ``errored`` with JSON ``data``."""
         _check_json("data", data)
         self._app.finish_result(self.resolve_result(result), status, data, actor or self.actor)
 
     def log(
         self,
-        result: str,
+        result: str | UUID,
         message: str,
         level: str = "info",
         grouping: str = "main",
@@ -328,40 +347,47 @@ class Catalog:
         """Append one log entry to a running (or pending) result; readable at once."""
         self.log_many(result, [LogEntry(message, level, grouping, object, url)], actor=actor)
 
-    def log_many(self, result: str, entries: Sequence[LogEntry], actor: str | None = None) -> None:
+    def log_many(self, result: str | UUID, entries: Sequence[LogEntry], actor: str | None = None) -> None:
         """Append several log entries in one transaction: the fast way for an executor to log."""
         self._app.append_logs(self.resolve_result(result), entries, actor or self.actor)
 
     def results(
-        self, job: str | None = None, status: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+        self, job: str | UUID | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[ResultRecord]:
         """Results, newest first; ``job`` narrows to one job's runs."""
         self._app.catch_up()
         if job is None:
-            return self._views.list_results(status=status, limit=limit)
-        found = self._app.get_job(self.resolve(job))
-        if found.deleted:  # its results were detached from it and keep its ref as text
-            return self._views.list_results(detached_ref=found.ref, status=status, limit=limit)
-        return self._views.list_results(job_id=str(found.id), status=status, limit=limit)
+            stored = self._views.list_results(status=status, limit=limit)
+        else:
+            found = self._app.get_job(self.resolve(str(job)))
+            if found.deleted:  # its results were detached from it and keep its ref as text
+                stored = self._views.list_results(detached_ref=found.ref, status=status, limit=limit)
+            else:
+                stored = self._views.list_results(job_id=str(found.id), status=status, limit=limit)
+        return [result_from_json(record) for record in stored]
 
-    def result(self, result: str) -> dict[str, Any]:
+    def result(self, result: str | UUID) -> ResultRecord:
         """One result with its args (ready to queue again) and data."""
-        ident = self.resolve_result(result)
+        ident = self.resolve_result(str(result))
         [record] = self._views.list_results(result_id=str(ident))
-        return record
+        return result_from_json(record)
 
-    def logs(self, result: str, since: int = 0, level: str | None = None) -> list[dict[str, Any]]:
+    def logs(self, result: str | UUID, since: int = 0, level: str | None = None) -> list[LogRecord]:
         """Log entries after position ``since`` (each entry's ``seq``), at ``level`` or more severe."""
-        ident = self.resolve_result(result)
+        ident = self.resolve_result(str(result))
         levels: tuple[str, ...] = ()
         if level is not None:
             if level not in LOG_LEVELS:
                 raise ResultError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
             levels = LOG_LEVELS[LOG_LEVELS.index(level) :]
-        return self._views.log_entries(str(ident), since=since, levels=levels)
+        return [
+            log_from_json(entry) for entry in self._views.log_entries(str(ident), since=since, levels=levels)
+        ]
 
-    def resolve_result(self, ref: str) -> UUID:
+    def resolve_result(self, ref: str | UUID) -> UUID:
         """A result's id from its full id or a unique prefix of it."""
+        if isinstance(ref, UUID):
+            ref = str(ref)
         self._app.catch_up()
         wanted = ref.strip().lower()
         matches = self._views.find_results(wanted) if re.fullmatch(r"[0-9a-f-]{1,36}", wanted) else []
@@ -373,8 +399,10 @@ class Catalog:
             raise ResultNotFoundError(ref)
         return UUID(matches[0])
 
-    def resolve(self, ref: str) -> UUID:
+    def resolve(self, ref: str | UUID) -> UUID:
         """A job's id from its ``SOURCE:MODULE.CLASS`` ref, its UUID, or its unique name."""
+        if isinstance(ref, UUID):
+            ref = str(ref)
         match = _REF.match(ref)
         if match:
             ident = job_id(match["source"], match["module"], match["cls"])
@@ -409,15 +437,6 @@ def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable
     except (PersistenceError, OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
     return app, lambda: scratch(app.factory)
-
-
-def _utc(moment: datetime) -> datetime:
-    """Event times are UTC; a naive datetime from a library caller is taken as UTC too."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
 
 
 def _check_json(what: str, value: Any, path: str = "") -> None:

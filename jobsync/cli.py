@@ -20,9 +20,10 @@ from jobsync.app import SyncSummary
 from jobsync.catalog import Catalog
 from jobsync.config import Config, config_path, effective, load_config
 from jobsync.domain.errors import JobSyncError
-from jobsync.domain.fields import OVERRIDABLE_FIELDS, parse_field_value
+from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import LOG_LEVELS
 from jobsync.projections import JOB_SORTS
+from jobsync.records import HistoryEntry, LogRecord, overridden_fields, to_json
 from jobsync.times import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,7 +172,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
     """List sources with their last synced commit."""
     records = catalog.sources()
     if as_json:
-        _print_json(records)
+        _print_json([to_json(record) for record in records])
         return
     _print_table(
         ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "STATUS"],
@@ -182,7 +183,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["url"],
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
-                r["last_synced"] or "never",
+                r["last_synced"].isoformat() if r["last_synced"] else "never",
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
             for r in records
@@ -196,7 +197,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
 @pass_catalog
 def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
     """Show one source."""
-    record = catalog.source(name)
+    record = to_json(catalog.source(name))
     if as_json:
         _print_json(record)
         return
@@ -255,7 +256,7 @@ def jobs_list(
         return
     records = found
     if as_json:
-        _print_json(records)
+        _print_json([to_json(record) for record in records])
         return
     _print_table(
         ["REF", "NAME", "GROUPING", "INSTALLED", "ENABLED", "OVERRIDES"],
@@ -266,7 +267,7 @@ def jobs_list(
                 r["grouping"],
                 _yes(r["installed"]),
                 _yes(r["enabled"]),
-                ",".join(f for f in OVERRIDABLE_FIELDS if r[f"{f}_override"]) or "-",
+                ",".join(overridden_fields(r)) or "-",
             ]
             for r in records
         ],
@@ -282,7 +283,7 @@ def jobs_list(
 @pass_catalog
 def jobs_show(catalog: Catalog, job_ref: str, at: str | None, as_json: bool) -> None:
     """Show one job; overridden fields are marked."""
-    record = catalog.job(job_ref, at=parse_time(at) if at else None)
+    record = to_json(catalog.job(job_ref, at=parse_time(at) if at else None))
     if as_json:
         _print_json(record)
         return
@@ -330,13 +331,13 @@ def _moment(text: str | None) -> datetime | None:
     return parse_time(text) if text else None
 
 
-def _print_changes(entries: list[dict[str, Any]], as_json: bool, with_ref: bool) -> None:
+def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -> None:
     if as_json:
-        _print_json(entries)
+        _print_json([to_json(entry) for entry in entries])
         return
     for entry in entries:
         ref = f" {entry['ref']}" if with_ref else ""
-        click.echo(f"{entry['time'][:19].replace('T', ' ')}  {entry['actor']:<16} {entry['event']}{ref}")
+        click.echo(f"{entry['time'].isoformat(' ')[:19]}  {entry['actor']:<16} {entry['event']}{ref}")
         for key, (old, new) in entry["changes"].items():
             click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
 
@@ -457,17 +458,17 @@ def results_list(
     """List results, newest first."""
     records = catalog.results(job=job_ref, status=status, limit=limit)
     if as_json:
-        _print_json(records)
+        _print_json([to_json(record) for record in records])
         return
     _print_table(
         ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR"],
         [
             [
-                r["id"][:8],
+                str(r["id"])[:8],
                 r["task"],
                 r["job"] or f"({r['job_name']})",
                 r["status"],
-                r["created"][:19],
+                r["created"].isoformat()[:19],
                 r["actor"],
             ]
             for r in records
@@ -481,7 +482,7 @@ def results_list(
 @pass_catalog
 def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
     """Show one result with its args and data."""
-    record = catalog.result(result_id)
+    record = to_json(catalog.result(result_id))
     if as_json:
         _print_json(record)
         return
@@ -522,13 +523,14 @@ def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, as_j
 FOLLOW_POLL_SECONDS = 0.2
 
 
-def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k != "seq"}
+def _public_entry(entry: LogRecord) -> dict[str, Any]:
+    """The entry as printed: ``seq`` is only for following, so it stays out of the JSON."""
+    return {k: v for k, v in to_json(entry).items() if k != "seq"}
 
 
-def _format_entry(entry: dict[str, Any]) -> str:
+def _format_entry(entry: LogRecord) -> str:
     where = f" [{entry['object']}]" if entry["object"] else ""
-    return f"{entry['time'][:23].replace('T', ' ')}  {entry['level']:<8} {entry['grouping']}: {entry['message']}{where}"
+    return f"{entry['time'].isoformat(' ')[:23]}  {entry['level']:<8} {entry['grouping']}: {entry['message']}{where}"
 
 
 def _parse_json(option: str, text: str) -> Any:

@@ -45,3 +45,20 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def moment_of(value: object, what: str) -> datetime | None:
+    """A library caller's moment: None, a datetime (naive taken as UTC) or text ``parse_time`` reads.
+
+    Anything else is refused in one line, rather than failing later deep in a comparison.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        return parse_time(value)
+    raise BadTimeError(
+        f"{what} must be a datetime or a time such as '2026-11-17T09:30' or '3 days ago', "
+        f"not {type(value).__name__}"
+    )

@@ -17,11 +17,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jobsync import Catalog
+from jobsync.records import JobRecord
 from tests.helpers import Cli, GitRepo, assert_one_line_error
 
 #: Capabilities that let root write a file whatever its mode; without them root obeys ``chmod`` like anyone.
@@ -89,7 +89,7 @@ class Synced:
         """The store the CLI uses (its config names only the state folder)."""
         return Catalog.open(state_dir=self.cli.state, actor="setup")
 
-    def all_jobs(self) -> dict[str, dict[str, Any]]:
+    def all_jobs(self) -> dict[str, JobRecord]:
         with self.catalog() as catalog:
             return {job["ref"]: job for job in catalog.jobs(installed=None)}
 

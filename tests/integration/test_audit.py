@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from jobsync import Catalog, JobNotFoundError, JobSyncError
+from jobsync.records import HistoryEntry, JobRecord
 from tests.conftest import run_sql
 from tests.helpers import GitRepo
 
@@ -89,14 +90,14 @@ def write_compliance(repo: GitRepo, registered: str = "CheckNtp, Legacy") -> str
 
 def last_time(catalog: Catalog, ref: str) -> datetime:
     """The moment of the job's latest event, as its history reports it."""
-    return datetime.fromisoformat(catalog.history(ref)[-1]["time"])
+    return catalog.history(ref)[-1]["time"]
 
 
-def refs(records: list[dict[str, Any]]) -> list[str]:
+def refs(records: list[JobRecord]) -> list[str]:
     return [record["ref"] for record in records]
 
 
-def without_last_updated(record: dict[str, Any]) -> dict[str, Any]:
+def without_last_updated(record: JobRecord) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "last_updated"}
 
 
@@ -221,12 +222,12 @@ class TestJobFilters:
 class TestJobAt:
     def test_each_moment_shows_the_job_as_it_was(self, repo: GitRepo, catalog: Catalog) -> None:
         """``job(ref, at=t)`` gives, at and after each step, exactly the record seen right after that step."""
-        steps: list[tuple[str, datetime, dict[str, Any]]] = []
+        steps: list[tuple[str, datetime, JobRecord]] = []
 
         def step(event: str) -> None:
             history = catalog.history(BACKUP_REF)
             assert history[-1]["event"] == event
-            steps.append((event, datetime.fromisoformat(history[-1]["time"]), catalog.job(BACKUP_REF)))
+            steps.append((event, history[-1]["time"], catalog.job(BACKUP_REF)))
 
         write_backup(repo, description="Back up")
         catalog.resync(repo.url, name="netops")
@@ -267,9 +268,7 @@ class TestJobAt:
             later = steps[index + 1][1] if index + 1 < len(steps) else moment + timedelta(days=1)
             for at in (moment, moment + (later - moment) / 2):
                 then = catalog.job(BACKUP_REF, at=at)
-                assert without_last_updated({k: then[k] for k in expected}) == without_last_updated(
-                    expected
-                ), (
+                assert without_last_updated(then) == without_last_updated(expected), (
                     index,
                     event,
                     at,
@@ -280,7 +279,7 @@ class TestJobAt:
         """A moment before the job was discovered raises JobNotFoundError."""
         write_backup(repo)
         catalog.resync(repo.url, name="netops")
-        discovered = datetime.fromisoformat(catalog.history(BACKUP_REF)[0]["time"])
+        discovered = catalog.history(BACKUP_REF)[0]["time"]
         with pytest.raises(JobNotFoundError):
             catalog.job(BACKUP_REF, at=discovered - timedelta(microseconds=1))
         assert catalog.job(BACKUP_REF, at=discovered)["ref"] == BACKUP_REF
@@ -311,7 +310,7 @@ class TestHistory:
         """``since`` and ``until`` are inclusive bounds: only the events between them are returned."""
         window = catalog.history(BACKUP_REF, since=story[1], until=story[3])
         assert [entry["event"] for entry in window] == ["JobChanged", "FieldOverridden", "JobChanged"]
-        assert [datetime.fromisoformat(entry["time"]) for entry in window] == story[1:4]
+        assert [entry["time"] for entry in window] == story[1:4]
         assert [e["event"] for e in catalog.history(BACKUP_REF, since=story[3])] == [
             "JobChanged",
             "OverrideCleared",
@@ -362,7 +361,7 @@ def two_sources(repo: GitRepo, catalog: Catalog, tmp_path: Path) -> dict[str, da
     return {"labs": labs_at, "override": last_time(catalog, BACKUP_REF)}
 
 
-def summary(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+def summary(entries: list[HistoryEntry]) -> list[tuple[str, str, str]]:
     return [(entry["event"], entry["ref"], entry["actor"]) for entry in entries]
 
 
@@ -392,7 +391,7 @@ class TestAudit:
             ("FieldOverridden", BACKUP_REF, "alice"),
         ]
         assert entries[-1]["changes"] == {"hidden": [False, True], "hidden_override": [False, True]}
-        assert all(datetime.fromisoformat(entry["time"]) >= two_sources["labs"] for entry in entries)
+        assert all(entry["time"] >= two_sources["labs"] for entry in entries)
 
     def test_actor_filter(self, catalog: Catalog, two_sources: dict[str, datetime]) -> None:
         """``actor`` keeps only that person's changes."""

@@ -19,11 +19,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jobsync import Catalog, GitError, Problem, StoreError, SyncSummary
+from jobsync.records import JobRecord
 from tests.helpers import GitRepo
 
 GOOD = """\
@@ -69,7 +69,7 @@ class Baseline:
     root: Path
     repo: GitRepo | None = None
     commit: str = ""
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
 
     def write(self, files: Mapping[str, str | bytes]) -> None:
         """Write files under the source root (text as UTF-8, bytes as they are)."""
@@ -480,7 +480,7 @@ class TestMeta:
         problem = assert_reported(summary, baseline.catalog, "jobs/m.py", f"Meta.{field_name} of M", says)
         assert problem.line == 6
         assert summary.added == ["netops:jobs.m.M"]
-        assert baseline.catalog.job("netops:jobs.m.M")[field_name] == default
+        assert dict(baseline.catalog.job("netops:jobs.m.M"))[field_name] == default
         baseline.assert_nothing_lost()
 
     def test_soft_limit_not_below_hard_limit_warns_and_keeps_values(self, baseline: Baseline) -> None:

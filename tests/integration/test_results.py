@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -16,6 +17,7 @@ from jobsync import (
     ResultError,
     ResultNotFoundError,
 )
+from jobsync.records import ResultRecord
 from tests.helpers import GitRepo
 
 JOBS = """\
@@ -59,12 +61,12 @@ def synced(repo: GitRepo, catalog: Catalog) -> Catalog:
     return catalog
 
 
-def job_results(catalog: Catalog) -> list[dict[str, Any]]:
+def job_results(catalog: Catalog) -> list[ResultRecord]:
     """Results of the job task only (every resync also records a sync result)."""
     return [r for r in catalog.results() if r["task"] == "job"]
 
 
-def sync_results(catalog: Catalog) -> list[dict[str, Any]]:
+def sync_results(catalog: Catalog) -> list[ResultRecord]:
     return [r for r in catalog.results() if r["task"] == "sync"]
 
 
@@ -80,7 +82,7 @@ class TestRecording:
         """A result of an installed, enabled job is pending, names its job and keeps who queued it."""
         rid = synced.record_result(BACKUP_REF, ARGS, actor="alice", scheduled_job="nightly")
         result = synced.result(rid)
-        assert result["id"] == rid
+        assert result["id"] == UUID(rid)
         assert result["status"] == "pending"
         assert result["task"] == "job"
         assert result["job"] == BACKUP_REF and result["job_ref"] == BACKUP_REF
@@ -123,7 +125,7 @@ class TestRecording:
         """A result can be recorded naming the job by its unique name or its UUID."""
         job_id = synced.job(BACKUP_REF)["id"]
         by_name = synced.record_result("BackupConfigs")
-        by_id = synced.record_result(job_id)
+        by_id = synced.record_result(str(job_id))
         assert synced.result(by_name)["job"] == BACKUP_REF
         assert synced.result(by_id)["job"] == BACKUP_REF
 
@@ -184,7 +186,8 @@ class TestLifecycle:
         done = synced.result(rid)
         assert done["status"] == "failed"
         assert done["data"] == {"error": "timeout", "devices": 2}
-        assert done["completed"] is not None and done["completed"] >= done["started"] >= done["created"]
+        started, completed = done["started"], done["completed"]
+        assert started is not None and completed is not None and completed >= started >= done["created"]
 
     def test_status_never_moves_backwards(self, synced: Catalog) -> None:
         """A finished result cannot start again or finish a second time; it keeps its first outcome."""
@@ -228,8 +231,8 @@ class TestListing:
         first = synced.record_result(BACKUP_REF)
         restore = synced.record_result(RESTORE_REF)
         second = synced.record_result(BACKUP_REF)
-        assert [r["id"] for r in synced.results(job=BACKUP_REF)] == [second, first]
-        assert [r["id"] for r in synced.results(job="RestoreConfigs")] == [restore]
+        assert [str(r["id"]) for r in synced.results(job=BACKUP_REF)] == [second, first]
+        assert [str(r["id"]) for r in synced.results(job="RestoreConfigs")] == [restore]
 
     def test_results_filtered_by_status(self, synced: Catalog) -> None:
         """``results(status=...)`` lists only results in that status."""
@@ -238,9 +241,9 @@ class TestListing:
         synced.start_result(running)
         failed = synced.record_result(BACKUP_REF)
         synced.finish_result(failed, "failed")
-        assert [r["id"] for r in synced.results(status="pending")] == [pending]
-        assert [r["id"] for r in synced.results(status="running")] == [running]
-        assert [r["id"] for r in synced.results(status="failed")] == [failed]
+        assert [str(r["id"]) for r in synced.results(status="pending")] == [pending]
+        assert [str(r["id"]) for r in synced.results(status="running")] == [running]
+        assert [str(r["id"]) for r in synced.results(status="failed")] == [failed]
         completed = {r["id"] for r in synced.results(status="completed")}
         assert completed == {r["id"] for r in sync_results(synced)}
 
@@ -248,13 +251,13 @@ class TestListing:
         """``limit`` keeps the newest results only."""
         synced.record_result(BACKUP_REF)
         newest = synced.record_result(BACKUP_REF)
-        assert [r["id"] for r in synced.results(job=BACKUP_REF, limit=1)] == [newest]
+        assert [str(r["id"]) for r in synced.results(job=BACKUP_REF, limit=1)] == [newest]
 
     def test_unique_prefix_resolves(self, synced: Catalog) -> None:
         """A unique prefix of a result id names that result, as git accepts short hashes."""
         rid = synced.record_result(BACKUP_REF)
-        assert synced.result(rid[:8])["id"] == rid
-        assert synced.result(rid.upper())["id"] == rid
+        assert synced.result(rid[:8])["id"] == UUID(rid)
+        assert synced.result(rid.upper())["id"] == UUID(rid)
         synced.start_result(rid[:12])
         assert synced.result(rid)["status"] == "running"
 
@@ -390,8 +393,8 @@ class TestAudit:
         assert synced.logs(rid) == logs_before
         assert [e["message"] for e in logs_before] == ["step 1", "step 2"]
         listed = {r["id"]: r for r in synced.results()}
-        assert listed[rid]["job"] is None
-        assert [r["id"] for r in synced.results(job=BACKUP_REF)] == [rid]
+        assert listed[UUID(rid)]["job"] is None
+        assert [str(r["id"]) for r in synced.results(job=BACKUP_REF)] == [rid]
 
     def test_running_result_of_a_deleted_job_can_still_finish(self, repo: GitRepo, synced: Catalog) -> None:
         """A run in flight when its job is deleted can still log and finish, for the audit trail."""
@@ -499,7 +502,7 @@ class TestSyncResults:
         ids.append(up_to_date.result)
         assert None not in ids and len(set(ids)) == 3
         listed = sync_results(catalog)
-        assert [r["id"] for r in listed] == [str(i) for i in reversed(ids)]
+        assert [r["id"] for r in listed] == list(reversed(ids))
         assert {r["status"] for r in listed} == {"completed"}
         [last] = catalog.logs(str(up_to_date.result))
         assert last["level"] == "success" and last["message"].startswith("already up to date at ")
@@ -523,4 +526,4 @@ class TestSyncResults:
         write_jobs(repo)
         summary = catalog.resync(repo.url, name="netops")
         assert all(not job["enabled"] for job in catalog.jobs())
-        assert [r["id"] for r in catalog.results()] == [str(summary.result)]
+        assert [r["id"] for r in catalog.results()] == [summary.result]

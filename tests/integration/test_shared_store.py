@@ -41,6 +41,7 @@ from jobsync.domain.source import Source, source_id
 from jobsync.migrate import copy_store
 from jobsync.ports import Snapshot, SourceReader
 from jobsync.projections import CatalogViews
+from jobsync.records import JobRecord, LogRecord, ResultRecord
 from jobsync.spec import SourceSpec
 from tests.concurrency import PATIENCE, ROOT, Workers, child_env, kill_group, start
 from tests.helpers import GitRepo, bench_make_repo
@@ -151,7 +152,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = PATIEN
         time.sleep(0.1)
 
 
-def without_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_times(records: list[JobRecord]) -> list[dict[str, Any]]:
     return [{k: v for k, v in record.items() if k not in WHEN_FIELDS} for record in records]
 
 
@@ -448,7 +449,7 @@ class TestSeveralDaemons:
                     }
                     reference_app: JobCatalogApp = reference._app
                     for job in mine:
-                        ident = UUID(job["id"])
+                        ident = job["id"]
                         history = sync_history(app, ident)
                         assert [entry[0] for entry in history].count("JobDiscovered") == 1
                         changes = [entry for entry in history if entry[0] == "JobChanged"]
@@ -657,7 +658,9 @@ def _build_sqlite_store(url: str, state: Path, repo_root: Path, total_events: in
         catalog.finish_result(long, "completed", {"lines": remaining})
 
 
-def _catalog_contents(url: str, state: Path) -> tuple[int, list[Any], list[Any], dict[str, Any]]:
+def _catalog_contents(
+    url: str, state: Path
+) -> tuple[int, list[JobRecord], list[ResultRecord], dict[UUID, list[LogRecord]]]:
     with Catalog.open(store=url, state_dir=state, actor="tester") as catalog:
         results = catalog.results()
         logs = {r["id"]: catalog.logs(r["id"]) for r in results}

@@ -270,9 +270,7 @@ class TestOperatorActions:
         write_backup(repo)
         catalog.resync(repo.url, name="netops")
         catalog.override(BACKUP_REF, "description", "pinned", actor="alice")
-        from datetime import datetime
-
-        moment = datetime.fromisoformat(catalog.history(BACKUP_REF)[-1]["time"])
+        moment = catalog.history(BACKUP_REF)[-1]["time"]
         catalog.clear_override(BACKUP_REF, "description", actor="bob")
         then = catalog.job(BACKUP_REF, at=moment)
         assert then["description"] == "pinned" and then["description_override"] is True
@@ -328,6 +326,7 @@ class TestSourceStatus:
                 catalog.resync("netops")
         shown = catalog.source("netops")
         assert shown["status"] == "failing" and shown["last_reason"] == "NotFound"
+        assert shown["last_error"] is not None
         assert "netops" in shown["last_error"] or "not found" in shown["last_error"]
         failures = [e for e in catalog.audit(source="netops") if e["event"] == "SourceSyncFailed"]
         assert len(failures) == 1  # the same failure twice is one fact

@@ -1,0 +1,182 @@
+"""Typed records the library returns, and the one conversion between them and their JSON form."""
+
+# No ``from __future__ import annotations`` here: TypedDict reads NotRequired[...] from evaluated
+# annotations only (Python 3.11), and callers may look at ``__required_keys__``.
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NotRequired, TypeAlias, TypedDict, cast
+from uuid import UUID
+
+from jobsync.domain.fields import OVERRIDABLE_FIELDS
+
+#: A JSON object as ``json.dumps`` takes it: what the CLI prints and the read models store.
+JsonObject: TypeAlias = dict[str, Any]
+
+
+class JobRecord(TypedDict):
+    """A job as DESIGN.md §6 shows it: each overridable field with its ``<field>_override`` flag."""
+
+    id: UUID
+    ref: str
+    source: str
+    module_name: str
+    job_class_name: str
+    installed: bool
+    enabled: bool
+    read_only: bool
+    is_job_hook_receiver: bool
+    is_job_button_receiver: bool
+    grouping: str
+    grouping_override: bool
+    name: str
+    name_override: bool
+    description: str
+    description_override: bool
+    approval_required: bool
+    approval_required_override: bool
+    dryrun_default: bool
+    dryrun_default_override: bool
+    hidden: bool
+    hidden_override: bool
+    has_sensitive_variables: bool
+    has_sensitive_variables_override: bool
+    soft_time_limit: int | float
+    soft_time_limit_override: bool
+    time_limit: int | float
+    time_limit_override: bool
+    task_queues: list[str]
+    task_queues_override: bool
+    is_singleton: bool
+    is_singleton_override: bool
+    commit: str
+    file: str
+    line: int
+    created: datetime
+    last_updated: datetime
+    #: Only ``Catalog.job`` says it: a deleted job can still be read there, never in ``jobs()``.
+    deleted: NotRequired[bool]
+
+
+class SourceRecord(TypedDict):
+    """A source with its last synced commit, the counts of that sync and its failure, if failing."""
+
+    id: UUID
+    name: str
+    kind: str
+    url: str
+    branch: str | None
+    last_commit: str | None
+    last_branch: str | None
+    last_synced: datetime | None
+    last_counts: dict[str, int]
+    status: str
+    last_error: str | None
+    last_reason: str | None
+    created: datetime
+
+
+class ResultRecord(TypedDict):
+    """A run of a job (or of a sync); ``job`` is the job's ref, None once the job was deleted."""
+
+    id: UUID
+    job: str | None
+    job_ref: str
+    job_name: str
+    task: str
+    status: str
+    args: Any
+    actor: str
+    scheduled_job: str | None
+    created: datetime
+    started: datetime | None
+    completed: datetime | None
+    data: Any
+
+
+class LogRecord(TypedDict):
+    """One log entry of a result; ``seq`` is its position, to ask for the entries after it."""
+
+    time: datetime
+    level: str
+    message: str
+    grouping: str
+    object: str
+    url: str
+    seq: int
+
+
+class HistoryEntry(TypedDict):
+    """One event of a job or source: who did it and which fields it changed (``{field: [old, new]}``)."""
+
+    time: datetime
+    actor: str
+    event: str
+    ref: str
+    version: int
+    changes: dict[str, list[Any]]
+
+
+Record: TypeAlias = JobRecord | SourceRecord | ResultRecord | LogRecord | HistoryEntry
+
+
+def job_from_json(stored: Mapping[str, Any]) -> JobRecord:
+    """A job record from its JSON form (the read model's text, or ``Job.as_record()``)."""
+    return cast("JobRecord", _decoded(stored, ("created", "last_updated")))
+
+
+def source_from_json(stored: Mapping[str, Any]) -> SourceRecord:
+    return cast("SourceRecord", _decoded(stored, ("last_synced", "created")))
+
+
+def result_from_json(stored: Mapping[str, Any]) -> ResultRecord:
+    return cast("ResultRecord", _decoded(stored, ("created", "started", "completed")))
+
+
+def log_from_json(stored: Mapping[str, Any]) -> LogRecord:
+    return cast("LogRecord", _decoded(stored, ("time",), ids=()))
+
+
+def overridden_fields(record: JobRecord) -> list[str]:
+    """The fields an operator pinned, in the order DESIGN.md §6 lists them."""
+    flags: Mapping[str, object] = record  # ``<field>_override`` keys are built, not literal
+    return [name for name in OVERRIDABLE_FIELDS if flags[f"{name}_override"]]
+
+
+def to_json(record: Record) -> JsonObject:
+    """The record as the CLI prints it: times in ISO-8601 and ids as text, everything else as it is."""
+    return {key: _json_value(value) for key, value in record.items()}
+
+
+def _decoded(stored: Mapping[str, Any], times: tuple[str, ...], ids: tuple[str, ...] = ("id",)) -> JsonObject:
+    """A copy with ids and times parsed; keys keep their order, so ``to_json`` gives the same text back."""
+    record = dict(stored)
+    for key in ids:
+        record[key] = UUID(record[key])
+    for key in times:
+        if record[key] is not None:
+            record[key] = datetime.fromisoformat(record[key])
+    return record
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+__all__ = [
+    "HistoryEntry",
+    "JobRecord",
+    "LogRecord",
+    "Record",
+    "ResultRecord",
+    "SourceRecord",
+    "job_from_json",
+    "log_from_json",
+    "overridden_fields",
+    "result_from_json",
+    "source_from_json",
+    "to_json",
+]
