@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -21,6 +19,7 @@ from jobsync.adapters.store import default_store_url, opening, read_models, reda
 from jobsync.adapters.summaries import SQLiteSummaryStore
 from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.audit import catalog_audit, job_history
+from jobsync.defaults import default_actor, default_state_dir
 from jobsync.domain.errors import (
     AmbiguousJobRefError,
     JobNotFoundError,
@@ -52,24 +51,6 @@ from jobsync.times import moment_of
 from jobsync.urls import redact_url
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
-
-
-def default_actor() -> str:
-    """The login name, as the CLI records it when ``--actor`` is not given."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
-
-
-def default_state_dir() -> Path:
-    """``$STATE_DIRECTORY`` under systemd, ``/var/lib/jobsync`` for root, else the XDG state folder."""
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    if os.geteuid() == 0:
-        return Path("/var/lib/jobsync")
-    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "jobsync"
 
 
 class Catalog:

@@ -663,7 +663,10 @@ def demo(settings: Settings, folder: str | None) -> None:
     """Make a sample repo, sync it, change it, sync again, override a field and show history."""
     from jobsync.demo import run_demo
 
-    run_demo(folder, actor=settings.actor, echo=click.echo)
+    def command(args: list[str]) -> None:
+        cli.main(args=args, prog_name="jobsync", standalone_mode=False)
+
+    run_demo(folder, actor=settings.actor, echo=click.echo, command=command)
 
 
 # -- helpers ------------------------------------------------------------------------------------

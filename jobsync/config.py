@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsync.adapters.store import default_store_url
+from jobsync.defaults import default_state_dir
 from jobsync.domain.errors import ConfigError
 from jobsync.spec import DEFAULT_INTERVAL, DEFAULT_TIMEOUT, SourceSpec
 from jobsync.urls import redact_url, url_transport
@@ -260,8 +261,6 @@ def _globs(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 
 def effective(config: Config) -> dict[str, Any]:
     """The configuration with every default filled in and secrets redacted, for ``config check``."""
-    from jobsync.catalog import default_state_dir  # the defaults live with the code that applies them
-
     state_dir = config.state_dir or default_state_dir()
     return {
         "config_file": str(config.path) if config.path else None,

@@ -92,8 +92,8 @@ jobs = [PurgeOldChanges, Ping]
 '''
 
 
-def run_demo(folder: str | None, actor: str | None, echo: Echo) -> None:
-    """Run the tour; each step prints the command a person would type, then its output."""
+def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callable[[list[str]], None]) -> None:
+    """Run the tour; each step prints the command a person would type, then runs it with ``command``."""
     if shutil.which("git") is None:
         raise JobSyncError("the demo makes its sample repository with git, which is not installed")
     base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="jobsync-demo-"))
@@ -103,15 +103,9 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo) -> None:
     config.write_text(f'state_dir = "{base / "state"}"\n', encoding="utf-8")
 
     def step(title: str, *args: str) -> None:
-        from jobsync.cli import cli
-
         shown = shlex.join(args).replace(str(base), "$DEMO")
         echo(f"\n## {title}\n$ jobsync {shown}")
-        cli.main(
-            args=["--config", str(config), "--actor", actor or "demo", *args],
-            prog_name="jobsync",
-            standalone_mode=False,
-        )
+        command(["--config", str(config), "--actor", actor or "demo", *args])
 
     echo(f"jobsync demo in {base} (shown as $DEMO)")
     echo("Two sample Git repositories: 'netops' (Nautobot 2, register_jobs) and 'legacy' (Nautobot 1).")
