@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 from jobsync.domain.discovery import ModuleSummary, summarize_module
 
@@ -21,6 +19,9 @@ def summarize_files(items: Sequence[tuple[str, bytes]]) -> list[ModuleSummary]:
     cores = os.cpu_count() or 1
     if len(items) < PARALLEL_THRESHOLD or cores < 2:
         return [summarize_module(path, data) for path, data in items]
+    from concurrent.futures import ProcessPoolExecutor  # a few ms of import only a large sync pays
+    from multiprocessing import get_context
+
     workers = min(cores, MAX_WORKERS)
     # Forking copies only the calling thread; with other threads alive (the daemon's watchers) a
     # fork could inherit a held lock, so a fork server starts the workers then.

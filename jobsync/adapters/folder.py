@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from jobsync.domain.errors import SourceReadError
@@ -165,6 +164,8 @@ class AppFolder:
         self._folder: Folder | None = None
 
     def snapshot(self, branch: str | None = None) -> FolderSnapshot:
+        from importlib import metadata  # only app sources need it; every CLI call would pay its import
+
         try:
             dist = metadata.distribution(self.distribution)
         except metadata.PackageNotFoundError:
