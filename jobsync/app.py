@@ -14,12 +14,15 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording, StoredEvent
 
 from jobsync.domain.discovery import (
+    Discovery,
     ModuleEntry,
     ModuleSummary,
     Problem,
+    Registration,
     affected_modules,
     is_candidate,
     module_entry,
+    module_name_for,
     resolve_jobs,
 )
 from jobsync.domain.errors import ConflictError, FieldError, JobSyncError, SourceReadError
@@ -111,16 +114,24 @@ class SyncSummary:
 class _SourceFiles:
     """A source's summaries at a snapshot, and which modules this sync must decide again.
 
-    ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new.
+    ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new;
+    ``registration`` and ``earlier_problems`` are what the previous sync left in the store.
     """
 
     entries: dict[str, ModuleEntry]
     summaries: Mapping[str, ModuleSummary]
     parsed: list[tuple[ModuleEntry, ModuleSummary]]
     removed: list[str]
+    changed: frozenset[str]
     scope: frozenset[str] | None
-    reexamined: frozenset[str]
+    registration: Registration | None
     earlier_problems: tuple[Problem, ...]
+
+    def reexamined(self, decided: frozenset[str] | None) -> frozenset[str]:
+        """The files whose problems this sync reports afresh: the changed ones and those of ``decided``."""
+        return self.changed | {
+            p for p, e in self.entries.items() if decided is None or e.module_name in decided
+        }
 
 
 class JobCatalogApp(Application[UUID]):
@@ -189,8 +200,14 @@ class JobCatalogApp(Application[UUID]):
             return summary
         planned_from = source.last_commit
         files = self._summaries_at(spec, snapshot, planned_from)
-        discovery = resolve_jobs(files.summaries, entries=files.entries, scope=files.scope)
-        found = _merged_problems(discovery.problems, files)
+        discovery = resolve_jobs(
+            files.summaries,
+            entries=files.entries,
+            scope=files.scope,
+            changed={module_name_for(path) for path in files.changed},
+            registration=files.registration,
+        )
+        found = _merged_problems(discovery, files)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 source = self._source_for(spec, actor)
@@ -202,7 +219,7 @@ class JobCatalogApp(Application[UUID]):
                     self.save_and_project(self._finished_sync_result(result_id, summary, actor))
                     return summary
             self.catch_up()
-            rows = self.views.source_rows(spec.name, files.scope)
+            rows = self.views.source_rows(spec.name, discovery.scope)
             plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
             summary, jobs = self._apply_plan(source, plan, snapshot.commit, actor)
             summary.problems = sorted(
@@ -221,6 +238,7 @@ class JobCatalogApp(Application[UUID]):
                 files.parsed,
                 files.removed,
                 sorted([*found, *plan.problems], key=_problem_order),
+                discovery.registration,
                 replace_all=files.scope is None and planned_from is None,
             )
             return summary
@@ -262,9 +280,6 @@ class JobCatalogApp(Application[UUID]):
         scope = None
         if index is not None and changes is not None and synced == index.commit:
             scope = affected_modules(entries, old, changed_paths)
-        reexamined = changed_paths | {
-            p for p, e in entries.items() if scope is None or e.module_name in scope
-        }
         loaded = _StoredSummaries(
             {entry.path: summary for entry, summary in parsed}, entries, spec.name, self.summaries, snapshot
         )
@@ -273,9 +288,10 @@ class JobCatalogApp(Application[UUID]):
             summaries=loaded,
             parsed=parsed,
             removed=[c.path for c in wanted if c.sha is None],
+            changed=changed_paths,
             scope=scope,
-            reexamined=frozenset(reexamined),
-            earlier_problems=index.problems if index is not None and scope is not None else (),
+            registration=index.registration if index is not None and changes is not None else None,
+            earlier_problems=index.problems if index is not None and changes is not None else (),
         )
 
     def _apply_plan(
@@ -593,10 +609,11 @@ class _StoredSummaries(Mapping[str, ModuleSummary]):
         return len(self._entries)
 
 
-def _merged_problems(found: Iterable[Problem], files: _SourceFiles) -> list[Problem]:
+def _merged_problems(discovery: Discovery, files: _SourceFiles) -> list[Problem]:
     """This sync's problems for the files it re-examined, and the earlier ones for all the others."""
-    kept = [p for p in files.earlier_problems if p.file not in files.reexamined]
-    fresh = [p for p in found if files.scope is None or p.file in files.reexamined]
+    reexamined = files.reexamined(discovery.scope)
+    kept = [p for p in files.earlier_problems if discovery.scope is not None and p.file not in reexamined]
+    fresh = [p for p in discovery.problems if discovery.scope is None or p.file in reexamined]
     return sorted({*kept, *fresh}, key=_problem_order)
 
 

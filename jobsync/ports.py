@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem
+from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem, Registration
 from jobsync.domain.job import Job
 from jobsync.domain.planning import JobRow
 from jobsync.domain.result import JobResult
@@ -78,12 +78,14 @@ class SummaryIndex:
     """What the summary store holds for one source: the commit they describe and an entry per file.
 
     ``problems`` are every problem the last sync reported, so a sync that re-examines only part of
-    the source can still report all of them.
+    the source can still report all of them; ``registration`` is what its register_jobs calls
+    registered, and what deciding that looked at.
     """
 
     commit: str
     entries: Mapping[str, ModuleEntry]
     problems: tuple[Problem, ...] = ()
+    registration: Registration | None = None
 
 
 class SummaryStore(Protocol):
@@ -105,6 +107,7 @@ class SummaryStore(Protocol):
         changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
         removed: Collection[str],
         problems: Sequence[Problem],
+        registration: Registration | None,
         replace_all: bool,
     ) -> None:
         """Record the summaries at ``commit``: ``changed`` written, ``removed`` dropped (or all replaced)."""

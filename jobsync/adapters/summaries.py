@@ -24,15 +24,18 @@ from jobsync.domain.discovery import (
     NameRef,
     Problem,
     RegisterCall,
+    Registration,
     module_name_for,
 )
 from jobsync.ports import SummaryIndex
 
 #: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
 _LOCK_TIMEOUT = 30.0
+#: Bump when the tables change shape: a file of another format is emptied and rebuilt (it is derived).
+_FORMAT = 2
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS summary_sources (source TEXT PRIMARY KEY, filters TEXT NOT NULL, "
-    "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL)",
+    "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL, registration TEXT)",
     "CREATE TABLE IF NOT EXISTS summary_files (source TEXT NOT NULL, path TEXT NOT NULL, "
     "sha TEXT NOT NULL, entry TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (source, path))",
 )
@@ -50,8 +53,14 @@ class SQLiteSummaryStore:
             db = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost write costs a re-parse
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("PRAGMA user_version").fetchone()[0] != _FORMAT:
+                db.execute("DROP TABLE IF EXISTS summary_sources")
+                db.execute("DROP TABLE IF EXISTS summary_files")
+                db.execute(f"PRAGMA user_version = {_FORMAT}")
             for statement in _SCHEMA:
                 db.execute(statement)
+            db.execute("COMMIT")
             self._db = db
         return self._db
 
@@ -63,7 +72,8 @@ class SQLiteSummaryStore:
     def index(self, source: str, filters: str) -> SummaryIndex | None:
         db = self._connection()
         row = db.execute(
-            "SELECT filters, version, commit_id, problems FROM summary_sources WHERE source = ?", (source,)
+            "SELECT filters, version, commit_id, problems, registration FROM summary_sources WHERE source = ?",
+            (source,),
         ).fetchone()
         if row is None or row[0] != filters or row[1] != SUMMARY_VERSION:
             return None
@@ -74,7 +84,8 @@ class SQLiteSummaryStore:
             ).fetchall()
         }
         problems = tuple(p for p in map(_problem, json.loads(row[3])) if p is not None)
-        return SummaryIndex(commit=row[2], entries=entries, problems=problems)
+        registration = _registration(json.loads(row[4])) if row[4] else None
+        return SummaryIndex(commit=row[2], entries=entries, problems=problems, registration=registration)
 
     def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
         db = self._connection()
@@ -98,6 +109,7 @@ class SQLiteSummaryStore:
         changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
         removed: Collection[str],
         problems: Sequence[Problem],
+        registration: Registration | None,
         replace_all: bool,
     ) -> None:
         db = self._connection()
@@ -115,8 +127,15 @@ class SQLiteSummaryStore:
                 )
             db.executemany("INSERT OR REPLACE INTO summary_files VALUES (?, ?, ?, ?, ?)", rows)
             db.execute(
-                "INSERT OR REPLACE INTO summary_sources VALUES (?, ?, ?, ?, ?)",
-                (source, filters, SUMMARY_VERSION, commit, json.dumps([_problem_plain(p) for p in problems])),
+                "INSERT OR REPLACE INTO summary_sources VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    source,
+                    filters,
+                    SUMMARY_VERSION,
+                    commit,
+                    json.dumps([_problem_plain(p) for p in problems]),
+                    None if registration is None else json.dumps(_registration_plain(registration)),
+                ),
             )
         except BaseException:
             db.execute("ROLLBACK")
@@ -225,6 +244,28 @@ def _class_from_plain(p: _Plain) -> ClassSummary:
     return ClassSummary(p[0], p[1], _bases(p[2]), meta)
 
 
+def _registration_plain(r: Registration) -> _Plain:
+    return [
+        r.registering,
+        r.selected,
+        r.unknown,
+        sorted(r.undetermined),
+        [_problem_plain(p) for p in r.problems],
+        r.looked_at,
+    ]
+
+
+def _registration(p: _Plain) -> Registration:
+    return Registration(
+        registering=tuple(p[0]),
+        selected=tuple((module, name) for module, name in p[1]),
+        unknown=p[2],
+        undetermined=frozenset(p[3]),
+        problems=tuple(x for x in map(_problem, p[4]) if x is not None),
+        looked_at=tuple((kind, module, name, fingerprint) for kind, module, name, fingerprint in p[5]),
+    )
+
+
 def _entry_plain(entry: ModuleEntry) -> _Plain:
     return [
         _problem_plain(entry.error),
@@ -271,6 +312,7 @@ class MemorySummaryStore:
         changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
         removed: Collection[str],
         problems: Sequence[Problem],
+        registration: Registration | None,
         replace_all: bool,
     ) -> None:
         old = self._indexes.get(source)
@@ -281,4 +323,4 @@ class MemorySummaryStore:
         for entry, summary in changed:
             entries[entry.path] = entry
             self._summaries[(source, entry.path)] = (entry.sha, summary)
-        self._indexes[source] = (filters, SummaryIndex(commit, entries, tuple(problems)))
+        self._indexes[source] = (filters, SummaryIndex(commit, entries, tuple(problems), registration))

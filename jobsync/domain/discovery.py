@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
 import textwrap
 import tokenize
@@ -245,13 +246,13 @@ def affected_modules(
     """The modules whose jobs a change of the ``changed`` paths may affect; None means "all of them".
 
     That is the changed modules and, transitively, every module that looks a name up in one of
-    them. Only sources that Nautobot 1 rules govern are narrowed so: wherever a module calls
-    ``register_jobs`` (or an unreadable file may), or a touched ``jobs`` list names other modules'
-    classes, which classes are jobs depends on the whole source and everything is resolved again.
+    them. Whether ``register_jobs`` calls still register the same classes is resolve_jobs' to say.
+    Where an unreadable file may call ``register_jobs``, or a touched ``jobs`` list names other
+    modules' classes, which classes are jobs depends on the whole source: None, decide them all.
     """
-    if any(e.registers or (e.error is not None and e.mentions_register_jobs) for e in entries.values()):
-        return None
-    if any(e.registers or (e.error is not None and e.mentions_register_jobs) for e in old_entries.values()):
+    if any(
+        e.error is not None and e.mentions_register_jobs for e in (*entries.values(), *old_entries.values())
+    ):
         return None
     affected = {module_name_for(path) for path in changed}
     frontier = set(affected)
@@ -286,6 +287,28 @@ class Discovery:
     unreadable_modules: frozenset[str]
     #: Every module of the source (readable or not), so sync can say why a job vanished.
     modules: frozenset[str] = frozenset()
+    #: The modules whose jobs were decided (None: all): a sync plans only the jobs of these.
+    scope: frozenset[str] | None = None
+    #: What ``register_jobs`` registered, kept so the next sync can tell whether it must look again.
+    registration: Registration | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of a source's ``register_jobs`` calls, and exactly what deciding it looked at.
+
+    ``looked_at`` maps each consulted fact -- ``(kind, module, name)``: whether a name is a module
+    (``exists``), a module-level binding, a star-import list, a class's bases, a module's register
+    calls -- to a fingerprint of what it was. While none of those facts changes, neither does the
+    outcome, so a sync that changed other files reuses it instead of resolving every registration.
+    """
+
+    registering: tuple[str, ...]
+    selected: tuple[tuple[str, str], ...]
+    unknown: bool
+    undetermined: frozenset[str]
+    problems: tuple[Problem, ...]
+    looked_at: tuple[tuple[str, str, str, str], ...]
 
 
 # --- files -------------------------------------------------------------------------------------------
@@ -708,16 +731,21 @@ def resolve_jobs(
     *,
     entries: Mapping[str, ModuleEntry] | None = None,
     scope: Collection[str] | None = None,
+    changed: Collection[str] = (),
+    registration: Registration | None = None,
 ) -> Discovery:
     """Decide which classes of a source are jobs, as Nautobot would, from the summaries of its files.
 
     ``summaries`` may load lazily: only the modules a lookup reaches are read, given ``entries``
     (every file's index entry). With ``scope`` (see ``affected_modules``) only the jobs of those
-    modules are decided; the rest of the source is consulted only where they look names up.
+    modules are decided; the rest of the source is consulted only where they look names up. In a
+    source that registers its jobs, the previous ``registration`` is reused unless one of the facts
+    it looked at lies in a ``changed`` module; registering anew widens the scope by every job whose
+    registration came or went, and without a previous one everything is decided.
     """
     if entries is None:
         entries = {path: module_entry(summary, "") for path, summary in summaries.items()}
-    return _Resolver(summaries, entries, scope).run()
+    return _Resolver(summaries, entries, scope).run(frozenset(changed), registration)
 
 
 class _Modules(dict[str, ModuleSummary]):
@@ -803,10 +831,15 @@ class _Resolver:
             else:
                 paths[name] = path
         self.entries = {entries[path].module_name: entries[path] for path in paths.values()}
+        self._all_entries = entries
+        #: The modules whose jobs this resolution decides (None: all of them).
+        self.decided: set[str] | None = None if scope is None else set(scope)
+        #: Facts consulted so far, with their fingerprints; recorded only while registering.
+        self.looked_at: dict[tuple[str, str, str], str] | None = None
         self.modules = _Modules(paths, summaries)
         self.namespaces = _Namespaces(self.modules)
         self.classes = _Classes(self.modules)
-        self.scope = sorted(paths if scope is None else (m for m in scope if m in paths))
+        self.scope: list[str] = []
         self._symbols: dict[str, _Symbol | None] = {
             name: ("nautobot", "", symbol) for name, symbol in _NAUTOBOT_SYMBOLS.items()
         }
@@ -817,21 +850,34 @@ class _Resolver:
         self._jobness: dict[_Node, bool] = {}
         self.registration_unknown = False
 
-    def run(self) -> Discovery:
+    def run(self, changed: frozenset[str], previous: Registration | None) -> Discovery:
+        registering = tuple(sorted(e.path for e in self.entries.values() if e.registers))
+        registration = None
+        if registering:
+            registration = previous
+            if previous is None or not self._still_holds(previous, registering, changed):
+                registration = self._register(registering)
+                if previous is None:
+                    self.decided = None
+                elif self.decided is not None:  # jobs whose registration came or went are decided too
+                    moved = set(registration.selected) ^ set(previous.selected)
+                    self.decided |= {module for module, _ in moved}
+        elif previous is not None:
+            self.decided = None  # registration was dropped: Nautobot 1 rules again, everywhere
+        if self.decided is None:
+            self.scope = sorted(self.modules.paths)
+        else:
+            self.scope = sorted(m for m in self.decided if m in self.modules)
         job_classes = [
             node for module in self.scope for node in self.classes.of(module) if self._is_job_class(node)
         ]
-        calls = [
-            (self.modules[module], call)
-            for module, entry in sorted(self.entries.items())
-            if entry.registers
-            for call in self.modules[module].register_calls
-            if _REGISTER_JOBS in map(self._resolve, call.func)
-        ]
         unsure = sorted(e.path for e in self.broken.values() if e.mentions_register_jobs)
-        if calls:
-            selected = self._registered(calls)
-            if self.registration_unknown:
+        in_scope = set(self.scope)
+        if registration is not None:
+            selected = [node for node in registration.selected if node[0] in in_scope]
+            self.problems.update(registration.problems)
+            self.undetermined.update(registration.undetermined)
+            if registration.unknown:
                 self.undetermined.update(module for module, _ in job_classes)
         elif unsure:
             selected = []
@@ -853,7 +899,70 @@ class _Resolver:
             problems=tuple(sorted(self.problems, key=lambda p: (p.file, p.line, p.reason))),
             unreadable_modules=frozenset(self.broken) | frozenset(self.undetermined),
             modules=frozenset(self.modules.paths) | frozenset(self.broken),
+            scope=None if self.decided is None else frozenset(self.decided),
+            registration=registration,
         )
+
+    # - registration, and what deciding it looked at -
+
+    def _register(self, registering: tuple[str, ...]) -> Registration:
+        """Resolve every register_jobs call afresh, noting each fact the resolution consults."""
+        fresh = _Resolver(self.modules.summaries, self._all_entries, None)
+        fresh.looked_at = {}
+        before = set(fresh.problems)
+        calls = []
+        for module, entry in sorted(fresh.entries.items()):
+            if entry.registers:
+                fresh._note("calls", module, "")
+                for call in fresh.modules[module].register_calls:
+                    if _REGISTER_JOBS in map(fresh._resolve, call.func):
+                        calls.append((fresh.modules[module], call))
+        selected = fresh._registered(calls)
+        return Registration(
+            registering=registering,
+            selected=tuple(selected),
+            unknown=fresh.registration_unknown,
+            undetermined=frozenset(fresh.undetermined),
+            problems=tuple(sorted(fresh.problems - before, key=lambda p: (p.file, p.line, p.reason))),
+            looked_at=tuple(sorted((k, m, n, sig) for (k, m, n), sig in fresh.looked_at.items())),
+        )
+
+    def _still_holds(
+        self, previous: Registration, registering: tuple[str, ...], changed: frozenset[str]
+    ) -> bool:
+        """Whether every fact the previous registration looked at is as it was (checked in changed modules)."""
+        if previous.registering != registering:
+            return False
+        return all(
+            self._fingerprint(kind, module, name) == fingerprint
+            for kind, module, name, fingerprint in previous.looked_at
+            if module in changed
+        )
+
+    def _note(self, kind: str, module: str, name: str) -> None:
+        if self.looked_at is not None and (kind, module, name) not in self.looked_at:
+            self.looked_at[(kind, module, name)] = self._fingerprint(kind, module, name)
+
+    def _fingerprint(self, kind: str, module: str, name: str) -> str:
+        """What a consulted fact is now, in a short comparable form."""
+        if kind == "exists":
+            return "module" if module in self.modules else "broken" if module in self.broken else "absent"
+        if module not in self.modules:
+            return "absent"
+        summary = self.modules[module]
+        if kind == "binding":
+            binding = self.namespaces[module].get(name)
+            fact: object = (
+                None if binding is None else (binding.kind, binding.targets, _plain_refs(binding.items))
+            )
+        elif kind == "stars":
+            fact = summary.star_imports
+        elif kind == "class":
+            cls = self.classes.get((module, name))
+            fact = None if cls is None else cls.bases
+        else:  # "calls"
+            fact = [(call.func, _plain_refs(call.args)) for call in summary.register_calls]
+        return hashlib.sha1(repr(fact).encode(), usedforsecurity=False).hexdigest()[:16]
 
     # - names -
 
@@ -873,11 +982,13 @@ class _Resolver:
 
     def _lookup(self, dotted: str) -> _Symbol | None:
         """The longest module prefix of ``dotted`` decides; the rest is looked up in that module."""
+        self._note("exists", dotted, "")
         if dotted in self.modules:
             return ("module", dotted, "")
         cut = len(dotted)
         while (cut := dotted.rfind(".", 0, cut)) > 0:
             prefix = dotted[:cut]
+            self._note("exists", prefix, "")
             if prefix in self.modules:
                 return self._member(prefix, dotted[cut + 1 :].split("."))
             if prefix in self.broken:
@@ -885,8 +996,10 @@ class _Resolver:
         return ("unreadable", dotted, "") if dotted in self.broken else None
 
     def _member(self, module: str, rest: list[str]) -> _Symbol | None:
+        self._note("binding", module, rest[0])
         binding = self.namespaces[module].get(rest[0])
         if binding is None:
+            self._note("stars", module, "")
             for star in reversed(self.modules[module].star_imports):
                 if (symbol := self._resolve(_join(star, ".".join(rest)))) is not None:
                     return symbol
@@ -930,6 +1043,7 @@ class _Resolver:
             return _NAUTOBOT_MROS[node[1]]
         if node not in self.classes:
             return (node,)
+        self._note("class", node[0], node[1])
         if node in self._visiting:
             raise _CycleError
         self._visiting.add(node)
@@ -1140,6 +1254,10 @@ class _Resolver:
                 if symbol is not None and symbol[0] == "class":
                     pending.append((symbol[1], symbol[2]))
         return chain
+
+
+def _plain_refs(refs: Iterable[NameRef]) -> list[tuple[str, tuple[str, ...], bool, bool]]:
+    return [(r.text, r.targets, r.is_name, r.starred) for r in refs]
 
 
 def _package_first(path: str) -> tuple[bool, str]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from uuid import UUID
 
 import pytest
 
+from jobsync.adapters.summaries import MemorySummaryStore
 from jobsync.app import JobCatalogApp
+from jobsync.domain.discovery import ModuleSummary, Problem
 from jobsync.domain.errors import FieldError, JobNotRunnableError, JobStillInstalledError
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.source import Source, source_id
-from jobsync.ports import Snapshot
+from jobsync.ports import Snapshot, SummaryIndex
 from jobsync.spec import SourceSpec
-from tests.fakes import DictReader, memory_app
+from tests.fakes import DictReader, MemoryReadModel, memory_app
 
 SPEC = SourceSpec(name="ops", url="/ops", kind="local")
 HEADER = "from nautobot.apps.jobs import Job\n"
@@ -214,3 +216,212 @@ class TestOperatorUseCases:
         app.resync_source(SPEC, DictReader({"jobs/other.py": module(job_text("O"))}), "alice")
         assert app.delete_job(ident, "bob")
         assert app.get_job(ident).deleted
+
+
+def installed_jobs(app: JobCatalogApp, source: str = "ops") -> dict[str, dict[str, object]]:
+    """The installed jobs of ``source`` and their source facts, read from the read model and the log."""
+    rows = app.views.source_rows(source)
+    return {row.key: app.get_job(row.id).facts() for row in rows if row.installed and not row.deleted}
+
+
+class Forgetful(MemorySummaryStore):
+    """A summary store that never has anything: every sync parses and decides the whole source."""
+
+    def index(self, source: str, filters: str) -> SummaryIndex | None:
+        return None
+
+
+class Twin:
+    """A second catalog that syncs every snapshot the first one syncs, always from scratch."""
+
+    def __init__(self) -> None:
+        self.app = JobCatalogApp(env={}, read_model=lambda factory: MemoryReadModel(), summaries=Forgetful())
+
+    def check(self, app: JobCatalogApp, reader: DictReader, problems: list[Problem]) -> None:
+        """The incremental sync just made reached what a full sync of the same history reaches."""
+        summary = self.app.resync_source(SPEC, DictReader(reader.files), "alice")
+        assert installed_jobs(app) == installed_jobs(self.app)
+        assert problems == summary.problems
+
+
+class LoadCounter(MemorySummaryStore):
+    """A summary store that remembers which stored summaries were read back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+
+    def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
+        self.loaded += list(wanted)
+        return super().load(source, wanted)
+
+
+NAUTOBOT2 = {
+    "jobs/__init__.py": "from nautobot.apps.jobs import register_jobs\n"
+    "from .a import A\nfrom .b import B\n\nregister_jobs(A, B)\n",
+    "jobs/a.py": module(job_text("A", "a")),
+    "jobs/b.py": module(job_text("B", "b")),
+    "jobs/helpers.py": module(job_text("NotRegistered")),
+}
+
+
+class TestRegisteredSources:
+    """Sources that call register_jobs: a change re-resolves only what it can affect."""
+
+    @pytest.fixture
+    def store(self) -> LoadCounter:
+        return LoadCounter()
+
+    @pytest.fixture
+    def app(self, store: LoadCounter) -> Iterator[JobCatalogApp]:
+        opened = JobCatalogApp(env={}, read_model=lambda factory: MemoryReadModel(), summaries=store)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+    def test_only_registered_classes_are_jobs(self, app: JobCatalogApp) -> None:
+        """A job class nobody registers is not a job once any module calls register_jobs."""
+        summary = app.resync_source(SPEC, DictReader(NAUTOBOT2), "alice")
+        assert summary.added == ["ops:jobs.a.A", "ops:jobs.b.B"]
+
+    def test_editing_a_registered_job_reuses_the_registration(
+        self, app: JobCatalogApp, store: LoadCounter
+    ) -> None:
+        """A new description in one job's file changes that job, without reading the other job modules."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        store.loaded.clear()
+        reader.files["jobs/b.py"] = module(job_text("B", "edited"))
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.changed == ["ops:jobs.b.B"] and not summary.added and not summary.uninstalled
+        assert "jobs/a.py" not in store.loaded and "jobs/helpers.py" not in store.loaded
+        twin.check(app, reader, summary.problems)
+
+    def test_registering_and_unregistering(self, app: JobCatalogApp) -> None:
+        """A class added to register_jobs is added; one taken out of it is uninstalled."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        reader.files["jobs/__init__.py"] = (
+            "from nautobot.apps.jobs import register_jobs\n"
+            "from .a import A\nfrom .helpers import NotRegistered\n\nregister_jobs(A, NotRegistered)\n"
+        )
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.added == ["ops:jobs.helpers.NotRegistered"]
+        assert summary.uninstalled == ["ops:jobs.b.B"]
+        twin.check(app, reader, summary.problems)
+
+    def test_a_class_moved_behind_a_re_export_is_followed(self, app: JobCatalogApp) -> None:
+        """When the module a registered name comes from re-exports it from elsewhere, the job moves too."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        reader.files["jobs/b.py"] = "from .moved import B\n"
+        reader.files["jobs/moved.py"] = module(job_text("B", "b"))
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.added == ["ops:jobs.moved.B"] and summary.uninstalled == ["ops:jobs.b.B"]
+        twin.check(app, reader, summary.problems)
+
+    def test_a_registered_class_that_stops_being_a_job(self, app: JobCatalogApp) -> None:
+        """A registered class whose base is no longer a Job is uninstalled, and the sync says why."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        reader.files["jobs/b.py"] = "class B:\n    pass\n"
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.uninstalled == ["ops:jobs.b.B"]
+        assert any("not a job class" in p.reason for p in summary.problems)
+        twin.check(app, reader, summary.problems)
+
+    def test_dropping_register_jobs_goes_back_to_nautobot_1_rules(self, app: JobCatalogApp) -> None:
+        """Without any register_jobs call, every job class of every module is a job again."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        reader.files["jobs/__init__.py"] = ""
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.added == ["ops:jobs.helpers.NotRegistered"]
+        twin.check(app, reader, summary.problems)
+
+    def test_a_new_module_that_registers(self, app: JobCatalogApp) -> None:
+        """A second registering module adds what it registers."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        reader.files["extra.py"] = (
+            "from nautobot.apps.jobs import register_jobs\nfrom jobs.helpers import NotRegistered\n"
+            "register_jobs(NotRegistered)\n"
+        )
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.added == ["ops:jobs.helpers.NotRegistered"]
+        twin.check(app, reader, summary.problems)
+
+
+class TestIncrementalEqualsFull:
+    def test_a_series_of_edits_reaches_what_a_first_sync_reaches(self, app: JobCatalogApp) -> None:
+        """Whatever the edits, each incremental sync ends where a sync from scratch would."""
+        reader = DictReader(
+            {
+                "jobs/common.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        abstract = True\n",
+                "jobs/a.py": "from jobs.common import Base\n\nclass A(Base):\n    pass\n",
+                "jobs/b.py": module(job_text("B")),
+                "jobs/bad.py": "def (:\n",
+            }
+        )
+        edits: list[dict[str, str | None]] = [
+            {"jobs/common.py": HEADER + '\nclass Base(Job):\n    class Meta:\n        description = "d"\n'},
+            {"jobs/bad.py": module(job_text("Fixed"))},
+            {"jobs/b.py": None},
+            {"jobs/c.py": "from jobs.a import A\n\nclass C(A):\n    class Meta:\n        name = 'A'\n"},
+            {"jobs/common.py": "class Base:\n    pass\n"},
+            {"jobs/b.py": module(job_text("B", "back"))},
+        ]
+        twin = Twin()
+        first = app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, first.problems)
+        for edit in edits:
+            for path, text in edit.items():
+                if text is None:
+                    del reader.files[path]
+                else:
+                    reader.files[path] = text
+            summary = app.resync_source(SPEC, reader, "alice")
+            twin.check(app, reader, summary.problems)
+
+    def test_a_series_of_edits_to_a_registered_source(self, app: JobCatalogApp) -> None:
+        """The same holds where register_jobs decides: reused or re-resolved, the outcome is a full sync's."""
+        reader = DictReader(
+            {
+                **NAUTOBOT2,
+                "jobs/base.py": HEADER + "\nclass Base(Job):\n    pass\n",
+                "jobs/star.py": "from jobs.base import *\n\nclass S(Base):\n    pass\n",
+            }
+        )
+        init = "from nautobot.apps.jobs import register_jobs\nfrom .a import A\nfrom .b import B\n{}\nregister_jobs({})\n"
+        edits: list[dict[str, str | None]] = [
+            {"jobs/__init__.py": init.format("from .star import S", "A, B, S")},
+            {"jobs/base.py": "class Base:\n    pass\n"},
+            {"jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        description = 'base'\n"},
+            {
+                "jobs/star.py": "from jobs.helpers import *\nfrom jobs.base import Base\n\nclass S(Base):\n    pass\n"
+            },
+            {"jobs/a.py": "from jobs.b import B as A\n"},
+            {"jobs/b.py": None},
+            {"jobs/b.py": "class (:\n"},
+            {"jobs/b.py": module(job_text("B", "again"))},
+            {"jobs/__init__.py": init.format("from .star import S", "*[A, S]")},
+            {"jobs/__init__.py": init.format("JOBS = [B]", "*JOBS")},
+        ]
+        twin = Twin()
+        first = app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, first.problems)
+        for edit in edits:
+            for path, text in edit.items():
+                if text is None:
+                    del reader.files[path]
+                else:
+                    reader.files[path] = text
+            summary = app.resync_source(SPEC, reader, "alice")
+            twin.check(app, reader, summary.problems)
