@@ -359,6 +359,21 @@ class TestRegisteredSources:
         twin.check(app, reader, summary.problems)
 
 
+def sync_each_edit(app: JobCatalogApp, reader: DictReader, edits: list[dict[str, str | None]]) -> None:
+    """Sync, then apply each edit (None deletes the file) and sync again, checking each against a twin."""
+    twin = Twin()
+    first = app.resync_source(SPEC, reader, "alice")
+    twin.check(app, reader, first.problems)
+    for edit in edits:
+        for path, text in edit.items():
+            if text is None:
+                del reader.files[path]
+            else:
+                reader.files[path] = text
+        summary = app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, summary.problems)
+
+
 class TestIncrementalEqualsFull:
     def test_a_series_of_edits_reaches_what_a_first_sync_reaches(self, app: JobCatalogApp) -> None:
         """Whatever the edits, each incremental sync ends where a sync from scratch would."""
@@ -378,17 +393,7 @@ class TestIncrementalEqualsFull:
             {"jobs/common.py": "class Base:\n    pass\n"},
             {"jobs/b.py": module(job_text("B", "back"))},
         ]
-        twin = Twin()
-        first = app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, first.problems)
-        for edit in edits:
-            for path, text in edit.items():
-                if text is None:
-                    del reader.files[path]
-                else:
-                    reader.files[path] = text
-            summary = app.resync_source(SPEC, reader, "alice")
-            twin.check(app, reader, summary.problems)
+        sync_each_edit(app, reader, edits)
 
     def test_a_series_of_edits_to_a_registered_source(self, app: JobCatalogApp) -> None:
         """The same holds where register_jobs decides: reused or re-resolved, the outcome is a full sync's."""
@@ -414,14 +419,4 @@ class TestIncrementalEqualsFull:
             {"jobs/__init__.py": init.format("from .star import S", "*[A, S]")},
             {"jobs/__init__.py": init.format("JOBS = [B]", "*JOBS")},
         ]
-        twin = Twin()
-        first = app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, first.problems)
-        for edit in edits:
-            for path, text in edit.items():
-                if text is None:
-                    del reader.files[path]
-                else:
-                    reader.files[path] = text
-            summary = app.resync_source(SPEC, reader, "alice")
-            twin.check(app, reader, summary.problems)
+        sync_each_edit(app, reader, edits)
