@@ -90,9 +90,16 @@ def module_source(m: int, jobs: int, rev: int = 0) -> str:
     return "".join(out)
 
 
-def make_repo(root: Path, modules: int, jobs: int) -> Path:
+def make_repo(root: Path, modules: int, jobs: int, register: bool = False) -> Path:
+    """The generated repository; with ``register``, ``jobs/__init__.py`` registers every job (Nautobot 2)."""
     (root / "jobs").mkdir(parents=True)
-    (root / "jobs" / "__init__.py").write_text('"""Generated benchmark jobs."""\n')
+    init = '"""Generated benchmark jobs."""\n'
+    if register:
+        names = [(m, f"M{m:04d}Job{j}") for m in range(modules) for j in range(jobs)]
+        init += "from nautobot.apps.jobs import register_jobs\n"
+        init += "".join(f"from .{module_path(m)[5:-3].replace('/', '.')} import {n}\n" for m, n in names)
+        init += "\nregister_jobs(\n" + "".join(f"    {n},\n" for _, n in names) + ")\n"
+    (root / "jobs" / "__init__.py").write_text(init)
     for m in range(modules):
         path = root / module_path(m)
         if not path.parent.is_dir():
@@ -292,6 +299,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temp dir, removed)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     parser.add_argument(
+        "--register",
+        action="store_true",
+        help="jobs/__init__.py registers every job with register_jobs (Nautobot 2) instead of Nautobot 1 rules",
+    )
+    parser.add_argument(
         "--default-gc",
         action="store_true",
         help="keep Python's GC thresholds for the library runs (default: the CLI's jobsync.cli.GC_THRESHOLDS)",
@@ -305,7 +317,7 @@ def main() -> None:
     if not args.default_gc:
         gc.set_threshold(*GC_THRESHOLDS)  # the policy the CLI and daemon run with
     with work_folder(parser, args.workdir) as work:
-        repo = make_repo(work / "repo", args.modules, args.jobs_per_module)
+        repo = make_repo(work / "repo", args.modules, args.jobs_per_module, args.register)
         url = (work / "repo").resolve().as_uri()
         floor, found = measure_floor(url, work)
         check(found == args.modules * args.jobs_per_module, f"floor found {found} job classes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
@@ -32,7 +32,7 @@ from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.topics import register_moved_topics
 from jobsync.parsing import summarize_files
-from jobsync.ports import CatalogReadModel, Change, Snapshot, SourceReader, SummaryStore
+from jobsync.ports import CatalogReadModel, Change, KeepRegistration, Snapshot, SourceReader, SummaryStore
 from jobsync.projector import catch_up, view_changes
 from jobsync.spec import SourceSpec
 
@@ -200,13 +200,21 @@ class JobCatalogApp(Application[UUID]):
             return summary
         planned_from = source.last_commit
         files = self._summaries_at(spec, snapshot, planned_from)
+        changed_modules = {module_name_for(path) for path in files.changed}
+        previous = files.registration
+        if previous is not None:  # what it looked at, in the changed modules only: the rest still holds
+            facts = self.summaries.registration_facts(spec.name, changed_modules)
+            previous = replace(previous, looked_at=facts)
         discovery = resolve_jobs(
             files.summaries,
             entries=files.entries,
             scope=files.scope,
-            changed={module_name_for(path) for path in files.changed},
-            registration=files.registration,
+            changed=changed_modules,
+            registration=previous,
         )
+        registration: Registration | KeepRegistration | None = discovery.registration
+        if previous is not None and discovery.registration is previous:
+            registration = KeepRegistration()
         found = _merged_problems(discovery, files)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
@@ -238,7 +246,7 @@ class JobCatalogApp(Application[UUID]):
                 files.parsed,
                 files.removed,
                 sorted([*found, *plan.problems], key=_problem_order),
-                discovery.registration,
+                registration,
                 replace_all=files.scope is None and planned_from is None,
             )
             return summary

@@ -79,13 +79,18 @@ class SummaryIndex:
 
     ``problems`` are every problem the last sync reported, so a sync that re-examines only part of
     the source can still report all of them; ``registration`` is what its register_jobs calls
-    registered, and what deciding that looked at.
+    registered (the facts it looked at are read per module, with ``registration_facts``).
     """
 
     commit: str
     entries: Mapping[str, ModuleEntry]
     problems: tuple[Problem, ...] = ()
     registration: Registration | None = None
+
+
+@dataclass(frozen=True)
+class KeepRegistration:
+    """The registration stored with the summaries still holds: leave it, and what it looked at, as is."""
 
 
 class SummaryStore(Protocol):
@@ -107,10 +112,16 @@ class SummaryStore(Protocol):
         changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
         removed: Collection[str],
         problems: Sequence[Problem],
-        registration: Registration | None,
+        registration: Registration | KeepRegistration | None,
         replace_all: bool,
     ) -> None:
         """Record the summaries at ``commit``: ``changed`` written, ``removed`` dropped (or all replaced)."""
+        ...
+
+    def registration_facts(
+        self, source: str, modules: Collection[str]
+    ) -> tuple[tuple[str, str, str, str], ...]:
+        """What the stored registration looked at in these modules (see ``Registration.looked_at``)."""
         ...
 
 

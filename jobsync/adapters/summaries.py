@@ -27,17 +27,19 @@ from jobsync.domain.discovery import (
     Registration,
     module_name_for,
 )
-from jobsync.ports import SummaryIndex
+from jobsync.ports import KeepRegistration, SummaryIndex
 
 #: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
 _LOCK_TIMEOUT = 30.0
 #: Bump when the tables change shape: a file of another format is emptied and rebuilt (it is derived).
-_FORMAT = 2
+_FORMAT = 3
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS summary_sources (source TEXT PRIMARY KEY, filters TEXT NOT NULL, "
     "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL, registration TEXT)",
     "CREATE TABLE IF NOT EXISTS summary_files (source TEXT NOT NULL, path TEXT NOT NULL, "
     "sha TEXT NOT NULL, entry TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (source, path))",
+    "CREATE TABLE IF NOT EXISTS summary_registration_facts (source TEXT NOT NULL, module TEXT NOT NULL, "
+    "facts TEXT NOT NULL, PRIMARY KEY (source, module))",
 )
 
 
@@ -57,6 +59,7 @@ class SQLiteSummaryStore:
             if db.execute("PRAGMA user_version").fetchone()[0] != _FORMAT:
                 db.execute("DROP TABLE IF EXISTS summary_sources")
                 db.execute("DROP TABLE IF EXISTS summary_files")
+                db.execute("DROP TABLE IF EXISTS summary_registration_facts")
                 db.execute(f"PRAGMA user_version = {_FORMAT}")
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -109,7 +112,7 @@ class SQLiteSummaryStore:
         changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
         removed: Collection[str],
         problems: Sequence[Problem],
-        registration: Registration | None,
+        registration: Registration | KeepRegistration | None,
         replace_all: bool,
     ) -> None:
         db = self._connection()
@@ -126,6 +129,22 @@ class SQLiteSummaryStore:
                     "DELETE FROM summary_files WHERE source = ? AND path = ?", [(source, p) for p in removed]
                 )
             db.executemany("INSERT OR REPLACE INTO summary_files VALUES (?, ?, ?, ?, ?)", rows)
+            if isinstance(registration, KeepRegistration):
+                kept = db.execute(
+                    "SELECT registration FROM summary_sources WHERE source = ?", (source,)
+                ).fetchone()
+                registered = kept[0] if kept else None
+            else:
+                registered = None if registration is None else json.dumps(_registration_plain(registration))
+                db.execute("DELETE FROM summary_registration_facts WHERE source = ?", (source,))
+                if registration is not None:
+                    by_module: dict[str, list[tuple[str, str, str]]] = {}
+                    for kind, module, name, fingerprint in registration.looked_at:
+                        by_module.setdefault(module, []).append((kind, name, fingerprint))
+                    db.executemany(
+                        "INSERT INTO summary_registration_facts VALUES (?, ?, ?)",
+                        [(source, module, json.dumps(facts)) for module, facts in by_module.items()],
+                    )
             db.execute(
                 "INSERT OR REPLACE INTO summary_sources VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -134,13 +153,31 @@ class SQLiteSummaryStore:
                     SUMMARY_VERSION,
                     commit,
                     json.dumps([_problem_plain(p) for p in problems]),
-                    None if registration is None else json.dumps(_registration_plain(registration)),
+                    registered,
                 ),
             )
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def registration_facts(
+        self, source: str, modules: Collection[str]
+    ) -> tuple[tuple[str, str, str, str], ...]:
+        db = self._connection()
+        wanted = sorted(modules)
+        found: list[tuple[str, str, str, str]] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = db.execute(
+                "SELECT module, facts FROM summary_registration_facts WHERE source = ? AND module IN "
+                f"({','.join('?' * len(chunk))})",
+                (source, *chunk),
+            ).fetchall()
+            found += [
+                (kind, module, name, fp) for module, facts in rows for kind, name, fp in json.loads(facts)
+            ]
+        return tuple(found)
 
 
 # -- JSON form ----------------------------------------------------------------------------------------
@@ -245,13 +282,13 @@ def _class_from_plain(p: _Plain) -> ClassSummary:
 
 
 def _registration_plain(r: Registration) -> _Plain:
+    """Without what it looked at: that is kept per module, read only for the modules a sync changed."""
     return [
         r.registering,
         r.selected,
         r.unknown,
         sorted(r.undetermined),
         [_problem_plain(p) for p in r.problems],
-        r.looked_at,
     ]
 
 
@@ -262,7 +299,7 @@ def _registration(p: _Plain) -> Registration:
         unknown=p[2],
         undetermined=frozenset(p[3]),
         problems=tuple(x for x in map(_problem, p[4]) if x is not None),
-        looked_at=tuple((kind, module, name, fingerprint) for kind, module, name, fingerprint in p[5]),
+        looked_at=(),
     )
 
 
@@ -273,6 +310,7 @@ def _entry_plain(entry: ModuleEntry) -> _Plain:
         entry.mentions_register_jobs,
         entry.foreign_jobs,
         sorted(entry.refs),
+        entry.defines_classes,
     ]
 
 
@@ -286,6 +324,7 @@ def _entry_from_plain(path: str, sha: str, p: _Plain) -> ModuleEntry:
         mentions_register_jobs=p[2],
         foreign_jobs=p[3],
         refs=frozenset(p[4]),
+        defines_classes=p[5],
     )
 
 
@@ -295,6 +334,7 @@ class MemorySummaryStore:
     def __init__(self) -> None:
         self._indexes: dict[str, tuple[str, SummaryIndex]] = {}
         self._summaries: dict[tuple[str, str], tuple[str, ModuleSummary]] = {}
+        self._facts: dict[str, tuple[tuple[str, str, str, str], ...]] = {}
 
     def index(self, source: str, filters: str) -> SummaryIndex | None:
         stored = self._indexes.get(source)
@@ -312,10 +352,14 @@ class MemorySummaryStore:
         changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
         removed: Collection[str],
         problems: Sequence[Problem],
-        registration: Registration | None,
+        registration: Registration | KeepRegistration | None,
         replace_all: bool,
     ) -> None:
         old = self._indexes.get(source)
+        if isinstance(registration, KeepRegistration):
+            registration = old[1].registration if old is not None else None
+        else:
+            self._facts[source] = registration.looked_at if registration is not None else ()
         entries = {} if replace_all or old is None else dict(old[1].entries)
         for path in removed:
             entries.pop(path, None)
@@ -324,3 +368,8 @@ class MemorySummaryStore:
             entries[entry.path] = entry
             self._summaries[(source, entry.path)] = (entry.sha, summary)
         self._indexes[source] = (filters, SummaryIndex(commit, entries, tuple(problems), registration))
+
+    def registration_facts(
+        self, source: str, modules: Collection[str]
+    ) -> tuple[tuple[str, str, str, str], ...]:
+        return tuple(fact for fact in self._facts.get(source, ()) if fact[1] in modules)

@@ -22,7 +22,7 @@ from jobsync.domain.fields import (
 
 MAX_FILE_SIZE = 1024 * 1024
 #: Bump when summarize_module's output for the same file changes, so stored summaries are not reused.
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 
 #: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
 SummaryValue = str | int | float | bool | tuple[str, ...]
@@ -188,6 +188,9 @@ class ModuleEntry:
     mentions_register_jobs: bool
     foreign_jobs: bool
     refs: frozenset[str]
+    #: Whether the module defines any class: a resolution lists a module's classes without
+    #: reading its summary when it defines none (a package ``__init__`` importing hundreds of jobs).
+    defines_classes: bool = True
 
 
 def module_entry(summary: ModuleSummary, sha: str) -> ModuleEntry:
@@ -221,6 +224,7 @@ def module_entry(summary: ModuleSummary, sha: str) -> ModuleEntry:
         mentions_register_jobs=summary.mentions_register_jobs,
         foreign_jobs=_has_foreign_jobs(summary),
         refs=frozenset(refs),
+        defines_classes=bool(summary.classes),
     )
 
 
@@ -779,14 +783,17 @@ class _Namespaces(dict[str, dict[str, Binding]]):
 class _Classes:
     """(module, class name) -> class summary, reading each module's classes when first asked for."""
 
-    def __init__(self, modules: _Modules) -> None:
+    def __init__(self, modules: _Modules, entries: Mapping[str, ModuleEntry]) -> None:
         self.modules = modules
+        self.entries = entries
         self._by_module: dict[str, dict[str, ClassSummary]] = {}
 
     def _of(self, module: str) -> dict[str, ClassSummary]:
         found = self._by_module.get(module)
         if found is None:
-            classes = self.modules[module].classes if module in self.modules else ()
+            entry = self.entries.get(module)
+            defines = module in self.modules and (entry is None or entry.defines_classes)
+            classes = self.modules[module].classes if defines else ()
             found = self._by_module[module] = {cls.name: cls for cls in classes}
         return found
 
@@ -838,7 +845,7 @@ class _Resolver:
         self.looked_at: dict[tuple[str, str, str], str] | None = None
         self.modules = _Modules(paths, summaries)
         self.namespaces = _Namespaces(self.modules)
-        self.classes = _Classes(self.modules)
+        self.classes = _Classes(self.modules, self.entries)
         self.scope: list[str] = []
         self._symbols: dict[str, _Symbol | None] = {
             name: ("nautobot", "", symbol) for name, symbol in _NAUTOBOT_SYMBOLS.items()
