@@ -115,7 +115,9 @@ class _SourceFiles:
     """A source's summaries at a snapshot, and which modules this sync must decide again.
 
     ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new;
-    ``registration`` and ``earlier_problems`` are what the previous sync left in the store.
+    ``changed`` are the candidate files that changed, ``touched`` every path that did (links and
+    other files too), ``links`` the symbolic links to report; ``registration`` and
+    ``earlier_problems`` are what the previous sync left in the store.
     """
 
     entries: dict[str, ModuleEntry]
@@ -123,13 +125,15 @@ class _SourceFiles:
     parsed: list[tuple[ModuleEntry, ModuleSummary]]
     removed: list[str]
     changed: frozenset[str]
+    touched: frozenset[str]
+    links: list[str]
     scope: frozenset[str] | None
     registration: Registration | None
     earlier_problems: tuple[Problem, ...]
 
     def reexamined(self, decided: frozenset[str] | None) -> frozenset[str]:
         """The files whose problems this sync reports afresh: the changed ones and those of ``decided``."""
-        return self.changed | {
+        return self.touched | {
             p for p, e in self.entries.items() if decided is None or e.module_name in decided
         }
 
@@ -215,7 +219,7 @@ class JobCatalogApp(Application[UUID]):
         registration: Registration | KeepRegistration | None = discovery.registration
         if previous is not None and discovery.registration is previous:
             registration = KeepRegistration()
-        found = _merged_problems(discovery, files)
+        found = _merged_problems(discovery, files, spec)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 source = self._source_for(spec, actor)
@@ -230,9 +234,7 @@ class JobCatalogApp(Application[UUID]):
             rows = self.views.source_rows(spec.name, discovery.scope)
             plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
             summary, jobs = self._apply_plan(source, plan, snapshot.commit, actor)
-            summary.problems = sorted(
-                [*found, *plan.problems, *_link_problems(snapshot, spec)], key=_problem_order
-            )
+            summary.problems = sorted([*found, *plan.problems], key=_problem_order)
             summary.result = result_id
             source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
             try:
@@ -271,8 +273,12 @@ class JobCatalogApp(Application[UUID]):
         index = self.summaries.index(spec.name, spec.filters)
         known = {path: entry.sha for path, entry in index.entries.items()} if index is not None else {}
         changes = snapshot.changes_since(index.commit, known) if index is not None else None
-        wanted = [Change(f.path, f.sha) for f in (snapshot.files() if changes is None else changes)]
-        wanted = [c for c in wanted if is_candidate(c.path, spec.include, spec.exclude)]
+        if changes is None:
+            listed = [Change(f.path, f.sha) for f in snapshot.files()]
+            links = snapshot.links()
+        else:
+            listed, links = changes, [c.path for c in changes if c.link]
+        wanted = [c for c in listed if is_candidate(c.path, spec.include, spec.exclude)]
         to_parse = [c for c in wanted if c.sha is not None]
         contents = snapshot.read_many([c.sha for c in to_parse if c.sha is not None])
         summaries = summarize_files([(c.path, data) for c, data in zip(to_parse, contents, strict=True)])
@@ -297,6 +303,8 @@ class JobCatalogApp(Application[UUID]):
             parsed=parsed,
             removed=[c.path for c in wanted if c.sha is None],
             changed=changed_paths,
+            touched=frozenset(c.path for c in listed),
+            links=links,
             scope=scope,
             registration=index.registration if index is not None and changes is not None else None,
             earlier_problems=index.problems if index is not None and changes is not None else (),
@@ -617,15 +625,15 @@ class _StoredSummaries(Mapping[str, ModuleSummary]):
         return len(self._entries)
 
 
-def _merged_problems(discovery: Discovery, files: _SourceFiles) -> list[Problem]:
+def _merged_problems(discovery: Discovery, files: _SourceFiles, spec: SourceSpec) -> list[Problem]:
     """This sync's problems for the files it re-examined, and the earlier ones for all the others."""
     reexamined = files.reexamined(discovery.scope)
     kept = [p for p in files.earlier_problems if discovery.scope is not None and p.file not in reexamined]
     fresh = [p for p in discovery.problems if discovery.scope is None or p.file in reexamined]
-    return sorted({*kept, *fresh}, key=_problem_order)
+    return sorted({*kept, *fresh, *_link_problems(files.links, spec)}, key=_problem_order)
 
 
-def _link_problems(snapshot: Snapshot, spec: SourceSpec) -> list[Problem]:
+def _link_problems(links: Iterable[str], spec: SourceSpec) -> list[Problem]:
     """Say which symbolic links were not followed, where one could have held job files."""
     return [
         Problem(
@@ -633,7 +641,7 @@ def _link_problems(snapshot: Snapshot, spec: SourceSpec) -> list[Problem]:
             0,
             "symbolic link: not followed (only regular files are read, so nothing outside the source is)",
         )
-        for path in snapshot.links()
+        for path in links
         if is_candidate(path, spec.include, spec.exclude)
         or is_candidate(f"{path}/__init__.py", spec.include, spec.exclude)
     ]

@@ -29,10 +29,14 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Change:
-    """A regular file added, modified (``sha`` is the new content) or deleted (``sha`` is None)."""
+    """A regular file added, modified (``sha`` is the new content) or deleted (``sha`` is None).
+
+    ``link``: the path is now a symbolic link, which is never followed (and has no content here).
+    """
 
     path: str
     sha: str | None
+    link: bool = False
 
 
 class Snapshot(Protocol):

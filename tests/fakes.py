@@ -63,6 +63,41 @@ class DictReader:
         return DictSnapshot({path: text.encode() for path, text in self.files.items()}, self.reads)
 
 
+class LinkedSnapshot(DictSnapshot):
+    """A DictSnapshot that also holds symbolic links (never followed), as a folder or git tree can."""
+
+    def __init__(
+        self, files: Mapping[str, bytes], reads: list[str], links: list[str], known: list[str]
+    ) -> None:
+        super().__init__(files, reads)
+        self._links = links
+        self._known_links = known
+        self.commit += "+" + ",".join(links)
+
+    def changes_since(self, old_commit: str, known: Mapping[str, str]) -> list[Change] | None:
+        changes = super().changes_since(old_commit, known) or []
+        changes += [Change(path, None, link=True) for path in self._links if path not in self._known_links]
+        return changes + [Change(path, None) for path in self._known_links if path not in self._links]
+
+    def links(self) -> list[str]:
+        return list(self._links)
+
+
+class LinkedReader(DictReader):
+    """A DictReader whose ``links`` a test sets; each snapshot diffs links against the previous one."""
+
+    def __init__(self, files: Mapping[str, str] | None = None) -> None:
+        super().__init__(files)
+        self.links: list[str] = []
+        self._previous: list[str] = []
+
+    def snapshot(self, branch: str | None = None) -> LinkedSnapshot:
+        files = {path: text.encode() for path, text in self.files.items()}
+        snapshot = LinkedSnapshot(files, self.reads, list(self.links), self._previous)
+        self._previous = list(self.links)
+        return snapshot
+
+
 class MemoryReadModel:
     """The planner's read model in dicts: job rows by id, and the tracking position."""
 

@@ -54,6 +54,7 @@ class FolderSnapshot:
         """Files added, changed or removed compared with the ``known`` (path -> sha) listing."""
         changes = [Change(path, sha) for path, sha in self.entries.items() if known.get(path) != sha]
         changes += [Change(path, None) for path in known if path not in self.entries]
+        changes += [Change(path, None, link=True) for path in self.skipped_links]
         return changes
 
     def links(self) -> list[str]:

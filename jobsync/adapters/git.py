@@ -277,6 +277,10 @@ def _is_regular(entry: TreeEntry | None) -> bool:
     return entry is not None and stat.S_ISREG(entry.mode)
 
 
+def _is_link(entry: TreeEntry | None) -> bool:
+    return entry is not None and entry.mode is not None and stat.S_ISLNK(entry.mode)
+
+
 @contextmanager
 def _closing(repo: Repo) -> Iterator[Repo]:
     """Close ``repo``; after a failed read, closing a pack can fail too (its mmap is still exported)."""
@@ -383,13 +387,14 @@ class Mirror:
         with self._reading() as repo:
             tree = self._commit(repo, commit).tree
             return [
-                _path(entry.path)
-                for entry in iter_tree_contents(repo.object_store, tree)
-                if entry.mode is not None and stat.S_ISLNK(entry.mode)
+                _path(entry.path) for entry in iter_tree_contents(repo.object_store, tree) if _is_link(entry)
             ]
 
     def changes(self, old_commit: str, new_commit: str) -> list[Change]:
-        """Regular files that differ between two commits; renames come as a delete and an add."""
+        """Regular files that differ between two commits, and symbolic links that appeared.
+
+        Renames come as a delete and an add; a file that became a link is gone, and the link is new.
+        """
         with self._reading() as repo:
             old_tree = self._commit(repo, old_commit).tree
             new_tree = self._commit(repo, new_commit).tree
@@ -398,7 +403,10 @@ class Mirror:
                 if _is_regular(change.new):
                     assert change.new is not None
                     result.append(Change(_path(change.new.path), change.new.sha.decode("ascii")))
-                elif _is_regular(change.old):
+                elif _is_link(change.new):
+                    assert change.new is not None
+                    result.append(Change(_path(change.new.path), None, link=True))
+                elif _is_regular(change.old) or _is_link(change.old):
                     assert change.old is not None
                     result.append(Change(_path(change.old.path), None))
             return result

@@ -383,14 +383,17 @@ class TestChanges:
         assert mirror.changes(tip, tip) == []
 
     def test_file_turned_symlink_counts_as_deleted(self, source: GitRepo, mirror: Mirror) -> None:
-        """A regular file replaced by a symlink is reported as deleted."""
+        """A regular file replaced by a symlink is reported as deleted, and as a link not followed."""
         old = mirror.fetch().commit
         source.remove("README.md")
         (source.path / "README.md").symlink_to("jobs/a.py")
         new = source.commit("readme is a link now")
         mirror.fetch()
 
-        assert mirror.changes(old, new) == [Change("README.md", None)]
+        assert set(mirror.changes(old, new)) == {
+            Change("README.md", None),
+            Change("README.md", None, link=True),
+        }
 
     def test_rename_is_delete_plus_add(self, source: GitRepo, mirror: Mirror) -> None:
         """A renamed file shows as its old path deleted and its new path added with the same blob."""

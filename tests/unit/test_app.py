@@ -15,7 +15,7 @@ from jobsync.domain.job import Job, job_id
 from jobsync.domain.source import Source, source_id
 from jobsync.ports import Snapshot, SummaryIndex
 from jobsync.spec import SourceSpec
-from tests.fakes import DictReader, MemoryReadModel, memory_app
+from tests.fakes import DictReader, LinkedReader, MemoryReadModel, memory_app
 
 SPEC = SourceSpec(name="ops", url="/ops", kind="local")
 HEADER = "from nautobot.apps.jobs import Job\n"
@@ -420,3 +420,18 @@ class TestIncrementalEqualsFull:
             {"jobs/__init__.py": init.format("JOBS = [B]", "*JOBS")},
         ]
         sync_each_edit(app, reader, edits)
+
+
+class TestLinks:
+    def test_links_are_reported_until_they_are_gone(self, app: JobCatalogApp) -> None:
+        """A link that appears is reported, still reported by later syncs of other files, and dropped once removed."""
+        reader = LinkedReader({"jobs/a.py": module(job_text("A"))})
+        app.resync_source(SPEC, reader, "alice")
+        reader.links = ["jobs/outside.py"]
+        reader.files["jobs/touch.py"] = ""  # the folder changed: a new commit
+        assert [p.file for p in app.resync_source(SPEC, reader, "alice").problems] == ["jobs/outside.py"]
+        reader.files["jobs/a.py"] = module(job_text("A", "edited"))
+        assert [p.file for p in app.resync_source(SPEC, reader, "alice").problems] == ["jobs/outside.py"]
+        reader.links = []
+        del reader.files["jobs/touch.py"]
+        assert app.resync_source(SPEC, reader, "alice").problems == []
