@@ -25,19 +25,20 @@ from jobsync.domain.discovery import (
     Problem,
     RegisterCall,
     Registration,
-    module_name_for,
 )
 from jobsync.ports import KeepRegistration, SummaryIndex
 
 #: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
 _LOCK_TIMEOUT = 30.0
 #: Bump when the tables change shape: a file of another format is emptied and rebuilt (it is derived).
-_FORMAT = 3
+_FORMAT = 4
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS summary_sources (source TEXT PRIMARY KEY, filters TEXT NOT NULL, "
     "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL, registration TEXT)",
+    # An index entry is plain columns (refs space-separated): every sync reads all of a source's.
     "CREATE TABLE IF NOT EXISTS summary_files (source TEXT NOT NULL, path TEXT NOT NULL, "
-    "sha TEXT NOT NULL, entry TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (source, path))",
+    "sha TEXT NOT NULL, module_name TEXT NOT NULL, error TEXT, flags INTEGER NOT NULL, "
+    "refs TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (source, path))",
     "CREATE TABLE IF NOT EXISTS summary_registration_facts (source TEXT NOT NULL, module TEXT NOT NULL, "
     "facts TEXT NOT NULL, PRIMARY KEY (source, module))",
 )
@@ -81,9 +82,10 @@ class SQLiteSummaryStore:
         if row is None or row[0] != filters or row[1] != SUMMARY_VERSION:
             return None
         entries = {
-            path: _entry_from_plain(path, sha, json.loads(entry))
-            for path, sha, entry in db.execute(
-                "SELECT path, sha, entry FROM summary_files WHERE source = ?", (source,)
+            row[0]: _entry_from_row(*row)
+            for row in db.execute(
+                "SELECT path, sha, module_name, error, flags, refs FROM summary_files WHERE source = ?",
+                (source,),
             ).fetchall()
         }
         problems = tuple(p for p in map(_problem, json.loads(row[3])) if p is not None)
@@ -116,10 +118,7 @@ class SQLiteSummaryStore:
         replace_all: bool,
     ) -> None:
         db = self._connection()
-        rows = [
-            (source, entry.path, entry.sha, json.dumps(_entry_plain(entry)), encode_summary(summary))
-            for entry, summary in changed
-        ]
+        rows = [(source, *_entry_row(entry), encode_summary(summary)) for entry, summary in changed]
         db.execute("BEGIN IMMEDIATE")
         try:
             if replace_all:
@@ -128,7 +127,7 @@ class SQLiteSummaryStore:
                 db.executemany(
                     "DELETE FROM summary_files WHERE source = ? AND path = ?", [(source, p) for p in removed]
                 )
-            db.executemany("INSERT OR REPLACE INTO summary_files VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO summary_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             if isinstance(registration, KeepRegistration):
                 kept = db.execute(
                     "SELECT registration FROM summary_sources WHERE source = ?", (source,)
@@ -303,28 +302,33 @@ def _registration(p: _Plain) -> Registration:
     )
 
 
-def _entry_plain(entry: ModuleEntry) -> _Plain:
-    return [
-        _problem_plain(entry.error),
-        entry.registers,
-        entry.mentions_register_jobs,
-        entry.foreign_jobs,
-        sorted(entry.refs),
-        entry.defines_classes,
-    ]
+_REGISTERS, _MENTIONS, _FOREIGN_JOBS, _DEFINES_CLASSES = 1, 2, 4, 8
 
 
-def _entry_from_plain(path: str, sha: str, p: _Plain) -> ModuleEntry:
+def _entry_row(entry: ModuleEntry) -> tuple[str, str, str, str | None, int, str]:
+    flags = (
+        _REGISTERS * entry.registers
+        | _MENTIONS * entry.mentions_register_jobs
+        | _FOREIGN_JOBS * entry.foreign_jobs
+        | _DEFINES_CLASSES * entry.defines_classes
+    )
+    error = None if entry.error is None else json.dumps(_problem_plain(entry.error))
+    return (entry.path, entry.sha, entry.module_name, error, flags, " ".join(sorted(entry.refs)))
+
+
+def _entry_from_row(
+    path: str, sha: str, module_name: str, error: str | None, flags: int, refs: str
+) -> ModuleEntry:
     return ModuleEntry(
         path=path,
-        module_name=module_name_for(path),
+        module_name=module_name,
         sha=sha,
-        error=_problem(p[0]),
-        registers=p[1],
-        mentions_register_jobs=p[2],
-        foreign_jobs=p[3],
-        refs=frozenset(p[4]),
-        defines_classes=p[5],
+        error=None if error is None else _problem(json.loads(error)),
+        registers=bool(flags & _REGISTERS),
+        mentions_register_jobs=bool(flags & _MENTIONS),
+        foreign_jobs=bool(flags & _FOREIGN_JOBS),
+        refs=frozenset(refs.split()),
+        defines_classes=bool(flags & _DEFINES_CLASSES),
     )
 
 
