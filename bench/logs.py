@@ -154,7 +154,7 @@ def measure_raw(path: Path, view: tuple[str, list[str]], entries: Sequence[LogEn
 
 
 def append_batched(
-    catalog: Catalog, result_id: str, entries: Sequence[LogEntry], batch: int, profile: int
+    catalog: Catalog, result_id: uuid.UUID, entries: Sequence[LogEntry], batch: int, profile: int
 ) -> list[float]:
     """``log_many`` batch after batch; the seconds of each batch (cProfiled when ``profile``)."""
     profiler = cProfile.Profile() if profile else None
@@ -170,7 +170,7 @@ def append_batched(
     return laps
 
 
-def append_single(catalog: Catalog, result_id: str, entries: Sequence[LogEntry]) -> float:
+def append_single(catalog: Catalog, result_id: uuid.UUID, entries: Sequence[LogEntry]) -> float:
     start = time.perf_counter()
     for e in entries:
         catalog.log(result_id, e.message, e.level, e.grouping, e.object, e.url)
@@ -217,9 +217,9 @@ def count_cli_entries(document: Any) -> int:
     sys.exit(f"bench: cannot find the entries in jobsync logs --json output: {str(document)[:200]}")
 
 
-def read_cli(config: Path, result_id: str) -> tuple[float, int]:
+def read_cli(config: Path, result_id: uuid.UUID) -> tuple[float, int]:
     """``jobsync logs ID --json`` as a subprocess: its seconds and how many entries it printed."""
-    command = [*jobsync_command(config), "logs", result_id, "--json"]
+    command = [*jobsync_command(config), "logs", str(result_id), "--json"]
     seconds, done = timed(lambda: subprocess.run(command, capture_output=True, text=True))
     check(done.returncode == 0, f"jobsync logs exited {done.returncode}: {done.stderr.strip()[-500:]}")
     return seconds, count_cli_entries(json.loads(done.stdout))

@@ -296,13 +296,12 @@ class Catalog:
 
     def record_result(
         self, job: str | UUID, args: Any = None, actor: str | None = None, scheduled_job: str | None = None
-    ) -> str:
+    ) -> UUID:
         """Queue a run of an installed, enabled job; returns the result id. ``args`` is kept to re-queue."""
         _check_json("args", args)
-        ident = self._app.record_result(
+        return self._app.record_result(
             self.resolve(job), {} if args is None else args, actor or self.actor, scheduled_job
         )
-        return str(ident)
 
     def start_result(self, result: str | UUID, actor: str | None = None) -> None:
         """pending -> running."""

@@ -180,7 +180,7 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callabl
         catalog.log(run, "rtr2 did not answer", level="warning", object="rtr2")
         catalog.finish_result(run, "failed", data={"saved": 1, "failed": 1})
         echo("$ jobsync results start / results log / results finish ... (as the run goes)")
-    step("Its log entries (readable while it runs; `logs --follow` streams them)", "logs", run[:8])
+    step("Its log entries (readable while it runs; `logs --follow` streams them)", "logs", str(run)[:8])
     step("Every run, and every sync, is a result", "results", "list")
     step("The catalog checked against its own log", "replay", "--verify")
     echo(

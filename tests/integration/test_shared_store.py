@@ -743,7 +743,7 @@ class TestRacingCatchUps:
     """Two processes project the same log into the same PostgreSQL read models."""
 
     @pytest.fixture
-    def filled_store(self, tmp_path: Path, postgres_server: PostgresServer) -> tuple[str, str]:
+    def filled_store(self, tmp_path: Path, postgres_server: PostgresServer) -> tuple[str, UUID]:
         """A store with jobs and a running result holding most of ``catch_up_events``: (url, result id)."""
         store = new_store(postgres_server)
         root = bench_make_repo()(tmp_path / "gen", 50, 10)
@@ -760,7 +760,7 @@ class TestRacingCatchUps:
         return store, result
 
     def test_two_catch_ups_from_scratch_apply_each_event_once(
-        self, tmp_path: Path, filled_store: tuple[str, str]
+        self, tmp_path: Path, filled_store: tuple[str, UUID]
     ) -> None:
         """Two processes rebuilding emptied read models at once apply every event once between them, and no IntegrityError escapes."""
         store, _ = filled_store
@@ -787,7 +787,7 @@ class TestRacingCatchUps:
             app.close()
 
     def test_catch_ups_racing_with_writers_project_everything_once(
-        self, tmp_path: Path, filled_store: tuple[str, str]
+        self, tmp_path: Path, filled_store: tuple[str, UUID]
     ) -> None:
         """While three writers append log entries to their own results and project them, two more processes catching up leave exactly one row per event."""
         store, _ = filled_store
@@ -807,7 +807,7 @@ class TestRacingCatchUps:
                 for name in writers:
                     workers.spawn(
                         "append-logs", name, "--store", store, "--state", str(tmp_path / name),
-                        "--result", results[name], "--batches", str(batches), "--size", str(size),
+                        "--result", str(results[name]), "--batches", str(batches), "--size", str(size),
                     )  # fmt: skip
                 for name, delay in (("a", 0.0), ("b", 0.01)):
                     workers.spawn(
