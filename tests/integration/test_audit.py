@@ -474,7 +474,9 @@ class TestReplay:
         catalog.log(result, "second")
         catalog.finish_result(result, "completed")
         [second] = [entry for entry in catalog.logs(result) if entry["message"] == "second"]
-        run_sql(catalog, "DELETE FROM {logs} WHERE result_id = ? AND version = ?", (result, second["seq"]))
+        run_sql(
+            catalog, "DELETE FROM {logs} WHERE result_id = ? AND version = ?", (str(result), second["seq"])
+        )
 
         report = catalog.replay(verify=True)
         assert report.differences == (
