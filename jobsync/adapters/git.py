@@ -411,10 +411,6 @@ class Mirror:
                     result.append(Change(_path(change.old.path), None))
             return result
 
-    def read(self, sha: str) -> bytes:
-        """The content of blob ``sha``."""
-        return self.read_many([sha])[0]
-
     def read_many(self, shas: Sequence[str]) -> list[bytes]:
         """The contents of several blobs, opening the mirror once (an open re-reads the pack index)."""
         with self._reading() as repo:

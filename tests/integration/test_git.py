@@ -324,14 +324,14 @@ class TestFiles:
         fetched = mirror.fetch()
         entry = next(entry for entry in mirror.files(fetched.commit) if entry.path == "jobs/a.py")
 
-        assert mirror.read(entry.sha) == b"print('a')\n"
+        assert mirror.read_many([entry.sha]) == [b"print('a')\n"]
 
     def test_read_unknown_sha_is_not_found(self, mirror: Mirror) -> None:
         """Reading a blob the mirror lacks raises NotFound."""
         mirror.fetch()
 
         with pytest.raises(GitError) as caught:
-            mirror.read("0" * 40)
+            mirror.read_many(["0" * 40])
 
         assert caught.value.reason == "NotFound"
 
