@@ -18,7 +18,6 @@ from eventsourcing.persistence import PersistenceError
 from jobsync.adapters.store import default_store_url, opening, read_models, redact_password, store_settings
 from jobsync.adapters.summaries import SQLiteSummaryStore
 from jobsync.app import JobCatalogApp, SyncSummary
-from jobsync.audit import catalog_audit, job_history
 from jobsync.defaults import default_actor, default_state_dir
 from jobsync.domain.errors import (
     AmbiguousJobRefError,
@@ -246,6 +245,8 @@ class Catalog:
         self, ref: str | UUID, since: datetime | str | None = None, until: datetime | str | None = None
     ) -> list[HistoryEntry]:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
+        from jobsync.audit import job_history  # only audit commands replay history: others skip its import
+
         since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
         return job_history(self._app, self.resolve(str(ref)), since_at, until_at)
 
@@ -257,6 +258,8 @@ class Catalog:
         source: str | None = None,
     ) -> list[HistoryEntry]:
         """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
+        from jobsync.audit import catalog_audit  # only audit commands replay history: others skip its import
+
         return catalog_audit(self._app, moment_of(since, "since"), moment_of(until, "until"), actor, source)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:

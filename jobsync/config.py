@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +91,8 @@ def load_config(path: Path | None) -> Config:
     """Read and check a config file; no file means every default."""
     if path is None:
         return Config()
+    import tomllib  # a few ms of start-up that a run without a config file does not pay
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from pathlib import Path
 
 
 def default_actor() -> str:
     """The login name, as the CLI records it when ``--actor`` is not given."""
+    import getpass  # with termios under it, imported only when no actor is given
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

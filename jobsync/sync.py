@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobsync.adapters.folder import AppFolder, Folder
 from jobsync.domain.discovery import is_candidate
 from jobsync.domain.errors import SourceReadError
 from jobsync.domain.source import source_id
@@ -121,10 +120,10 @@ def open_reader(spec: SourceSpec, state_dir: Path) -> SourceReader:
     def wanted(path: str) -> bool:
         return is_candidate(path, spec.include, spec.exclude)
 
-    if spec.kind == "local":
-        return Folder(Path(spec.url), wanted)
-    if spec.kind == "app":
-        return AppFolder(spec.url, wanted)
+    if spec.kind in ("local", "app"):
+        from jobsync.adapters.folder import AppFolder, Folder  # imported only to read folder and app sources
+
+        return Folder(Path(spec.url), wanted) if spec.kind == "local" else AppFolder(spec.url, wanted)
     from jobsync.adapters.git import Mirror, RemoteOptions  # dulwich: imported only to read git sources
 
     options = RemoteOptions(

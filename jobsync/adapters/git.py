@@ -14,9 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dulwich.client import (
     GitClient,
@@ -41,10 +39,6 @@ from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree, TreeEntry
 from dulwich.refs import Ref
 from dulwich.repo import Repo
-from urllib3 import BaseHTTPResponse, PoolManager
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.util import Retry
 
 from jobsync.domain.errors import GitError
 from jobsync.ports import Change, FileEntry
@@ -55,8 +49,6 @@ _HEADS = b"refs/heads/"
 _TAGS = b"refs/tags/"
 _HEAD = Ref(b"HEAD")
 _PEELED = b"^{}"
-#: Redirects an HTTP fetch follows (hosts redirect renamed repositories); failures are not retried.
-_MAX_REDIRECTS = 5
 #: How many names a "not found" message lists before "…".
 _LISTED_REFS = 10
 
@@ -100,36 +92,6 @@ class Fetched:
 
     commit: str
     branch: str
-
-
-class _SameOriginRetry(Retry):
-    """urllib3's retry policy, refusing redirects to another scheme, host or port.
-
-    A bearer token travels as a header of the whole connection pool (dulwich's http.extraHeader),
-    so following a redirect elsewhere would hand the token to that host.
-    """
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        location = response.get_redirect_location() if response is not None else None
-        if url and location and _origin(urljoin(url, location)) != _origin(url):
-            refused = ResponseError(
-                f"refused a redirect to {redact_url(urljoin(url, location))}: another host"
-            )
-            raise MaxRetryError(_pool, url, refused)  # type: ignore[arg-type]  # urllib3 accepts None here
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
 
 
 class _CorruptMirrorError(Exception):
@@ -481,14 +443,12 @@ class Mirror:
             password = password if password is not None else _url_password(self.url)
             username = username or url_user or ("git" if password else None)
         base_url = redact_url(self.url)
+        # urllib3 with the http.client, ssl and email modules under it is about 45 ms of start-up
+        # that only http(s) sources need, so its module is imported here rather than at the top.
+        from jobsync.adapters.git_http import try_once
+
         pool = default_urllib3_manager(config, base_url=base_url, timeout=options.timeout)
-        assert isinstance(pool, PoolManager)  # a callback-wrapping manager comes only with auth callbacks
-        # One attempt per fetch: urllib3 would retry a read timeout three times, so a hung server
-        # would take four timeouts; the next scheduled sync is the retry.
-        policy = _SameOriginRetry if token is not None else Retry
-        pool.connection_pool_kw["retries"] = policy(
-            total=None, connect=0, read=0, status=0, other=0, redirect=_MAX_REDIRECTS
-        )
+        pool = try_once(pool, same_origin_only=token is not None)
         return get_transport_and_path(
             base_url, config=config, username=username, password=password, pool_manager=pool
         )

@@ -288,3 +288,33 @@ class TestSyncResults:
         assert isinstance(shown, dict) and shown["task"] == "sync" and shown["status"] == "completed"
         messages = [e["message"] for e in cli.json("logs", data["result"])]
         assert "added netops:jobs.ops.Backup" in messages
+
+
+class TestStartUp:
+    #: Modules only other commands, transports or stores use; a few ms of start-up each (urllib3: ~45).
+    ELSEWHERE = (
+        "urllib3",
+        "structlog",
+        "watchfiles",
+        "psycopg",
+        "importlib.metadata",
+        "jobsync.adapters.folder",
+        "jobsync.adapters.git_http",
+        "jobsync.audit",
+        "jobsync.daemon",
+        "jobsync.demo",
+        "jobsync.migrate",
+        "jobsync.postgres",
+    )
+
+    def test_resync_of_a_local_repository_imports_only_what_it_uses(
+        self, synced: Cli, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A no-op ``resync`` of a local repository loads no HTTP, daemon, audit, migration or PostgreSQL code."""
+        monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # the interpreter lists every import on stderr
+        done = synced.run("resync", "netops", "--json")
+        assert done.returncode == 0, done.stderr
+        imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+        assert "jobsync.adapters.git" in imported  # the listing is complete enough to mean something
+        loaded = sorted(m for m in imported if any(m == x or m.startswith(x + ".") for x in self.ELSEWHERE))
+        assert loaded == []
