@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import compileall
 import contextlib
 import cProfile
 import gc
@@ -42,6 +43,7 @@ from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
+import jobsync
 from jobsync import Catalog
 from jobsync.cli import GC_THRESHOLDS
 
@@ -199,7 +201,13 @@ class LibrarySync:
 
 
 def cli_sync(url: str, state: Path) -> Callable[[], Outcome]:
-    """``jobsync resync --json`` as a subprocess, with its own state dir given by a config file."""
+    """``jobsync resync --json`` as a subprocess, with its own state dir given by a config file.
+
+    jobsync's modules are byte-compiled first, as ``pip install`` leaves them: with
+    ``PYTHONDONTWRITEBYTECODE`` set (as in some sandboxes) every call would otherwise compile them
+    again, a cost no installed user pays.
+    """
+    compileall.compile_dir(Path(jobsync.__file__).parent, quiet=1)
     state.mkdir()
     (state / "config.toml").write_text(f"state_dir = {json.dumps(str(state))}\n")
     exe = Path(sys.executable).with_name("jobsync")

@@ -114,15 +114,17 @@ class SyncSummary:
 class _SourceFiles:
     """A source's summaries at a snapshot, and which modules this sync must decide again.
 
-    ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new;
-    ``changed`` are the candidate files that changed, ``touched`` every path that did (links and
-    other files too), ``links`` the symbolic links to report; ``registration`` and
-    ``earlier_problems`` are what the previous sync left in the store.
+    ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new
+    (every file, when ``complete``); ``changed`` are the candidate files that changed, ``touched``
+    every path that did (links and other files too), ``links`` the symbolic links to report;
+    ``registration`` (with what it looked at in the changed modules) and ``earlier_problems`` are
+    what the previous sync left in the store.
     """
 
     entries: dict[str, ModuleEntry]
     summaries: Mapping[str, ModuleSummary]
     parsed: list[tuple[ModuleEntry, ModuleSummary]]
+    complete: bool
     removed: list[str]
     changed: frozenset[str]
     touched: frozenset[str]
@@ -130,6 +132,15 @@ class _SourceFiles:
     scope: frozenset[str] | None
     registration: Registration | None
     earlier_problems: tuple[Problem, ...]
+
+    @property
+    def changed_modules(self) -> frozenset[str]:
+        return frozenset(module_name_for(path) for path in self.changed)
+
+    def registration_to_store(self, discovery: Discovery) -> Registration | KeepRegistration | None:
+        """What the store keeps of the registration: the new one, or the one it has when reused."""
+        reused = self.registration is not None and discovery.registration is self.registration
+        return KeepRegistration() if reused else discovery.registration
 
     def reexamined(self, decided: frozenset[str] | None) -> frozenset[str]:
         """The files whose problems this sync reports afresh: the changed ones and those of ``decided``."""
@@ -204,21 +215,13 @@ class JobCatalogApp(Application[UUID]):
             return summary
         planned_from = source.last_commit
         files = self._summaries_at(spec, snapshot, planned_from)
-        changed_modules = {module_name_for(path) for path in files.changed}
-        previous = files.registration
-        if previous is not None:  # what it looked at, in the changed modules only: the rest still holds
-            facts = self.summaries.registration_facts(spec.name, changed_modules)
-            previous = replace(previous, looked_at=facts)
         discovery = resolve_jobs(
             files.summaries,
             entries=files.entries,
             scope=files.scope,
-            changed=changed_modules,
-            registration=previous,
+            changed=files.changed_modules,
+            registration=files.registration,
         )
-        registration: Registration | KeepRegistration | None = discovery.registration
-        if previous is not None and discovery.registration is previous:
-            registration = KeepRegistration()
         found = _merged_problems(discovery, files, spec)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
@@ -248,8 +251,8 @@ class JobCatalogApp(Application[UUID]):
                 files.parsed,
                 files.removed,
                 sorted([*found, *plan.problems], key=_problem_order),
-                registration,
-                replace_all=files.scope is None and planned_from is None,
+                files.registration_to_store(discovery),
+                replace_all=files.complete,
             )
             return summary
         raise ConflictError(f"source {spec.name!r} kept changing under this sync; try again")
@@ -297,16 +300,24 @@ class JobCatalogApp(Application[UUID]):
         loaded = _StoredSummaries(
             {entry.path: summary for entry, summary in parsed}, entries, spec.name, self.summaries, snapshot
         )
+        registration = None
+        if index is not None and changes is not None and index.registration is not None:
+            # What it looked at is read for the changed modules only: elsewhere nothing moved.
+            facts = self.summaries.registration_facts(
+                spec.name, {module_name_for(path) for path in changed_paths}
+            )
+            registration = replace(index.registration, looked_at=facts)
         return _SourceFiles(
             entries=entries,
             summaries=loaded,
             parsed=parsed,
+            complete=changes is None,
             removed=[c.path for c in wanted if c.sha is None],
             changed=changed_paths,
             touched=frozenset(c.path for c in listed),
             links=links,
             scope=scope,
-            registration=index.registration if index is not None and changes is not None else None,
+            registration=registration,
             earlier_problems=index.problems if index is not None and changes is not None else (),
         )
 

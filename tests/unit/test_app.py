@@ -15,7 +15,7 @@ from jobsync.domain.job import Job, job_id
 from jobsync.domain.source import Source, source_id
 from jobsync.ports import Snapshot, SummaryIndex
 from jobsync.spec import SourceSpec
-from tests.fakes import DictReader, LinkedReader, MemoryReadModel, memory_app
+from tests.fakes import DictReader, DictSnapshot, LinkedReader, MemoryReadModel, memory_app
 
 SPEC = SourceSpec(name="ops", url="/ops", kind="local")
 HEADER = "from nautobot.apps.jobs import Job\n"
@@ -435,3 +435,24 @@ class TestLinks:
         reader.links = []
         del reader.files["jobs/touch.py"]
         assert app.resync_source(SPEC, reader, "alice").problems == []
+
+
+class ForgottenHistory(DictReader):
+    """A reader whose snapshots cannot diff against earlier commits (a force-push, a re-cloned mirror)."""
+
+    def snapshot(self, branch: str | None = None) -> DictSnapshot:
+        snapshot = super().snapshot(branch)
+        snapshot.changes_since = lambda old_commit, known: None  # type: ignore[method-assign]
+        return snapshot
+
+
+class TestSummaryStore:
+    def test_a_full_read_replaces_what_the_store_knew(self, app: JobCatalogApp) -> None:
+        """When a sync must read every file, files gone meanwhile leave nothing behind in the store."""
+        reader = ForgottenHistory({"jobs/a.py": module(job_text("A")), "jobs/b.py": module(job_text("B"))})
+        app.resync_source(SPEC, reader, "alice")
+        del reader.files["jobs/b.py"]
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert summary.uninstalled == ["ops:jobs.b.B"]
+        index = app.summaries.index(SPEC.name, SPEC.filters)
+        assert index is not None and set(index.entries) == {"jobs/a.py"}
