@@ -115,7 +115,7 @@ class _SourceFiles:
     """A source's summaries at a snapshot, and which modules this sync must decide again.
 
     ``scope`` None: all of them. ``summaries`` reads the stored ones lazily; ``parsed`` are new
-    (every file, when ``complete``); ``changed`` are the candidate files that changed, ``touched``
+    (every file, when ``based_on`` -- the stored commit they were diffed from -- is None); ``changed`` are the candidate files that changed, ``touched``
     every path that did (links and other files too), ``links`` the symbolic links to report;
     ``registration`` (with what it looked at in the changed modules) and ``earlier_problems`` are
     what the previous sync left in the store.
@@ -124,7 +124,7 @@ class _SourceFiles:
     entries: dict[str, ModuleEntry]
     summaries: Mapping[str, ModuleSummary]
     parsed: list[tuple[ModuleEntry, ModuleSummary]]
-    complete: bool
+    based_on: str | None
     removed: list[str]
     changed: frozenset[str]
     touched: frozenset[str]
@@ -252,7 +252,7 @@ class JobCatalogApp(Application[UUID]):
                 files.removed,
                 sorted([*found, *plan.problems], key=_problem_order),
                 files.registration_to_store(discovery),
-                replace_all=files.complete,
+                based_on=files.based_on,
             )
             return summary
         raise ConflictError(f"source {spec.name!r} kept changing under this sync; try again")
@@ -311,7 +311,7 @@ class JobCatalogApp(Application[UUID]):
             entries=entries,
             summaries=loaded,
             parsed=parsed,
-            complete=changes is None,
+            based_on=index.commit if index is not None and changes is not None else None,
             removed=[c.path for c in wanted if c.sha is None],
             changed=changed_paths,
             touched=frozenset(c.path for c in listed),

@@ -117,9 +117,14 @@ class SummaryStore(Protocol):
         removed: Collection[str],
         problems: Sequence[Problem],
         registration: Registration | KeepRegistration | None,
-        replace_all: bool,
+        based_on: str | None,
     ) -> None:
-        """Record the summaries at ``commit``: ``changed`` written, ``removed`` dropped (or all replaced)."""
+        """Record the summaries at ``commit``: ``changed`` written, ``removed`` dropped.
+
+        ``based_on`` is the commit of the stored summaries this update was made from; when another
+        process moved them on meanwhile nothing is written (the next sync catches up). None: the
+        update holds every file, and replaces whatever was stored.
+        """
         ...
 
     def registration_facts(

@@ -115,13 +115,20 @@ class SQLiteSummaryStore:
         removed: Collection[str],
         problems: Sequence[Problem],
         registration: Registration | KeepRegistration | None,
-        replace_all: bool,
+        based_on: str | None,
     ) -> None:
         db = self._connection()
         rows = [(source, *_entry_row(entry), encode_summary(summary)) for entry, summary in changed]
         db.execute("BEGIN IMMEDIATE")
         try:
-            if replace_all:
+            if based_on is not None:
+                stored = db.execute(
+                    "SELECT commit_id FROM summary_sources WHERE source = ?", (source,)
+                ).fetchone()
+                if stored is None or stored[0] != based_on:
+                    db.execute("ROLLBACK")  # another process moved them on: its update stands
+                    return
+            if based_on is None:
                 db.execute("DELETE FROM summary_files WHERE source = ?", (source,))
             else:
                 db.executemany(
@@ -357,14 +364,16 @@ class MemorySummaryStore:
         removed: Collection[str],
         problems: Sequence[Problem],
         registration: Registration | KeepRegistration | None,
-        replace_all: bool,
+        based_on: str | None,
     ) -> None:
         old = self._indexes.get(source)
+        if based_on is not None and (old is None or old[1].commit != based_on):
+            return
         if isinstance(registration, KeepRegistration):
             registration = old[1].registration if old is not None else None
         else:
             self._facts[source] = registration.looked_at if registration is not None else ()
-        entries = {} if replace_all or old is None else dict(old[1].entries)
+        entries = {} if based_on is None or old is None else dict(old[1].entries)
         for path in removed:
             entries.pop(path, None)
             self._summaries.pop((source, path), None)
