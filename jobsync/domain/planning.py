@@ -94,7 +94,8 @@ def _assign_names(
 ) -> dict[str, str]:
     """Give every found job a unique name, as Nautobot does: ``Name``, ``Name (2)``, ``Name (3)``…
 
-    A job keeps the name it already has when that is still free, so names do not shuffle.
+    A job keeps the name it already has when that is still free, so names do not shuffle: jobs
+    that keep theirs are served first, and only new or renamed jobs pick a free variant.
     """
     wanted = {key: str(facts.values["name"]) for key, facts in found.items()}
     own_refs = {f"{source}:{key}" for key in rows}
@@ -115,21 +116,30 @@ def _assign_names(
         return name not in taken and (holder is None or holder in own_refs)
 
     assigned: dict[str, str] = {}
-    for key in sorted(found, key=lambda k: (k not in rows, k)):
-        base = wanted[key]
+    # First every job that can keep the name it has, so that no other job takes it from it...
+    for key in sorted(found):
         existing = rows.get(key)
-        current = existing.source_name if existing is not None else None
-        if current is not None and _is_variant(current, base) and is_free(current):
-            name = current
-        else:
-            name = next(n for n in _variants(base) if is_free(n))
-        if name != base:
+        if (
+            existing is not None
+            and _is_variant(existing.source_name, wanted[key])
+            and is_free(existing.source_name)
+        ):
+            assigned[key] = existing.source_name
+            taken.add(existing.source_name)
+    # ...then the others take the first free variant of what they want, known jobs first.
+    for key in sorted((k for k in found if k not in assigned), key=lambda k: (k not in rows, k)):
+        assigned[key] = next(n for n in _variants(wanted[key]) if is_free(n))
+        taken.add(assigned[key])
+    for key, name in sorted(assigned.items()):
+        if name != wanted[key]:
             facts = found[key]
             problems.append(
-                Problem(facts.file, facts.line, f"job name {base!r} is already used; {key} is named {name!r}")
+                Problem(
+                    facts.file,
+                    facts.line,
+                    f"job name {wanted[key]!r} is already used; {key} is named {name!r}",
+                )
             )
-        taken.add(name)
-        assigned[key] = name
     return assigned
 
 

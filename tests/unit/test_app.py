@@ -153,6 +153,19 @@ class TestSync:
         app.resync_source(SPEC, reader, "alice")
         assert (job(app, "ops:jobs.a.A").name, job(app, "ops:jobs.b.B").name) == ("Renamed", "A")
 
+    def test_a_job_that_takes_a_taken_name_does_not_rename_others(self, app: JobCatalogApp) -> None:
+        """Names never shuffle: a job renamed to a name in use gets the next free variant; others keep theirs."""
+        renamed = HEADER + "\nclass A(Job):\n    class Meta:\n        name = 'Same'\n"
+        reader = DictReader(
+            {"jobs/a.py": module(job_text("A")), "jobs/b.py": renamed, "jobs/c.py": module(job_text("A"))}
+        )
+        app.resync_source(SPEC, reader, "alice")
+        assert job(app, "ops:jobs.c.A").name == "A (2)"
+        reader.files["jobs/b.py"] = module(job_text("A"))
+        app.resync_source(SPEC, reader, "alice")
+        names = [job(app, f"ops:jobs.{m}.A").name for m in "abc"]
+        assert names == ["A", "A (3)", "A (2)"]
+
     def test_a_concurrent_change_is_kept_and_the_sync_retried(self, app: JobCatalogApp) -> None:
         """An operator edit saved while a sync was planning is not lost: the sync re-plans and saves."""
         reader = DictReader({"jobs/a.py": module(job_text("A"))})
@@ -456,3 +469,32 @@ class TestSummaryStore:
         assert summary.uninstalled == ["ops:jobs.b.B"]
         index = app.summaries.index(SPEC.name, SPEC.filters)
         assert index is not None and set(index.entries) == {"jobs/a.py"}
+
+    def test_a_series_of_edits_across_modules(self, app: JobCatalogApp) -> None:
+        """Groupings, Meta chains, jobs lists, star imports and duplicate modules: incremental equals full."""
+        reader = DictReader(
+            {
+                "jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        time_limit = 10\n",
+                "jobs/mid.py": "from jobs.base import *\n\nclass Mid(Base):\n    class Meta(Base.Meta):\n        hidden = True\n",
+                "jobs/leaf.py": "name = 'Leaves'\nfrom jobs.mid import Mid\n\nclass Leaf(Mid):\n    pass\n",
+                "jobs/listed.py": HEADER + job_text("L1") + job_text("L2") + "\njobs = [L1]\n",
+                "jobs/pkg.py": module(job_text("P")),
+            }
+        )
+        edits: list[dict[str, str | None]] = [
+            {"jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        time_limit = 20\n"},
+            {
+                "jobs/leaf.py": "name = 'Renamed group'\nfrom jobs.mid import Mid\n\nclass Leaf(Mid):\n    pass\n"
+            },
+            {"jobs/listed.py": HEADER + job_text("L1") + job_text("L2") + "\njobs = [L1, L2]\n"},
+            {"jobs/pkg/__init__.py": module(job_text("Q"))},
+            {"jobs/other.py": "from jobs.listed import L1\n\njobs = [L1]\n"},
+            {"jobs/mid.py": "from jobs.base import Base\n\nclass Mid(Base):\n    pass\n"},
+            {"jobs/leaf.py": "class (:\n"},
+            {
+                "jobs/leaf.py": "from jobs.base import Base\n\nclass Leaf(Base):\n    pass\n",
+                "jobs/pkg/__init__.py": None,
+            },
+            {"jobs/base.py": None},
+        ]
+        sync_each_edit(app, reader, edits)
