@@ -153,18 +153,24 @@ class TestSync:
         app.resync_source(SPEC, reader, "alice")
         assert (job(app, "ops:jobs.a.A").name, job(app, "ops:jobs.b.B").name) == ("Renamed", "A")
 
-    def test_a_job_that_takes_a_taken_name_does_not_rename_others(self, app: JobCatalogApp) -> None:
+    @pytest.mark.parametrize("reads", ["changed files", "every file"])
+    def test_a_job_that_takes_a_taken_name_does_not_rename_others(self, reads: str) -> None:
         """Names never shuffle: a job renamed to a name in use gets the next free variant; others keep theirs."""
-        renamed = HEADER + "\nclass A(Job):\n    class Meta:\n        name = 'Same'\n"
-        reader = DictReader(
-            {"jobs/a.py": module(job_text("A")), "jobs/b.py": renamed, "jobs/c.py": module(job_text("A"))}
-        )
-        app.resync_source(SPEC, reader, "alice")
-        assert job(app, "ops:jobs.c.A").name == "A (2)"
-        reader.files["jobs/b.py"] = module(job_text("A"))
-        app.resync_source(SPEC, reader, "alice")
-        names = [job(app, f"ops:jobs.{m}.A").name for m in "abc"]
-        assert names == ["A", "A (3)", "A (2)"]
+        summaries = MemorySummaryStore() if reads == "changed files" else Forgetful()
+        app = JobCatalogApp(env={}, read_model=lambda factory: MemoryReadModel(), summaries=summaries)
+        try:
+            renamed = HEADER + "\nclass A(Job):\n    class Meta:\n        name = 'Same'\n"
+            reader = DictReader(
+                {"jobs/a.py": module(job_text("A")), "jobs/b.py": renamed, "jobs/c.py": module(job_text("A"))}
+            )
+            app.resync_source(SPEC, reader, "alice")
+            assert job(app, "ops:jobs.c.A").name == "A (2)"
+            reader.files["jobs/b.py"] = module(job_text("A"))
+            app.resync_source(SPEC, reader, "alice")
+            names = [job(app, f"ops:jobs.{m}.A").name for m in "abc"]
+            assert names == ["A", "A (3)", "A (2)"]
+        finally:
+            app.close()
 
     def test_a_concurrent_change_is_kept_and_the_sync_retried(self, app: JobCatalogApp) -> None:
         """An operator edit saved while a sync was planning is not lost: the sync re-plans and saves."""
