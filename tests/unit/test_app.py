@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Mapping
 from uuid import UUID
 
@@ -386,7 +387,7 @@ def sync_each_edit(app: JobCatalogApp, reader: DictReader, edits: list[dict[str,
     for edit in edits:
         for path, text in edit.items():
             if text is None:
-                del reader.files[path]
+                reader.files.pop(path, None)
             else:
                 reader.files[path] = text
         summary = app.resync_source(SPEC, reader, "alice")
@@ -504,3 +505,37 @@ class TestSummaryStore:
             {"jobs/base.py": None},
         ]
         sync_each_edit(app, reader, edits)
+
+
+#: Module texts that random edits pick from: jobs, bases across modules, star imports, re-exports,
+#: jobs lists, register_jobs in several spellings, a syntax error, name collisions, a grouping.
+RANDOM_TEXTS: list[str | None] = [
+    None,
+    HEADER + "\nclass A(Job):\n    class Meta:\n        description = 'a1'\n",
+    HEADER + "\nclass A(Job):\n    class Meta:\n        description = 'a2'\n        name = 'Same'\n",
+    "from jobs.m0 import *\n\nclass B(A):\n    pass\n",
+    "from jobs.m1 import A as Base\n\nclass C(Base):\n    class Meta:\n        name = 'Same'\n",
+    "from .m2 import B\n",
+    "class (:\n",
+    HEADER + "\nclass D(Job):\n    class Meta:\n        abstract = True\n\nclass E(D):\n    pass\n",
+    "from jobs.m3 import D\n\nclass F(D):\n    pass\n\njobs = [F]\n",
+    "from nautobot.apps.jobs import register_jobs\nfrom jobs.m0 import A\nregister_jobs(A)\n",
+    "from nautobot.apps.jobs import register_jobs\nfrom jobs.m2 import B\nfrom jobs.m4 import F\nregister_jobs(B, F)\n",
+    "from nautobot.apps.jobs import register_jobs\nimport jobs.m1\nregister_jobs(jobs.m1.A)\n",
+    "name = 'G'\nfrom jobs.m0 import A\n\nclass G(A):\n    pass\n",
+    "from jobs.m5 import *\n",
+]
+RANDOM_PATHS = [f"jobs/m{i}.py" for i in range(7)] + ["jobs/__init__.py"]
+
+
+class TestRandomEdits:
+    @pytest.mark.parametrize("seed", range(40))
+    def test_random_edits_sync_as_a_full_read_would(self, app: JobCatalogApp, seed: int) -> None:
+        """Random edits of 1-3 files at a time, 8 times over: every incremental sync equals a full one."""
+        rnd = random.Random(seed)
+        files = {path: text for path in RANDOM_PATHS if (text := rnd.choice(RANDOM_TEXTS)) is not None}
+        edits: list[dict[str, str | None]] = [
+            {path: rnd.choice(RANDOM_TEXTS) for path in rnd.sample(RANDOM_PATHS, rnd.randint(1, 3))}
+            for _ in range(8)
+        ]
+        sync_each_edit(app, DictReader(files), edits)
