@@ -306,7 +306,7 @@ class JobCatalogApp(Application[UUID]):
             facts = self.summaries.registration_facts(
                 spec.name, {module_name_for(path) for path in changed_paths}
             )
-            registration = replace(index.registration, looked_at=facts)
+            registration = None if facts is None else replace(index.registration, looked_at=facts)
         return _SourceFiles(
             entries=entries,
             summaries=loaded,

@@ -129,8 +129,11 @@ class SummaryStore(Protocol):
 
     def registration_facts(
         self, source: str, modules: Collection[str]
-    ) -> tuple[tuple[str, str, str, str], ...]:
-        """What the stored registration looked at in these modules (see ``Registration.looked_at``)."""
+    ) -> tuple[tuple[str, str, str, str], ...] | None:
+        """What the stored registration looked at in these modules (see ``Registration.looked_at``).
+
+        None when the store cannot tell: the registration is then decided afresh.
+        """
         ...
 
 

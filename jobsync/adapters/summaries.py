@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jobsync.domain.discovery import (
     SUMMARY_VERSION,
@@ -27,6 +27,8 @@ from jobsync.domain.discovery import (
     Registration,
 )
 from jobsync.ports import KeepRegistration, SummaryIndex
+
+T = TypeVar("T")
 
 #: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
 _LOCK_TIMEOUT = 30.0
@@ -47,13 +49,14 @@ _SCHEMA = (
 class SQLiteSummaryStore:
     """The summary store of one host: ``state_dir/summaries.db``, shared by its CLI calls and daemon."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_timeout: float = _LOCK_TIMEOUT) -> None:
         self.path = path
+        self.lock_timeout = lock_timeout
         self._db: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost write costs a re-parse
             db.execute("BEGIN IMMEDIATE")
@@ -73,8 +76,49 @@ class SQLiteSummaryStore:
             self._db.close()
             self._db = None
 
+    def _guarded(self, operation: Callable[[sqlite3.Connection], T], fallback: T) -> T:
+        """Run ``operation``; a file that fails is derived data, so the sync goes on without it.
+
+        A damaged file (not a database, malformed) is deleted and starts afresh next time; a locked,
+        read-only or full one is left alone. Either way the sync reads what it cannot trust again.
+        """
+        try:
+            return operation(self._connection())
+        except sqlite3.Error as exc:
+            self.close()
+            if not isinstance(exc, sqlite3.OperationalError):
+                for path in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
+                    path.unlink(missing_ok=True)
+            return fallback
+
     def index(self, source: str, filters: str) -> SummaryIndex | None:
-        db = self._connection()
+        return self._guarded(lambda db: self._index(db, source, filters), None)
+
+    def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
+        return self._guarded(lambda db: self._load(db, source, wanted), {})
+
+    def save(
+        self,
+        source: str,
+        filters: str,
+        commit: str,
+        changed: Sequence[tuple[ModuleEntry, ModuleSummary]],
+        removed: Collection[str],
+        problems: Sequence[Problem],
+        registration: Registration | KeepRegistration | None,
+        based_on: str | None,
+    ) -> None:
+        def save(db: sqlite3.Connection) -> None:
+            self._save(db, source, filters, commit, changed, removed, problems, registration, based_on)
+
+        self._guarded(save, None)
+
+    def registration_facts(
+        self, source: str, modules: Collection[str]
+    ) -> tuple[tuple[str, str, str, str], ...] | None:
+        return self._guarded(lambda db: self._registration_facts(db, source, modules), None)
+
+    def _index(self, db: sqlite3.Connection, source: str, filters: str) -> SummaryIndex | None:
         row = db.execute(
             "SELECT filters, version, commit_id, problems, registration FROM summary_sources WHERE source = ?",
             (source,),
@@ -92,8 +136,9 @@ class SQLiteSummaryStore:
         registration = _registration(json.loads(row[4])) if row[4] else None
         return SummaryIndex(commit=row[2], entries=entries, problems=problems, registration=registration)
 
-    def load(self, source: str, wanted: Mapping[str, str]) -> dict[str, ModuleSummary]:
-        db = self._connection()
+    def _load(
+        self, db: sqlite3.Connection, source: str, wanted: Mapping[str, str]
+    ) -> dict[str, ModuleSummary]:
         paths = list(wanted)
         found: dict[str, ModuleSummary] = {}
         for start in range(0, len(paths), 500):
@@ -106,8 +151,9 @@ class SQLiteSummaryStore:
             found.update((path, decode_summary(text)) for path, sha, text in rows if wanted[path] == sha)
         return found
 
-    def save(
+    def _save(
         self,
+        db: sqlite3.Connection,
         source: str,
         filters: str,
         commit: str,
@@ -117,7 +163,6 @@ class SQLiteSummaryStore:
         registration: Registration | KeepRegistration | None,
         based_on: str | None,
     ) -> None:
-        db = self._connection()
         rows = [(source, *_entry_row(entry), encode_summary(summary)) for entry, summary in changed]
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -167,10 +212,9 @@ class SQLiteSummaryStore:
             raise
         db.execute("COMMIT")
 
-    def registration_facts(
-        self, source: str, modules: Collection[str]
+    def _registration_facts(
+        self, db: sqlite3.Connection, source: str, modules: Collection[str]
     ) -> tuple[tuple[str, str, str, str], ...]:
-        db = self._connection()
         wanted = sorted(modules)
         found: list[tuple[str, str, str, str]] = []
         for start in range(0, len(wanted), 500):

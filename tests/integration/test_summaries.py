@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from jobsync import Catalog
 from jobsync.adapters.summaries import SQLiteSummaryStore, decode_summary, encode_summary
 from jobsync.domain.discovery import (
     ModuleEntry,
@@ -18,6 +19,7 @@ from jobsync.domain.discovery import (
     summarize_module,
 )
 from jobsync.ports import KeepRegistration
+from tests.helpers import GitRepo
 
 JOB = b"from nautobot.apps.jobs import Job\n\nclass A(Job):\n    class Meta:\n        description = 'a'\n"
 REGISTERS = b"from nautobot.apps.jobs import register_jobs\nfrom .a import A\nregister_jobs(A)\n"
@@ -107,3 +109,52 @@ class TestSQLiteSummaryStore:
         summary = summarize_module("jobs/a.py", JOB)
         text = encode_summary(summary)
         assert text.startswith("[") and decode_summary(text) == summary
+
+
+class TestDamagedStore:
+    def test_a_damaged_file_is_replaced_and_the_sync_goes_on(self, tmp_path: Path, repo: GitRepo) -> None:
+        """Summaries are derived: garbage in summaries.db costs a full parse, never a failed sync."""
+        repo.write("jobs/a.py", JOB.decode())
+        repo.commit()
+        state = tmp_path / "state"
+        with Catalog.open(state_dir=state, actor="tester") as catalog:
+            catalog.resync(repo.url, name="ops")
+        (state / "summaries.db").write_bytes(b"this is not a database" * 100)
+        for extra in ("summaries.db-wal", "summaries.db-shm"):
+            (state / extra).unlink(missing_ok=True)
+        repo.write("jobs/a.py", JOB.decode().replace("'a'", "'edited'"))
+        repo.commit()
+        with Catalog.open(state_dir=state, actor="tester") as catalog:
+            summary = catalog.resync("ops")
+            assert summary.changed == ["ops:jobs.a.A"]
+            repo.write("jobs/b.py", JOB.decode().replace("class A", "class B"))
+            repo.commit()
+            assert catalog.resync("ops").added == ["ops:jobs.b.B"]  # the file was rebuilt and works
+        rebuilt = SQLiteSummaryStore(state / "summaries.db")
+        try:
+            index = rebuilt.index("ops", FILTERS)
+            assert index is not None and set(index.entries) == {"jobs/a.py", "jobs/b.py"}
+        finally:
+            rebuilt.close()
+
+    def test_a_locked_file_is_left_alone(self, tmp_path: Path) -> None:
+        """A file another process holds locked is not deleted: the store answers as if empty."""
+        path = tmp_path / "summaries.db"
+        SQLiteSummaryStore(path).save("ops", FILTERS, "c1", [parsed("jobs/a.py", JOB)], [], [], None, None)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            store = SQLiteSummaryStore(path, lock_timeout=0.1)
+            try:
+                assert store.index("ops", FILTERS) is None
+            finally:
+                store.close()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert path.exists()
+        reopened = SQLiteSummaryStore(path)
+        try:
+            assert reopened.index("ops", FILTERS) is not None
+        finally:
+            reopened.close()
