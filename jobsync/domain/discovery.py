@@ -10,6 +10,7 @@ import tokenize
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from jobsync.domain.errors import FieldError
 from jobsync.domain.fields import (
@@ -170,9 +171,11 @@ class ModuleSummary:
         return {b.name: b.targets for b in self.bindings if b.kind == "import"}
 
 
-@dataclass(frozen=True)
-class ModuleEntry:
+class ModuleEntry(NamedTuple):
     """What a sync needs to know about one file without reading its summary: an index entry.
+
+    A NamedTuple rather than a frozen dataclass: every sync reads one per file of the source, and
+    building a tuple costs half as much.
 
     ``refs`` holds every absolute dotted name the module may look up, with all its prefixes (and
     ``*pkg`` for ``from pkg import *``), so the modules that depend on a changed one are found
