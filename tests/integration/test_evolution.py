@@ -65,6 +65,37 @@ class TestUpcasting:
         assert job.uninstall_reason == "jobs.backup is no longer in the source"
         catalog.close()
 
+    def test_version_1_reinstall_of_a_deleted_job_comes_back_fresh(
+        self, repo: GitRepo, state_dir: Path
+    ) -> None:
+        """A JobReinstalled stored before ``fresh`` existed replays as then: a deleted job returns bare."""
+        catalog = synced_catalog(repo, state_dir)
+        ref = catalog.resolve(REF)
+        catalog.enable(REF)
+        catalog.override(REF, "description", "pinned")
+        repo.remove("jobs/backup.py")
+        repo.commit("gone")
+        catalog.resync("netops")
+        catalog.delete_job(REF)
+        job = catalog._app.get_job(ref)
+        job.sync_facts(job.facts(), "c3", actor="old-release")  # comes back, as version 1 recorded it
+        [new_event] = job.collect_events()
+        assert new_event.fresh is True  # type: ignore[attr-defined]
+        old_shape = stored(catalog, new_event, {}, drop=("fresh", "class_version"))
+        catalog._app.recorder.insert_events([old_shape])
+        catalog.close()
+
+        with Catalog.open(state_dir=state_dir) as reopened:
+            loaded = reopened._app.get_job(ref)
+            assert (loaded.installed, loaded.deleted, loaded.enabled, loaded.overrides) == (
+                True,
+                False,
+                False,
+                {},
+            )
+            assert reopened.history(REF)[-1]["event"] == "JobReinstalled"
+            assert reopened.replay(verify=True).ok
+
 
 class TestMovedTopics:
     def test_events_of_a_moved_class_still_load(self, repo: GitRepo, state_dir: Path) -> None:
