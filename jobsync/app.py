@@ -127,15 +127,12 @@ class _SourceFiles:
     based_on: str | None
     removed: list[str]
     changed: frozenset[str]
+    changed_modules: frozenset[str]
     touched: frozenset[str]
     links: list[str]
     scope: frozenset[str] | None
     registration: Registration | None
     earlier_problems: tuple[Problem, ...]
-
-    @property
-    def changed_modules(self) -> frozenset[str]:
-        return frozenset(module_name_for(path) for path in self.changed)
 
     def registration_to_store(self, discovery: Discovery) -> Registration | KeepRegistration | None:
         """What the store keeps of the registration: the new one, or the one it has when reused."""
@@ -192,7 +189,8 @@ class JobCatalogApp(Application[UUID]):
         except Exception:
             with self._recording_failure(spec.name, self._start_sync_result(spec.name, actor), actor):
                 raise
-        if source.last_commit == snapshot.commit and source.failure is None and not source.pending_events:
+        moved = source.pending_events  # relocated by the config: that is news to save
+        if source.last_commit == snapshot.commit and source.failure is None and not moved:
             return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True)
         result_id = self._start_sync_result(spec.name, actor)
         with self._recording_failure(spec.name, result_id, actor):
@@ -276,6 +274,7 @@ class JobCatalogApp(Application[UUID]):
         index = self.summaries.index(spec.name, spec.filters)
         known = {path: entry.sha for path, entry in index.entries.items()} if index is not None else {}
         changes = snapshot.changes_since(index.commit, known) if index is not None else None
+        base = index if changes is not None else None  # what this sync builds on; None: read it all
         if changes is None:
             listed = [Change(f.path, f.sha) for f in snapshot.files()]
             links = snapshot.links()
@@ -290,35 +289,38 @@ class JobCatalogApp(Application[UUID]):
             for c, summary in zip(to_parse, summaries, strict=True)
             if c.sha is not None
         ]
-        entries = dict(index.entries) if index is not None and changes is not None else {}
+        entries = dict(base.entries) if base is not None else {}
         old = {c.path: entries.pop(c.path) for c in wanted if c.path in entries}
         entries.update((entry.path, entry) for entry, _ in parsed)
         changed_paths = frozenset(c.path for c in wanted)
+        changed_modules = frozenset(module_name_for(path) for path in changed_paths)
         scope = None
-        if index is not None and changes is not None and synced == index.commit:
+        if base is not None and synced == base.commit:
             scope = affected_modules(entries, old, changed_paths)
-        loaded = _StoredSummaries(
-            {entry.path: summary for entry, summary in parsed}, entries, spec.name, self.summaries, snapshot
-        )
         registration = None
-        if index is not None and changes is not None and index.registration is not None:
+        if base is not None and base.registration is not None:
             # What it looked at is read for the changed modules only: elsewhere nothing moved.
-            facts = self.summaries.registration_facts(
-                spec.name, {module_name_for(path) for path in changed_paths}
-            )
-            registration = None if facts is None else replace(index.registration, looked_at=facts)
+            facts = self.summaries.registration_facts(spec.name, changed_modules)
+            registration = None if facts is None else replace(base.registration, looked_at=facts)
         return _SourceFiles(
             entries=entries,
-            summaries=loaded,
+            summaries=_StoredSummaries(
+                {entry.path: summary for entry, summary in parsed},
+                entries,
+                spec.name,
+                self.summaries,
+                snapshot,
+            ),
             parsed=parsed,
-            based_on=index.commit if index is not None and changes is not None else None,
+            based_on=base.commit if base is not None else None,
             removed=[c.path for c in wanted if c.sha is None],
             changed=changed_paths,
+            changed_modules=changed_modules,
             touched=frozenset(c.path for c in listed),
             links=links,
             scope=scope,
             registration=registration,
-            earlier_problems=index.problems if index is not None and changes is not None else (),
+            earlier_problems=base.problems if base is not None else (),
         )
 
     def _apply_plan(

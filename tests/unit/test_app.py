@@ -415,6 +415,35 @@ class TestIncrementalEqualsFull:
         ]
         sync_each_edit(app, reader, edits)
 
+    def test_a_series_of_edits_across_modules(self, app: JobCatalogApp) -> None:
+        """Groupings, Meta chains, jobs lists, star imports and duplicate modules: incremental equals full."""
+        reader = DictReader(
+            {
+                "jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        time_limit = 10\n",
+                "jobs/mid.py": "from jobs.base import *\n\nclass Mid(Base):\n    class Meta(Base.Meta):\n        hidden = True\n",
+                "jobs/leaf.py": "name = 'Leaves'\nfrom jobs.mid import Mid\n\nclass Leaf(Mid):\n    pass\n",
+                "jobs/listed.py": HEADER + job_text("L1") + job_text("L2") + "\njobs = [L1]\n",
+                "jobs/pkg.py": module(job_text("P")),
+            }
+        )
+        edits: list[dict[str, str | None]] = [
+            {"jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        time_limit = 20\n"},
+            {
+                "jobs/leaf.py": "name = 'Renamed group'\nfrom jobs.mid import Mid\n\nclass Leaf(Mid):\n    pass\n"
+            },
+            {"jobs/listed.py": HEADER + job_text("L1") + job_text("L2") + "\njobs = [L1, L2]\n"},
+            {"jobs/pkg/__init__.py": module(job_text("Q"))},
+            {"jobs/other.py": "from jobs.listed import L1\n\njobs = [L1]\n"},
+            {"jobs/mid.py": "from jobs.base import Base\n\nclass Mid(Base):\n    pass\n"},
+            {"jobs/leaf.py": "class (:\n"},
+            {
+                "jobs/leaf.py": "from jobs.base import Base\n\nclass Leaf(Base):\n    pass\n",
+                "jobs/pkg/__init__.py": None,
+            },
+            {"jobs/base.py": None},
+        ]
+        sync_each_edit(app, reader, edits)
+
     def test_a_series_of_edits_to_a_registered_source(self, app: JobCatalogApp) -> None:
         """The same holds where register_jobs decides: reused or re-resolved, the outcome is a full sync's."""
         reader = DictReader(
@@ -476,35 +505,6 @@ class TestSummaryStore:
         assert summary.uninstalled == ["ops:jobs.b.B"]
         index = app.summaries.index(SPEC.name, SPEC.filters)
         assert index is not None and set(index.entries) == {"jobs/a.py"}
-
-    def test_a_series_of_edits_across_modules(self, app: JobCatalogApp) -> None:
-        """Groupings, Meta chains, jobs lists, star imports and duplicate modules: incremental equals full."""
-        reader = DictReader(
-            {
-                "jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        time_limit = 10\n",
-                "jobs/mid.py": "from jobs.base import *\n\nclass Mid(Base):\n    class Meta(Base.Meta):\n        hidden = True\n",
-                "jobs/leaf.py": "name = 'Leaves'\nfrom jobs.mid import Mid\n\nclass Leaf(Mid):\n    pass\n",
-                "jobs/listed.py": HEADER + job_text("L1") + job_text("L2") + "\njobs = [L1]\n",
-                "jobs/pkg.py": module(job_text("P")),
-            }
-        )
-        edits: list[dict[str, str | None]] = [
-            {"jobs/base.py": HEADER + "\nclass Base(Job):\n    class Meta:\n        time_limit = 20\n"},
-            {
-                "jobs/leaf.py": "name = 'Renamed group'\nfrom jobs.mid import Mid\n\nclass Leaf(Mid):\n    pass\n"
-            },
-            {"jobs/listed.py": HEADER + job_text("L1") + job_text("L2") + "\njobs = [L1, L2]\n"},
-            {"jobs/pkg/__init__.py": module(job_text("Q"))},
-            {"jobs/other.py": "from jobs.listed import L1\n\njobs = [L1]\n"},
-            {"jobs/mid.py": "from jobs.base import Base\n\nclass Mid(Base):\n    pass\n"},
-            {"jobs/leaf.py": "class (:\n"},
-            {
-                "jobs/leaf.py": "from jobs.base import Base\n\nclass Leaf(Base):\n    pass\n",
-                "jobs/pkg/__init__.py": None,
-            },
-            {"jobs/base.py": None},
-        ]
-        sync_each_edit(app, reader, edits)
 
 
 #: Module texts that random edits pick from: jobs, bases across modules, star imports, re-exports,
