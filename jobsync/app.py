@@ -25,11 +25,18 @@ from jobsync.domain.discovery import (
     module_name_for,
     resolve_jobs,
 )
-from jobsync.domain.errors import ConflictError, FieldError, JobSyncError, SourceReadError
+from jobsync.domain.errors import (
+    ConflictError,
+    FieldError,
+    JobSyncError,
+    SourceConflictError,
+    SourceReadError,
+)
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.planning import SyncPlan, plan_sync
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
+from jobsync.domain.text import unstorable
 from jobsync.domain.topics import register_moved_topics
 from jobsync.parsing import summarize_files
 from jobsync.ports import CatalogReadModel, Change, KeepRegistration, Snapshot, SourceReader, SummaryStore
@@ -257,6 +264,10 @@ class JobCatalogApp(Application[UUID]):
 
     def _source_for(self, spec: SourceSpec, actor: str) -> Source:
         """The source as saved (a configured one moved to the config's location), or a new one."""
+        for what, text in (("name", spec.name), ("location", spec.location), ("branch", spec.branch or "")):
+            problem = unstorable(text)
+            if problem is not None:
+                raise SourceConflictError(f"the source {what} holds {problem}, which cannot be stored")
         source = self.get_source(spec.name)
         if source is None:
             return Source(name=spec.name, kind=spec.kind, url=spec.location, branch=spec.branch, actor=actor)

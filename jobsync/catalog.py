@@ -30,6 +30,7 @@ from jobsync.domain.errors import (
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
+from jobsync.domain.text import unstorable
 from jobsync.ports import SourceReader, SummaryStore
 from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
 from jobsync.projector import ReplayReport, replay
@@ -87,7 +88,7 @@ class Catalog:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
         app, scratch = open_app(url, SQLiteSummaryStore(state / "summaries.db"))
-        catalog = cls(app, state, actor or default_actor(), scratch, url)
+        catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url)
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
 
@@ -120,7 +121,7 @@ class Catalog:
 
     def resync_spec(self, spec: SourceSpec, actor: str | None = None) -> SyncSummary:
         """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
-        return self._app.resync_source(spec, open_reader(spec, self.state_dir), actor or self.actor)
+        return self._app.resync_source(spec, open_reader(spec, self.state_dir), self._who(actor))
 
     def poll(self, spec: SourceSpec, reader: SourceReader) -> SyncSummary:
         """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved."""
@@ -222,6 +223,10 @@ class Catalog:
     ) -> JobQuery:
         if sort not in JOB_SORTS:
             raise JobSyncError(f"sort must be one of {', '.join(JOB_SORTS)}, not {sort!r}")
+        for what, text in (("source", source), ("grouping", grouping), ("search", search)):
+            problem = unstorable(text or "")
+            if problem is not None:
+                raise JobSyncError(f"{what} holds {problem}, which no job can hold")
         self._app.catch_up()
         return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
@@ -264,23 +269,23 @@ class Catalog:
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
-        return self._app.override_field(self.resolve(ref), field, value, actor or self.actor)
+        return self._app.override_field(self.resolve(ref), field, value, self._who(actor))
 
     def clear_override(self, ref: str, field: str, actor: str | None = None) -> bool:
         """Let ``field`` follow the job's current source value again; False when it was not overridden."""
-        return self._app.clear_override(self.resolve(ref), field, actor or self.actor)
+        return self._app.clear_override(self.resolve(ref), field, self._who(actor))
 
     def enable(self, ref: str, actor: str | None = None) -> bool:
         """Allow a job to run; False when it already could."""
-        return self._app.enable_job(self.resolve(ref), actor or self.actor)
+        return self._app.enable_job(self.resolve(ref), self._who(actor))
 
     def disable(self, ref: str, actor: str | None = None) -> bool:
         """Stop a job from running; False when it already was stopped."""
-        return self._app.disable_job(self.resolve(ref), actor or self.actor)
+        return self._app.disable_job(self.resolve(ref), self._who(actor))
 
     def delete_job(self, ref: str, actor: str | None = None) -> bool:
         """Delete an uninstalled job; its history stays readable."""
-        return self._app.delete_job(self.resolve(ref), actor or self.actor)
+        return self._app.delete_job(self.resolve(ref), self._who(actor))
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -303,19 +308,19 @@ class Catalog:
         """Queue a run of an installed, enabled job; returns the result id. ``args`` is kept to re-queue."""
         _check_json("args", args)
         return self._app.record_result(
-            self.resolve(job), {} if args is None else args, actor or self.actor, scheduled_job
+            self.resolve(job), {} if args is None else args, self._who(actor), scheduled_job
         )
 
     def start_result(self, result: str | UUID, actor: str | None = None) -> None:
         """pending -> running."""
-        self._app.start_result(self.resolve_result(result), actor or self.actor)
+        self._app.start_result(self.resolve_result(result), self._who(actor))
 
     def finish_result(
         self, result: str | UUID, status: str, data: Any = None, actor: str | None = None
     ) -> None:
         """End a run as ``completed``, ``failed`` or ``errored`` with JSON ``data``."""
         _check_json("data", data)
-        self._app.finish_result(self.resolve_result(result), status, data, actor or self.actor)
+        self._app.finish_result(self.resolve_result(result), status, data, self._who(actor))
 
     def log(
         self,
@@ -332,7 +337,7 @@ class Catalog:
 
     def log_many(self, result: str | UUID, entries: Sequence[LogEntry], actor: str | None = None) -> None:
         """Append several log entries in one transaction: the fast way for an executor to log."""
-        self._app.append_logs(self.resolve_result(result), entries, actor or self.actor)
+        self._app.append_logs(self.resolve_result(result), entries, self._who(actor))
 
     def results(
         self, job: str | UUID | None = None, status: str | None = None, limit: int | None = None
@@ -386,6 +391,8 @@ class Catalog:
         """A job's id from its ``SOURCE:MODULE.CLASS`` ref, its UUID, or its unique name."""
         if isinstance(ref, UUID):
             ref = str(ref)
+        if unstorable(ref) is not None:
+            raise JobNotFoundError(ref)  # no job can be named so, and no store can even be asked
         match = _REF.match(ref)
         if match:
             ident = job_id(match["source"], match["module"], match["cls"])
@@ -399,6 +406,10 @@ class Catalog:
         if len(live) > 1:
             raise AmbiguousJobRefError(ref, [r["ref"] for r in live])
         return UUID(live[0]["id"])
+
+    def _who(self, actor: str | None) -> str:
+        """Who acts: the caller's ``actor`` (checked) or the catalog's."""
+        return self.actor if actor is None else _storable_actor(actor)
 
     def _exists(self, ident: UUID) -> bool:
         try:
@@ -422,10 +433,23 @@ def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable
     return app, lambda: scratch(app.factory)
 
 
+def _storable_actor(actor: str) -> str:
+    """Every event records its actor: one no store can keep is refused before anything is written."""
+    problem = unstorable(actor)
+    if problem is not None:
+        raise JobSyncError(f"the actor name holds {problem}, which cannot be stored")
+    return actor
+
+
 def _check_json(what: str, value: Any, path: str = "") -> None:
     """Args and data must be JSON documents, so they read back exactly as given (tuples read back as lists)."""
     where = f"{what}{path}"
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
+        problem = unstorable(value)
+        if problem is not None:
+            raise ResultError(f"{what} holds {problem} at {where}, which cannot be stored")
+        return
+    if value is None or isinstance(value, bool | int):
         return
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
@@ -439,6 +463,9 @@ def _check_json(what: str, value: Any, path: str = "") -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ResultError(f"{what} must be JSON-serialisable: key {key!r} at {where} is not a string")
+            problem = unstorable(key)
+            if problem is not None:
+                raise ResultError(f"{what} holds {problem} in a key at {where}, which cannot be stored")
             _check_json(what, item, f"{path}.{key}")
         return
     raise ResultError(

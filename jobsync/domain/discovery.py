@@ -20,10 +20,11 @@ from jobsync.domain.fields import (
     limits_conflict,
     validate_field_value,
 )
+from jobsync.domain.text import storable
 
 MAX_FILE_SIZE = 1024 * 1024
 #: Bump when summarize_module's output for the same file changes, so stored summaries are not reused.
-SUMMARY_VERSION = 4
+SUMMARY_VERSION = 5
 
 #: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
 SummaryValue = str | int | float | bool | tuple[str, ...]
@@ -602,9 +603,17 @@ class _ModuleWalker:
     def _grouping(self, value: ast.expr, line: int) -> None:
         literal = _literal(value)
         if isinstance(literal, str):
+            literal, replaced = storable(literal)
             try:
                 self.grouping = str(validate_field_value("grouping", literal))
                 self.grouping_warning = None
+                if replaced:
+                    self.grouping_warning = Problem(
+                        self.path,
+                        line,
+                        f"module-level name of {self.module_name} holds a NUL or a lone surrogate, "
+                        "which no store keeps; shown as U+FFFD",
+                    )
                 return
             except FieldError as exc:
                 reason = f"module-level name of {self.module_name} is invalid ({exc})"
@@ -672,13 +681,29 @@ def _meta_entry(key: str, node: ast.expr, line: int, owner: str) -> MetaEntry:
     value = _literal(node)
     if value is _NOT_LITERAL:
         return MetaEntry(key, None, line, f"Meta.{key} of {owner} is not a literal; using the default")
+    value, replaced = _storable_literal(value)
     try:
         checked = _check_meta_value(key, value)
     except FieldError as exc:
         return MetaEntry(
             key, None, line, _one_line(f"Meta.{key} of {owner} is invalid ({exc}); using the default")
         )
-    return MetaEntry(key, checked, line)
+    warning = None
+    if replaced:
+        warning = (
+            f"Meta.{key} of {owner} holds a NUL or a lone surrogate, which no store keeps; shown as U+FFFD"
+        )
+    return MetaEntry(key, checked, line, warning)
+
+
+def _storable_literal(value: object) -> tuple[object, int]:
+    """A literal's text (or list of texts) made storable, and how many characters that replaced."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        made = [storable(item) for item in value]
+        return [text for text, _ in made], sum(count for _, count in made)
+    return value, 0
 
 
 def _check_meta_value(key: str, value: object) -> SummaryValue:
@@ -700,10 +725,11 @@ def _view(entries: Mapping[str, tuple[MetaEntry, str]], owner: str, path: str, l
     queues: tuple[str, ...] = ()
     warnings: list[Problem] = []
     for key, (entry, entry_path) in entries.items():
+        if entry.warning is not None:
+            warnings.append(Problem(entry_path, entry.line, entry.warning))
         if entry.value is None:
-            if entry.warning is not None:
-                warnings.append(Problem(entry_path, entry.line, entry.warning))
-        elif isinstance(entry.value, tuple):
+            continue
+        if isinstance(entry.value, tuple):
             queues = entry.value
         else:
             values[key] = entry.value
@@ -1213,7 +1239,7 @@ class _Resolver:
         values.update(view.values)
         values["task_queues"] = list(view.queues)  # a fresh list: facts never share a mutable value
         warnings = view.warnings
-        if summary.grouping is None and summary.grouping_warning is not None:
+        if summary.grouping_warning is not None:
             warnings = (*warnings, summary.grouping_warning)
         if warnings:
             self.problems.update(warnings)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobsync.domain.errors import FieldError
+from jobsync.domain.text import unstorable
 
 FieldValue = str | int | float | bool | list[str]
 
@@ -151,9 +152,12 @@ def validate_field_value(name: str, value: object) -> FieldValue:
     if name == "task_queues":
         if not isinstance(value, (list, tuple)) or not all(isinstance(q, str) for q in value):
             raise FieldError(f"field 'task_queues' takes a list of strings, not {value!r}")
+        for queue in value:
+            _check_storable(name, queue)
         return list(value)
     if not isinstance(value, str):
         raise FieldError(f"field {name!r} takes text, not {value!r}")
+    _check_storable(name, value)
     if name == "name":
         if not value.strip():
             raise FieldError("field 'name' must not be empty")
@@ -164,6 +168,12 @@ def validate_field_value(name: str, value: object) -> FieldValue:
             f"field 'grouping' is {len(value)} characters; at most {MAX_GROUPING_LENGTH} allowed"
         )
     return value
+
+
+def _check_storable(name: str, text: str) -> None:
+    problem = unstorable(text)
+    if problem is not None:
+        raise FieldError(f"field {name!r} holds {problem}, which cannot be stored")
 
 
 def limits_conflict(soft: FieldValue, hard: FieldValue) -> bool:

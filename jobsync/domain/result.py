@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 
 from jobsync.domain.errors import JobSyncError
+from jobsync.domain.text import storable
 
 PENDING, RUNNING, COMPLETED, FAILED, ERRORED = "pending", "running", "completed", "failed", "errored"
 FINISHED_STATUSES = (COMPLETED, FAILED, ERRORED)
@@ -36,6 +37,17 @@ class LogEntry:
     grouping: str = "main"
     object: str = ""
     url: str = ""
+
+
+def storable_entry(entry: LogEntry) -> LogEntry:
+    """The entry with every unstorable character replaced by U+FFFD, the message saying how many."""
+    fields = [storable(text) for text in (entry.message, entry.grouping, entry.object, entry.url)]
+    replaced = sum(count for _, count in fields)
+    if not replaced:
+        return entry
+    message, grouping, obj, url = (text for text, _ in fields)
+    note = f" [jobsync: {replaced} unstorable character{'s' if replaced > 1 else ''} shown as U+FFFD]"
+    return LogEntry(message + note, entry.level, grouping, obj, url)
 
 
 def check_log_entry(entry: LogEntry) -> None:
@@ -166,7 +178,12 @@ class JobResult(Aggregate):
         self._finish(status=status, data=data, actor=actor)
 
     def log(self, entry: LogEntry, actor: str) -> None:
-        """Append a log entry; a finished result takes no more."""
+        """Append a log entry; a finished result takes no more.
+
+        A worker relaying device output must never fail on it: a NUL or a lone surrogate, which
+        no store keeps, becomes U+FFFD and the message says so.
+        """
+        entry = storable_entry(entry)
         check_log_entry(entry)
         if self.finished:
             raise ResultError(f"result {self.id} finished as {self.status}; it takes no more log entries")

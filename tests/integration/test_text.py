@@ -1,0 +1,104 @@
+"""Text no store can keep (a NUL, a lone surrogate) never reaches an event: made safe or refused, on both stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobsync import Catalog, FieldError, JobNotFoundError, JobSyncError, ResultError, SourceConflictError
+from tests.helpers import GitRepo
+
+REF = "netops:jobs.backup.Backup"
+OTHER = "netops:jobs.other.Other"
+
+
+def job_file(class_name: str, meta: str) -> str:
+    return f"from nautobot.apps.jobs import Job\n\n\nclass {class_name}(Job):\n    class Meta:\n{meta}"
+
+
+@pytest.fixture
+def synced(catalog: Catalog, repo: GitRepo) -> Catalog:
+    repo.write("jobs/backup.py", job_file("Backup", "        has_sensitive_variables = False\n"))
+    repo.write("jobs/other.py", job_file("Other", "        description = 'fine'\n"))
+    repo.commit()
+    catalog.resync(repo.url, name="netops")
+    catalog.enable(REF)
+    return catalog
+
+
+class TestDiscoveredText:
+    def test_a_nul_in_a_description_costs_only_that_character(self, synced: Catalog, repo: GitRepo) -> None:
+        """A Python escape for NUL in Meta.description syncs, shown as U+FFFD with a warning."""
+        repo.write("jobs/backup.py", job_file("Backup", '        description = "see\\x00this"\n'))
+        repo.commit()
+        summary = synced.resync("netops")
+        assert summary.changed == [REF]
+        assert synced.job(REF)["description"] == "see\ufffdthis"
+        assert any("NUL or a lone surrogate" in p.reason for p in summary.problems)
+        assert len(synced.jobs()) == 2 and synced.replay(verify=True).ok
+
+    def test_a_lone_surrogate_in_a_name_blocks_nothing(self, synced: Catalog, repo: GitRepo) -> None:
+        """``name = "bad\\ud800name"`` syncs, with the rest of the source, on either store."""
+        repo.write("jobs/backup.py", job_file("Backup", '        name = "bad\\ud800name"\n'))
+        repo.write("jobs/other.py", job_file("Other", "        description = 'changed'\n"))
+        repo.commit()
+        summary = synced.resync("netops")
+        assert summary.changed == [REF, OTHER]
+        assert synced.job(REF)["name"] == "bad\ufffdname"
+        assert synced.job(OTHER)["description"] == "changed"
+
+    def test_a_nul_in_a_module_grouping(self, synced: Catalog, repo: GitRepo) -> None:
+        """The module-level ``name`` (the grouping) is made storable too."""
+        repo.write("jobs/backup.py", 'name = "ops\\x00"\n' + job_file("Backup", "        pass\n"))
+        repo.commit()
+        synced.resync("netops")
+        assert synced.job(REF)["grouping"] == "ops\ufffd"
+
+
+class TestOperatorInput:
+    def test_an_override_with_a_nul_is_refused(self, synced: Catalog) -> None:
+        """An operator's value no store can keep is refused in one line, and nothing is saved."""
+        before = synced.event_count()
+        with pytest.raises(FieldError, match="NUL character") as caught:
+            synced.override(REF, "description", "a\x00b")
+        assert "\n" not in str(caught.value) and synced.event_count() == before
+
+    def test_args_with_a_lone_surrogate_are_refused(self, synced: Catalog) -> None:
+        """Run arguments must be storable text, keys included."""
+        with pytest.raises(ResultError, match="lone surrogate"):
+            synced.record_result(REF, args={"device": "r\ud800"})
+        with pytest.raises(ResultError, match="in a key"):
+            synced.record_result(REF, args={"k\x00": 1})
+
+    def test_an_actor_with_a_nul_is_refused(self, synced: Catalog) -> None:
+        """Every event records its actor: an unstorable one is refused before anything is written."""
+        with pytest.raises(JobSyncError, match="actor"):
+            synced.enable(OTHER, actor="eve\x00")
+
+    def test_a_source_name_with_a_nul_is_refused(self, catalog: Catalog, repo: GitRepo) -> None:
+        """A source named with a NUL is refused, not half-synced."""
+        repo.write("jobs/backup.py", job_file("Backup", "        pass\n"))
+        repo.commit()
+        with pytest.raises(SourceConflictError, match="NUL"):
+            catalog.resync(repo.url, name="net\x00ops")
+        assert catalog.sources() == []
+
+    def test_lookups_with_a_nul_find_nothing(self, synced: Catalog) -> None:
+        """A job reference or a filter with a NUL is answered, not sent to a store that cannot take it."""
+        with pytest.raises(JobNotFoundError):
+            synced.job("net\x00ops:jobs.backup.Backup")
+        with pytest.raises(JobSyncError, match="search"):
+            synced.jobs(search="\x00")
+
+
+class TestWorkerLogs:
+    def test_a_device_nul_in_a_log_message_is_kept_safely(self, synced: Catalog) -> None:
+        """A worker relaying device output never fails: the NUL becomes U+FFFD and the entry says so."""
+        run = synced.record_result(REF, args={})
+        synced.start_result(run)
+        synced.log(run, "device said \x00 hello", object="r\ud8001")
+        [entry] = synced.logs(run)
+        assert entry["message"].startswith("device said \ufffd hello")
+        assert "2 unstorable characters shown as U+FFFD" in entry["message"]
+        assert entry["object"] == "r\ufffd1"
+        assert [j["ref"] for j in synced.jobs()] == [REF, OTHER]  # the catalog still answers
+        assert synced.replay(verify=True).ok
