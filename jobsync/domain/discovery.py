@@ -53,6 +53,9 @@ _NAUTOBOT_MROS: dict[str, tuple[tuple[str, str], ...]] = {
 _META_BOOLS = ("read_only", "commit_default", "abstract")
 _META_KEYS = frozenset((*(key for key in OVERRIDABLE_DEFAULTS if key != "grouping"), *_META_BOOLS))
 _MAX_DEPTH = 64
+#: A class whose chain of base classes is longer than this is not read as a job (a warning says so):
+#: real job hierarchies are a few classes deep, and every longer chain costs memory as its square.
+MAX_CLASS_CHAIN = 256
 _MAX_REASON = 200
 
 
@@ -759,6 +762,10 @@ class _CycleError(Exception):
     """A class is (or derives from) a class in a circular chain of base classes."""
 
 
+class _TooDeepError(Exception):
+    """A class's chain of base classes is longer than MAX_CLASS_CHAIN."""
+
+
 def resolve_jobs(
     summaries: Mapping[str, ModuleSummary],
     *,
@@ -882,6 +889,8 @@ class _Resolver:
         self._resolving: set[str] = set()
         self._mros: dict[_Node, tuple[_Node, ...] | None] = {}
         self._visiting: set[_Node] = set()
+        self._too_deep: set[_Node] = set()
+        self._deep_modules: set[str] = set()
         self._metas: dict[_Node, MetaView] = {}
         self._jobness: dict[_Node, bool] = {}
         self.registration_unknown = False
@@ -1082,12 +1091,17 @@ class _Resolver:
         self._note("class", node[0], node[1])
         if node in self._visiting:
             raise _CycleError
+        if node in self._too_deep or len(self._visiting) >= MAX_CLASS_CHAIN:
+            raise _TooDeepError  # also bounds this recursion, whatever order classes come in
         self._visiting.add(node)
         try:
             bases = [self._base_node(targets) for targets in self.classes[node].bases]
             base_mros = [self._mro(base) for base in bases]
         except _CycleError:
             self._mros[node] = None
+            raise
+        except _TooDeepError:
+            self._too_deep.add(node)
             raise
         finally:
             self._visiting.discard(node)
@@ -1097,6 +1111,9 @@ class _Resolver:
             mro = (node, *base_mros[0])
         else:
             mro = (node, *_c3([*map(list, base_mros), bases]))
+        if len(mro) > MAX_CLASS_CHAIN:
+            self._too_deep.add(node)
+            raise _TooDeepError
         self._mros[node] = mro
         return mro
 
@@ -1113,6 +1130,15 @@ class _Resolver:
             self.problems.add(
                 self._problem(node, f"class {node[1]} has a circular chain of base classes; not a job")
             )
+            return False
+        except _TooDeepError:
+            if node[0] not in self._deep_modules:  # once per module: a long chain is many classes
+                self._deep_modules.add(node[0])
+                reason = (
+                    f"class {node[1]} (and any class of {node[0]} deriving from it) has a chain of more "
+                    f"than {MAX_CLASS_CHAIN} base classes; not read as a job"
+                )
+                self.problems.add(self._problem(node, reason))
             return False
         if self.broken and any(n[0] == _UNREADABLE for n in mro):
             unreadable = ", ".join(sorted({self.broken[n[1]].path for n in mro if n[0] == _UNREADABLE}))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobsync.domain.discovery import (
+    MAX_CLASS_CHAIN,
     MAX_FILE_SIZE,
     Discovery,
     ModuleSummary,
@@ -770,3 +771,35 @@ class TestNeverRunsCode:
         assert keys(result) == ["jobs.canary.Canary"]
         assert not canary.exists()
         assert not canary2.exists()
+
+
+_DEEP_CHAIN = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # a regression fails here, not the machine
+from jobsync.domain.discovery import MAX_FILE_SIZE, resolve_jobs, summarize_module
+lines = ["from nautobot.apps.jobs import Job", "class B0(Job): pass"]
+size, n = sum(len(line) + 1 for line in lines), 1
+while size < MAX_FILE_SIZE - 64:
+    lines.append(f"class B{n}(B{n - 1}): pass")
+    size += len(lines[-1]) + 1
+    n += 1
+summary = summarize_module("jobs/deep.py", "\\n".join(lines).encode())
+discovery = resolve_jobs({"jobs/deep.py": summary})
+print(n, len(discovery.jobs), len(discovery.problems))
+"""
+
+
+class TestHostileShapes:
+    def test_a_megabyte_of_inheritance_chain_stays_linear(self) -> None:
+        """A 1 MiB file of ``class B1(B0)``, ``class B2(B1)``… resolves in under 1 GiB, with one warning."""
+        import subprocess
+        import sys
+
+        done = subprocess.run(
+            [sys.executable, "-c", _DEEP_CHAIN], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr[-500:]
+        classes, jobs, problems = map(int, done.stdout.split())
+        assert classes > 35_000
+        assert jobs == MAX_CLASS_CHAIN - 2  # Job and BaseJob count in the chain
+        assert problems == 1
