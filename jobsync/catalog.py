@@ -83,11 +83,16 @@ class Catalog:
         """Open (creating if needed) the store and state folder; ``sources`` are the configured ones."""
         state = Path(state_dir) if state_dir is not None else default_state_dir()
         try:
-            state.mkdir(parents=True, exist_ok=True)
+            # Private: the store holds run arguments and operator names, the mirrors private code.
+            state.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
+        new_file = _sqlite_file(url)
+        created = new_file is not None and not new_file.exists()
         app, scratch = open_app(url, SQLiteSummaryStore(state / "summaries.db"))
+        if created and new_file is not None and new_file.exists():
+            new_file.chmod(0o600)  # SQLite gives its -wal and -shm files the same mode
         catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url)
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
@@ -419,6 +424,13 @@ class Catalog:
         return True
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite store URL (None for other stores)."""
+    if not url.startswith("sqlite://"):
+        return None
+    return Path(store_settings(url)["SQLITE_DBNAME"])
+
+
 def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable[[], CatalogViews]]:
     """The application on the store at ``url``, with read models in its SQL, and replay's scratch maker."""
     settings = store_settings(url)
@@ -441,36 +453,48 @@ def _storable_actor(actor: str) -> str:
     return actor
 
 
-def _check_json(what: str, value: Any, path: str = "") -> None:
-    """Args and data must be JSON documents, so they read back exactly as given (tuples read back as lists)."""
-    where = f"{what}{path}"
-    if isinstance(value, str):
-        problem = unstorable(value)
-        if problem is not None:
-            raise ResultError(f"{what} holds {problem} at {where}, which cannot be stored")
-        return
-    if value is None or isinstance(value, bool | int):
-        return
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ResultError(f"{what} must be JSON-serialisable: {value!r} at {where} is not a JSON number")
-        return
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_json(what, item, f"{path}[{index}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ResultError(f"{what} must be JSON-serialisable: key {key!r} at {where} is not a string")
-            problem = unstorable(key)
+#: How deep args and data may nest: far beyond any real job's arguments, far below what breaks a parser.
+MAX_JSON_DEPTH = 100
+
+
+def _check_json(what: str, value: Any) -> None:
+    """Args and data must be JSON documents, so they read back exactly as given (tuples read back as lists).
+
+    Walked without recursion, so a document nested too deeply is refused in one line, not a crash.
+    """
+    pending: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while pending:
+        item, path, depth = pending.pop()
+        where = f"{what}{path}"
+        if depth > MAX_JSON_DEPTH:
+            raise ResultError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep at {where}")
+        if isinstance(item, str):
+            problem = unstorable(item)
             if problem is not None:
-                raise ResultError(f"{what} holds {problem} in a key at {where}, which cannot be stored")
-            _check_json(what, item, f"{path}.{key}")
-        return
-    raise ResultError(
-        f"{what} must be JSON-serialisable: {type(value).__name__} at {where} is not a JSON type"
-    )
+                raise ResultError(f"{what} holds {problem} at {where}, which cannot be stored")
+        elif item is None or isinstance(item, bool | int):
+            continue
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise ResultError(
+                    f"{what} must be JSON-serialisable: {item!r} at {where} is not a JSON number"
+                )
+        elif isinstance(item, list | tuple):
+            pending += [(inner, f"{path}[{index}]", depth + 1) for index, inner in enumerate(item)]
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise ResultError(
+                        f"{what} must be JSON-serialisable: key {key!r} at {where} is not a string"
+                    )
+                problem = unstorable(key)
+                if problem is not None:
+                    raise ResultError(f"{what} holds {problem} in a key at {where}, which cannot be stored")
+                pending.append((inner, f"{path}.{key}", depth + 1))
+        else:
+            raise ResultError(
+                f"{what} must be JSON-serialisable: {type(item).__name__} at {where} is not a JSON type"
+            )
 
 
 def _looks_like_location(target: str) -> bool:

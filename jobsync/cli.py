@@ -539,6 +539,8 @@ def _parse_json(option: str, text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise JobSyncError(f"{option} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise JobSyncError(f"{option} is nested too deeply to read") from None
 
 
 # -- daemon -------------------------------------------------------------------------------------

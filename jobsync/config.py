@@ -93,6 +93,8 @@ def load_config(path: Path | None) -> Config:
         return Config()
     import tomllib  # a few ms of start-up that a run without a config file does not pay
 
+    if path.exists() and not path.is_file():  # a FIFO or a device would hang the read, or never end
+        raise ConfigError(f"config file {path} is not a regular file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -110,6 +112,8 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
     _refuse_unknown(data, _TOP_KEYS, "")
     store = _store_url(data.get("store"))
     state_dir = _optional_str(data, "state_dir", "state_dir")
+    if state_dir is not None and not state_dir.strip():
+        raise ConfigError("state_dir: must not be empty (leave it out for the default)")
     log_format = _optional_str(data, "log_format", "log_format")
     if log_format not in (None, "json", "console"):
         raise ConfigError(f"log_format: must be 'json' or 'console', not {log_format!r}")
@@ -213,6 +217,8 @@ def _remote_keys(raw: dict[str, Any], where: str, url: str) -> dict[str, Any]:
     if proxy is not None and not re.match(r"^https?://[^/?#\s]+", proxy):
         raise ConfigError(f"{where}.proxy: must be an http:// or https:// URL, not {redact_url(proxy)!r}")
     timeout = parse_interval(raw.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout")
+    if timeout > MAX_TIMEOUT:
+        raise ConfigError(f"{where}.timeout: must be at most {MAX_TIMEOUT:g} seconds, not {timeout:g}")
     return {**values, "auth": auth, "timeout": timeout}
 
 
@@ -222,6 +228,8 @@ _REMOTE_STR_KEYS = ("tag", "commit", "auth", "proxy", "ca_bundle", "ssh_key_file
 _INTERVAL = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 MIN_INTERVAL = 1.0
+#: A fetch that waits longer than a day for the next bytes has failed; socket libraries overflow far above.
+MAX_TIMEOUT = 86_400.0
 
 
 def parse_interval(value: object, where: str) -> float:

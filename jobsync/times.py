@@ -23,7 +23,13 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
 
     A bare date means the end of that day, so ``--at 2026-11-17`` shows the job as it was that evening.
     """
-    now = now or datetime.now(UTC)
+    try:
+        return _parse_time(text, now or datetime.now(UTC))
+    except OverflowError:
+        raise BadTimeError(f"time {text!r} is out of range") from None
+
+
+def _parse_time(text: str, now: datetime) -> datetime:
     lowered = text.strip().lower()
     if lowered == "now":
         return now
@@ -41,7 +47,10 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
             f"cannot read time {text!r}; use ISO-8601 (2026-11-17T09:30), a date, or '3 days ago'"
         ) from None
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-        moment = moment + timedelta(days=1) - timedelta(microseconds=1)
+        try:
+            moment = moment + timedelta(days=1) - timedelta(microseconds=1)
+        except OverflowError:  # the last day there is ends where datetime does
+            moment = datetime.max
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

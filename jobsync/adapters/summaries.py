@@ -56,7 +56,10 @@ class SQLiteSummaryStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
+            created = not self.path.exists()
             db = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
+            if created:
+                self.path.chmod(0o600)  # it describes private code; SQLite's -wal and -shm follow
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost write costs a re-parse
             db.execute("BEGIN IMMEDIATE")

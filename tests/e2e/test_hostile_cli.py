@@ -305,3 +305,72 @@ class TestOverrides:
         done = synced.cli.run("jobs", "override", "Backup", "time_limit", "99999999999999999999999")
         assert_one_line_error(done, 1, "2147483647")
         synced.assert_nothing_lost()
+
+
+class TestSmallerHostileInputs:
+    """Issue 12, item 13: inputs that used to end in "unexpected X", a hang, or a silent fallback."""
+
+    def test_the_last_day_there_is(self, tmp_path: Path) -> None:
+        """``--since 9999-12-31`` is a moment like any other, not an overflow."""
+        done = Cli(tmp_path).run("audit", "--since", "9999-12-31")
+        assert done.returncode == 0 and "unexpected" not in done.stderr, done.stderr
+
+    def test_a_time_out_of_range_is_one_line(self, tmp_path: Path) -> None:
+        """A relative time past the first year there is is refused in one line."""
+        done = Cli(tmp_path).run("audit", "--since", "999999999 days ago")
+        assert_one_line_error(done, 1, "is out of range")
+
+    def test_args_nested_a_thousand_deep_are_refused(self, tmp_path: Path, repo: GitRepo) -> None:
+        """JSON nested 1,000 deep is refused with a reason, not a RecursionError."""
+        cli = Cli(tmp_path)
+        repo.write("jobs/backup.py", JOBS)
+        repo.commit()
+        cli.ok("resync", repo.url, "--name", "netops")
+        cli.ok("jobs", "enable", "netops:jobs.backup.Restore")
+        deep = "[" * 1000 + "]" * 1000
+        done = cli.run("results", "record", "netops:jobs.backup.Restore", "--args", deep)
+        assert_one_line_error(done, 1, "nested")
+
+    def test_an_empty_state_dir_is_refused(self, tmp_path: Path) -> None:
+        """``state_dir = ""`` is an error, not a quiet fallback to /var/lib/jobsync."""
+        config = tmp_path / "config.toml"
+        config.write_text('state_dir = ""\n', encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "jobsync", "config", "check", str(config)], capture_output=True, text=True
+        )
+        assert_one_line_error(done, 1, "state_dir: must not be empty")
+
+    def test_an_absurd_timeout_is_refused(self, tmp_path: Path) -> None:
+        """``timeout = 1e300`` is refused at config time instead of breaking every fetch."""
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'state_dir = "{tmp_path}"\n[[sources]]\nname = "a"\nurl = "https://example.com/a.git"\n'
+            "timeout = 1e300\n",
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "jobsync", "config", "check", str(config)], capture_output=True, text=True
+        )
+        assert_one_line_error(done, 1, "timeout: must be at most")
+
+    def test_a_fifo_config_does_not_hang(self, tmp_path: Path) -> None:
+        """A config path that is a FIFO is refused at once instead of waiting for a writer."""
+        fifo = tmp_path / "config.toml"
+        os.mkfifo(fifo)
+        done = subprocess.run(
+            [sys.executable, "-m", "jobsync", "--config", str(fifo), "jobs", "list"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert_one_line_error(done, 1, "not a regular file")
+
+    def test_the_state_dir_and_store_are_private(self, tmp_path: Path, repo: GitRepo) -> None:
+        """Outside systemd too, the state folder is 0700 and the store files 0600 when jobsync makes them."""
+        cli = Cli(tmp_path)
+        repo.write("jobs/backup.py", JOBS)
+        repo.commit()
+        cli.ok("resync", repo.url, "--name", "netops")
+        assert (cli.state.stat().st_mode & 0o777) == 0o700
+        for name in ("jobsync.db", "summaries.db"):
+            assert ((cli.state / name).stat().st_mode & 0o777) == 0o600, name
