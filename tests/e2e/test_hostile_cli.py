@@ -307,6 +307,13 @@ class TestOverrides:
         synced.assert_nothing_lost()
 
 
+def config_check(config: Path) -> subprocess.CompletedProcess[str]:
+    """``jobsync config check FILE`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobsync", "config", "check", str(config)], capture_output=True, text=True
+    )
+
+
 class TestSmallerHostileInputs:
     """Issue 12, item 13: inputs that used to end in "unexpected X", a hang, or a silent fallback."""
 
@@ -335,9 +342,7 @@ class TestSmallerHostileInputs:
         """``state_dir = ""`` is an error, not a quiet fallback to /var/lib/jobsync."""
         config = tmp_path / "config.toml"
         config.write_text('state_dir = ""\n', encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "jobsync", "config", "check", str(config)], capture_output=True, text=True
-        )
+        done = config_check(config)
         assert_one_line_error(done, 1, "state_dir: must not be empty")
 
     def test_an_absurd_timeout_is_refused(self, tmp_path: Path) -> None:
@@ -348,9 +353,7 @@ class TestSmallerHostileInputs:
             "timeout = 1e300\n",
             encoding="utf-8",
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "jobsync", "config", "check", str(config)], capture_output=True, text=True
-        )
+        done = config_check(config)
         assert_one_line_error(done, 1, "timeout: must be at most")
 
     def test_a_fifo_config_does_not_hang(self, tmp_path: Path) -> None:
