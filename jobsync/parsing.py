@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 from jobsync.domain.discovery import ModuleSummary, summarize_module
@@ -26,9 +27,31 @@ def summarize_files(items: Sequence[tuple[str, bytes]]) -> list[ModuleSummary]:
     # Forking copies only the calling thread; with other threads alive (the daemon's watchers) a
     # fork could inherit a held lock, so a fork server starts the workers then.
     method = "fork" if threading.active_count() == 1 else "forkserver"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context(method), initializer=_exit_with_parent
+    ) as pool:
         chunk = max(16, len(items) // (workers * 4))
         return list(pool.map(_summarize_item, items, chunksize=chunk))
+
+
+def _exit_with_parent() -> None:
+    """In each worker: leave as soon as the process that started it is gone.
+
+    A sync killed mid-parse (SIGKILL, the OOM killer) must not leave workers behind, each holding
+    memory and the store's files open; nothing notifies a worker of that, so it looks.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="jobsync-parent-watch", daemon=True).start()
+
+
+#: How often a parse worker checks that its parent is alive.
+_PARENT_CHECK_SECONDS = 0.5
 
 
 def _summarize_item(item: tuple[str, bytes]) -> ModuleSummary:

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -377,3 +378,44 @@ class TestSmallerHostileInputs:
         assert (cli.state.stat().st_mode & 0o777) == 0o700
         for name in ("jobsync.db", "summaries.db"):
             assert ((cli.state / name).stat().st_mode & 0o777) == 0o600, name
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+class TestCrashLeftovers:
+    def test_a_sync_killed_mid_parse_leaves_no_workers(self, tmp_path: Path, repo: GitRepo) -> None:
+        """SIGKILL of a resync while its parse workers run: the workers leave too, within seconds."""
+        body = "".join(f"def f{n}(a, b):\n    return [a * b for _ in range({n})]\n\n" for n in range(1500))
+        for m in range(300):
+            repo.write(
+                f"jobs/m{m:03d}.py",
+                f"from nautobot.apps.jobs import Job\n\nclass J{m}(Job):\n    pass\n\n{body}",
+            )
+        repo.commit()
+        cli = Cli(tmp_path)
+        command = [sys.executable, "-m", "jobsync", "--config", str(cli.config), "resync", repo.url]
+        sync = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and sync.poll() is None and time.monotonic() < deadline:
+            workers = _children(sync.pid)
+            time.sleep(0.02)
+        assert len(workers) >= 2, "the parse never ran in workers"
+        sync.kill()
+        sync.wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+        assert not left, f"parse workers {left} outlived the killed sync"
