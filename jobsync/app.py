@@ -39,7 +39,15 @@ from jobsync.domain.source import Source, source_id
 from jobsync.domain.text import unstorable
 from jobsync.domain.topics import register_moved_topics
 from jobsync.parsing import summarize_files
-from jobsync.ports import CatalogReadModel, Change, KeepRegistration, Snapshot, SourceReader, SummaryStore
+from jobsync.ports import (
+    CatalogReadModel,
+    Change,
+    KeepRegistration,
+    ProcessTable,
+    Snapshot,
+    SourceReader,
+    SummaryStore,
+)
 from jobsync.projector import catch_up, view_changes
 from jobsync.spec import SourceSpec
 
@@ -173,16 +181,19 @@ class JobCatalogApp(Application[UUID]):
         *,
         read_model: Callable[[InfrastructureFactory[Any]], CatalogReadModel],
         summaries: SummaryStore,
+        processes: ProcessTable,
     ) -> None:
         super().__init__(env)
         self.views = read_model(self.factory)
         self.summaries = summaries
+        self.processes = processes
 
     # -- the sync use case -------------------------------------------------------------------------
 
     def resync_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
         """Sync one source now, recorded as a result of the built-in sync task even when nothing moved."""
         source = self._source_for(spec, actor)  # a name taken by another location is refused before anything
+        self._finish_interrupted_syncs(spec.name, actor)
         result_id = self._start_sync_result(spec.name, actor)
         with self._recording_failure(spec.name, result_id, actor):
             snapshot = reader.snapshot(spec.branch)
@@ -196,6 +207,7 @@ class JobCatalogApp(Application[UUID]):
         except Exception:
             with self._recording_failure(spec.name, self._start_sync_result(spec.name, actor), actor):
                 raise
+        self._finish_interrupted_syncs(spec.name, actor)
         moved = source.pending_events  # relocated by the config: that is news to save
         if source.last_commit == snapshot.commit and source.failure is None and not moved:
             return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True)
@@ -385,14 +397,29 @@ class JobCatalogApp(Application[UUID]):
             self._end_failed_sync(result_id, "errored", f"{type(exc).__name__}: {exc}", actor)
             raise
 
+    def _finish_interrupted_syncs(self, source_name: str, actor: str) -> None:
+        """A sync result still running whose process has ended was interrupted: say so, as errored."""
+        self.catch_up()
+        for ident, args in self.views.running_syncs(source_name):
+            runner = args if isinstance(args, dict) else {}
+            host, pid = runner.get("host"), runner.get("pid")
+            if isinstance(host, str) and isinstance(pid, int) and self.processes.gone(host, pid):
+                self._end_failed_sync(
+                    ident, "errored", f"interrupted: process {pid} on {host} ended mid-sync", actor
+                )
+
     def _start_sync_result(self, source_name: str, actor: str) -> UUID:
-        """Record a sync of ``source_name`` as running, before fetching, so it is visible at once."""
+        """Record a sync of ``source_name`` as running, before fetching, so it is visible at once.
+
+        Its args say which process runs it, so a sync of a process that dies is found and ended.
+        """
+        host, pid = self.processes.current()
         result = JobResult.record(
             job_id=None,
             job_ref=source_name,
             job_name=f"Sync {source_name}",
             task="sync",
-            args={},
+            args={"host": host, "pid": pid},
             actor=actor,
         )
         result.start(actor=actor)

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
+from jobsync.adapters.processes import LocalProcesses
 from jobsync.adapters.store import default_store_url, opening, read_models, redact_password, store_settings
 from jobsync.adapters.summaries import SQLiteSummaryStore
 from jobsync.app import JobCatalogApp, SyncSummary
@@ -437,7 +438,9 @@ def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable
     live, scratch = read_models(settings)
     try:
         with opening(url, settings):
-            app = JobCatalogApp(env=settings, read_model=live, summaries=summaries)
+            app = JobCatalogApp(
+                env=settings, read_model=live, summaries=summaries, processes=LocalProcesses()
+            )
     except StoreError:
         raise
     except (PersistenceError, OSError, sqlite3.Error) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem, Registration
 from jobsync.domain.job import Job
@@ -167,4 +168,20 @@ class CatalogReadModel(Protocol):
 
     def apply(self, changes: ViewChanges, start: int, position: int) -> None:
         """Write the changes and move the position from ``start``; IntegrityError if it moved meanwhile."""
+        ...
+
+    def running_syncs(self, source: str) -> list[tuple[UUID, object]]:
+        """The sync results of ``source`` still running: (result id, args)."""
+        ...
+
+
+class ProcessTable(Protocol):
+    """Who runs a sync, and whether that process has ended: how a crashed sync is told from a slow one."""
+
+    def current(self) -> tuple[str, int]:
+        """(host, pid) of this process."""
+        ...
+
+    def gone(self, host: str, pid: int) -> bool:
+        """True only when that process is known to have ended."""
         ...

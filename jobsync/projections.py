@@ -334,6 +334,17 @@ class CatalogViews(TrackingRecorder):
             c.execute(self.sql("SELECT record FROM {sources} ORDER BY name"))
             return [json.loads(row["record"]) for row in c.fetchall()]
 
+    def running_syncs(self, source: str) -> list[tuple[UUID, object]]:
+        """The sync results of ``source`` still running: (result id, args)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(
+                    "SELECT id, args FROM {results} WHERE task = 'sync' AND job_ref = ? AND status = 'running'"
+                ),
+                (source,),
+            )
+            return [(UUID(row["id"]), json.loads(row["args"])) for row in c.fetchall()]
+
     def find_results(self, ref: str) -> list[str]:
         """Result ids equal to ``ref`` or starting with it (a unique prefix, as git accepts)."""
         with self.datastore.transaction(commit=False) as c:

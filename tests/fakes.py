@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError
 
@@ -16,7 +17,8 @@ from jobsync.adapters.summaries import MemorySummaryStore
 from jobsync.app import JobCatalogApp
 from jobsync.domain.fields import facts_digest
 from jobsync.domain.planning import JobRow
-from jobsync.ports import Change, FileEntry, ViewChanges
+from jobsync.domain.result import JobResult
+from jobsync.ports import Change, FileEntry, SummaryStore, ViewChanges
 
 
 def blob_id(data: bytes) -> str:
@@ -104,6 +106,7 @@ class MemoryReadModel:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str, JobRow]] = {}  # job id -> (source, row)
         self.refs: dict[str, str] = {}  # job id -> ref
+        self.syncs: dict[UUID, tuple[str, object, str]] = {}  # sync result id -> (source, args, status)
         self._position = 0
 
     def position(self) -> int:
@@ -124,9 +127,25 @@ class MemoryReadModel:
             if row.name in wanted and not row.deleted
         }
 
+    def running_syncs(self, source: str) -> list[tuple[UUID, object]]:
+        return [
+            (ident, args)
+            for ident, (of, args, status) in self.syncs.items()
+            if of == source and status == "running"
+        ]
+
     def apply(self, changes: ViewChanges, start: int, position: int) -> None:
         if start != self._position:
             raise IntegrityError(f"position moved past {start}")
+        for event in changes.result_events:
+            if isinstance(event, JobResult.ResultRecorded) and event.task == "sync":
+                self.syncs[event.originator_id] = (event.job_ref, event.args, "pending")
+            elif event.originator_id in self.syncs:
+                source, args, _ = self.syncs[event.originator_id]
+                if isinstance(event, JobResult.ResultStarted):
+                    self.syncs[event.originator_id] = (source, args, "running")
+                elif isinstance(event, JobResult.ResultFinished):
+                    self.syncs[event.originator_id] = (source, args, event.status)
         for job in changes.jobs:
             self.rows[str(job.id)] = (
                 job.source,
@@ -145,10 +164,29 @@ class MemoryReadModel:
         self._position = position
 
 
-def memory_app() -> JobCatalogApp:
+class Processes:
+    """A process table a test controls: the processes in ``ended`` have ended."""
+
+    def __init__(self, current: tuple[str, int] = ("testhost", 100)) -> None:
+        self.now = current
+        self.ended: set[tuple[str, int]] = set()
+
+    def current(self) -> tuple[str, int]:
+        return self.now
+
+    def gone(self, host: str, pid: int) -> bool:
+        return (host, pid) in self.ended
+
+
+def memory_app(summaries: SummaryStore | None = None, processes: Processes | None = None) -> JobCatalogApp:
     """The Application on eventsourcing's in-memory store, with in-memory read model and summaries."""
 
     def read_model(factory: InfrastructureFactory[Any]) -> MemoryReadModel:
         return MemoryReadModel()
 
-    return JobCatalogApp(env={}, read_model=read_model, summaries=MemorySummaryStore())
+    return JobCatalogApp(
+        env={},
+        read_model=read_model,
+        summaries=summaries if summaries is not None else MemorySummaryStore(),
+        processes=processes if processes is not None else Processes(),
+    )

@@ -394,8 +394,9 @@ def _children(pid: int) -> set[int]:
 
 
 class TestCrashLeftovers:
-    def test_a_sync_killed_mid_parse_leaves_no_workers(self, tmp_path: Path, repo: GitRepo) -> None:
-        """SIGKILL of a resync while its parse workers run: the workers leave too, within seconds."""
+    @pytest.fixture
+    def slow_repo(self, repo: GitRepo) -> GitRepo:
+        """300 large modules: a cold sync parses them in worker processes for a few seconds."""
         body = "".join(f"def f{n}(a, b):\n    return [a * b for _ in range({n})]\n\n" for n in range(1500))
         for m in range(300):
             repo.write(
@@ -403,7 +404,10 @@ class TestCrashLeftovers:
                 f"from nautobot.apps.jobs import Job\n\nclass J{m}(Job):\n    pass\n\n{body}",
             )
         repo.commit()
-        cli = Cli(tmp_path)
+        return repo
+
+    def kill_mid_parse(self, cli: Cli, repo: GitRepo) -> set[int]:
+        """Start ``resync``, SIGKILL it once its parse workers run; the workers' pids."""
         command = [sys.executable, "-m", "jobsync", "--config", str(cli.config), "resync", repo.url]
         sync = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         workers: set[int] = set()
@@ -414,8 +418,24 @@ class TestCrashLeftovers:
         assert len(workers) >= 2, "the parse never ran in workers"
         sync.kill()
         sync.wait()
+        return workers
+
+    def test_a_sync_killed_mid_parse_leaves_no_workers(self, tmp_path: Path, slow_repo: GitRepo) -> None:
+        """SIGKILL of a resync while its parse workers run: the workers leave too, within seconds."""
+        workers = self.kill_mid_parse(Cli(tmp_path), slow_repo)
         deadline = time.monotonic() + 10
         while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
         assert not left, f"parse workers {left} outlived the killed sync"
+
+    def test_the_next_sync_ends_the_killed_ones_result(self, tmp_path: Path, slow_repo: GitRepo) -> None:
+        """The killed sync's result does not stay running forever: the next sync ends it, interrupted."""
+        cli = Cli(tmp_path)
+        self.kill_mid_parse(cli, slow_repo)
+        [killed] = cli.json("results", "list", "--json")
+        assert killed["status"] == "running"
+        cli.ok("resync", slow_repo.url)
+        results = {r["id"]: r for r in cli.json("results", "list", "--json")}
+        assert results[killed["id"]]["status"] == "errored"
+        assert "interrupted" in results[killed["id"]]["data"]["error"]

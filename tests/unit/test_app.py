@@ -13,10 +13,11 @@ from jobsync.app import JobCatalogApp
 from jobsync.domain.discovery import ModuleSummary, Problem
 from jobsync.domain.errors import FieldError, JobNotRunnableError, JobStillInstalledError
 from jobsync.domain.job import Job, job_id
+from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source, source_id
 from jobsync.ports import Snapshot, SummaryIndex
 from jobsync.spec import SourceSpec
-from tests.fakes import DictReader, DictSnapshot, LinkedReader, MemoryReadModel, memory_app
+from tests.fakes import DictReader, DictSnapshot, LinkedReader, Processes, memory_app
 
 SPEC = SourceSpec(name="ops", url="/ops", kind="local")
 HEADER = "from nautobot.apps.jobs import Job\n"
@@ -158,7 +159,7 @@ class TestSync:
     def test_a_job_that_takes_a_taken_name_does_not_rename_others(self, reads: str) -> None:
         """Names never shuffle: a job renamed to a name in use gets the next free variant; others keep theirs."""
         summaries = MemorySummaryStore() if reads == "changed files" else Forgetful()
-        app = JobCatalogApp(env={}, read_model=lambda factory: MemoryReadModel(), summaries=summaries)
+        app = memory_app(summaries)
         try:
             renamed = HEADER + "\nclass A(Job):\n    class Meta:\n        name = 'Same'\n"
             reader = DictReader(
@@ -255,7 +256,7 @@ class Twin:
     """A second catalog that syncs every snapshot the first one syncs, always from scratch."""
 
     def __init__(self) -> None:
-        self.app = JobCatalogApp(env={}, read_model=lambda factory: MemoryReadModel(), summaries=Forgetful())
+        self.app = memory_app(Forgetful())
 
     def check(self, app: JobCatalogApp, reader: DictReader, problems: list[Problem]) -> None:
         """The incremental sync just made reached what a full sync of the same history reaches."""
@@ -294,7 +295,7 @@ class TestRegisteredSources:
 
     @pytest.fixture
     def app(self, store: LoadCounter) -> Iterator[JobCatalogApp]:
-        opened = JobCatalogApp(env={}, read_model=lambda factory: MemoryReadModel(), summaries=store)
+        opened = memory_app(store)
         try:
             yield opened
         finally:
@@ -539,3 +540,38 @@ class TestRandomEdits:
             for _ in range(8)
         ]
         sync_each_edit(app, DictReader(files), edits)
+
+
+class TestInterruptedSyncs:
+    def test_a_sync_whose_process_ended_is_finished_by_the_next_one(self) -> None:
+        """A sync left running by a process that died is ended ``errored`` (interrupted) by the next sync."""
+        processes = Processes(("vm", 41))
+        app = memory_app(processes=processes)
+        try:
+            reader = DictReader({"jobs/a.py": module(job_text("A"))})
+            app.resync_source(SPEC, reader, "alice")
+            crashed = app._start_sync_result(SPEC.name, "alice")  # as a process killed mid-fetch leaves it
+            processes.now = ("vm", 42)
+            app.resync_source(SPEC, reader, "alice")
+            still: JobResult = app.repository.get(crashed)
+            assert still.status == "running"  # its process (41) may still be working
+            processes.ended.add(("vm", 41))
+            app.poll_source(SPEC, reader, "daemon")
+            ended: JobResult = app.repository.get(crashed)
+            assert ended.status == "errored" and "interrupted" in str(ended.data)
+        finally:
+            app.close()
+
+    def test_another_hosts_sync_is_left_alone(self) -> None:
+        """A running sync of another host is not judged from here."""
+        processes = Processes(("other", 7))
+        app = memory_app(processes=processes)
+        try:
+            reader = DictReader({"jobs/a.py": module(job_text("A"))})
+            running = app._start_sync_result(SPEC.name, "alice")
+            processes.now = ("vm", 8)
+            app.resync_source(SPEC, reader, "alice")
+            result: JobResult = app.repository.get(running)
+            assert result.status == "running"
+        finally:
+            app.close()
