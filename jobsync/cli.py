@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -90,7 +91,7 @@ class JobSyncGroup(click.Group):
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {' '.join(message.split())}", err=True)
+    click.echo(f"error: {shown(' '.join(message.split()))}", err=True)
     raise SystemExit(ExitCode.FAILED)
 
 
@@ -147,12 +148,14 @@ def format_summary(summary: SyncSummary) -> str:
     """A sync summary for people: counts first, then each job and problem."""
     head = f"{summary.source} @ {summary.commit[:12]}"
     if summary.up_to_date:
-        return f"{head}: already up to date" + (f" (result {summary.result})" if summary.result else "")
+        return f"{shown(head)}: already up to date" + (
+            f" (result {summary.result})" if summary.result else ""
+        )
     counts = summary.counts()
-    lines = [head + ": " + ", ".join(f"{n} {what}" for what, n in counts.items())]
+    lines = [shown(head) + ": " + ", ".join(f"{n} {what}" for what, n in counts.items())]
     for what in ("added", "changed", "uninstalled", "reinstalled"):
-        lines.extend(f"  {what:<11} {ref}" for ref in getattr(summary, what))
-    lines.extend(f"  problem     {p.file}:{p.line}: {p.reason}" for p in summary.problems)
+        lines.extend(f"  {what:<11} {shown(ref)}" for ref in getattr(summary, what))
+    lines.extend(f"  problem     {shown(p.file)}:{p.line}: {shown(p.reason)}" for p in summary.problems)
     if summary.result is not None:
         lines.append(f"  result      {summary.result} (jobsync logs {str(summary.result)[:8]})")
     return "\n".join(lines)
@@ -203,7 +206,7 @@ def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
         _print_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<12} {value}")
+        click.echo(f"{key:<12} {_text(value)}")
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -338,7 +341,9 @@ def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -
         return
     for entry in entries:
         ref = f" {entry['ref']}" if with_ref else ""
-        click.echo(f"{entry['time'].isoformat(' ')[:19]}  {entry['actor']:<16} {entry['event']}{ref}")
+        click.echo(
+            f"{entry['time'].isoformat(' ')[:19]}  {shown(entry['actor']):<16} {entry['event']}{shown(ref)}"
+        )
         for key, (old, new) in entry["changes"].items():
             click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
 
@@ -530,8 +535,9 @@ def _public_entry(entry: LogRecord) -> dict[str, Any]:
 
 
 def _format_entry(entry: LogRecord) -> str:
-    where = f" [{entry['object']}]" if entry["object"] else ""
-    return f"{entry['time'].isoformat(' ')[:23]}  {entry['level']:<8} {entry['grouping']}: {entry['message']}{where}"
+    where = f" [{shown(entry['object'])}]" if entry["object"] else ""
+    message = shown(entry["message"])
+    return f"{entry['time'].isoformat(' ')[:23]}  {entry['level']:<8} {shown(entry['grouping'])}: {message}{where}"
 
 
 def _parse_json(option: str, text: str) -> Any:
@@ -687,6 +693,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     if not rows:
         click.echo("(none)")
         return
+    rows = [[shown(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
     for row in [headers, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -699,7 +706,22 @@ def _yes(flag: bool) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, (list, dict)) or value is None or isinstance(value, bool):
         return json.dumps(value)
-    return str(value)
+    return shown(str(value))
+
+
+#: What a terminal would act on rather than show: C0 and C1 controls (newline included), DEL, and
+#: the bidirectional marks and overrides that reorder what is shown.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """Catalog text as plain output shows it: every control or bidi character escaped (``\\x1b``).
+
+    A name, a description or a log message comes from repositories and workers: on a terminal it
+    must not clear the screen, retitle the window, forge a line or read backwards. JSON output
+    keeps the true text.
+    """
+    return _UNSHOWABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
 
 
 #: jobsync's one garbage-collector policy, set here at the entry point (CLI and daemon): a sync or

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,6 +169,21 @@ def validate_field_value(name: str, value: object) -> FieldValue:
             f"field 'grouping' is {len(value)} characters; at most {MAX_GROUPING_LENGTH} allowed"
         )
     return value
+
+
+#: Characters an operator may not type into a field: controls (a description keeps tabs and line
+#: breaks) and the bidirectional marks and overrides that make a name read as another.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def check_operator_text(name: str, value: FieldValue) -> None:
+    """Refuse control and bidi characters in what an operator sets (sources may hold them; shown escaped)."""
+    pattern = _CONTROL_IN_TEXT if name == "description" else _CONTROL
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and (found := pattern.search(text)) is not None:
+            char = found.group().encode("unicode_escape").decode("ascii")
+            raise FieldError(f"field {name!r} may not hold the control character {char}")
 
 
 def _check_storable(name: str, text: str) -> None:

@@ -13,6 +13,7 @@ from jobsync.domain.fields import (
     OVERRIDABLE_FIELDS,
     FieldValue,
     check_field_name,
+    check_operator_text,
     limits_conflict,
     validate_field_value,
 )
@@ -219,6 +220,7 @@ class Job(Aggregate):
         """Pin ``field`` to a validated ``value``; False when it was already pinned to it."""
         self._check_not_deleted()
         checked = validate_field_value(field, value)
+        check_operator_text(field, checked)
         if field in ("soft_time_limit", "time_limit"):
             soft = checked if field == "soft_time_limit" else self.value("soft_time_limit")
             hard = checked if field == "time_limit" else self.value("time_limit")

@@ -439,3 +439,62 @@ class TestCrashLeftovers:
         results = {r["id"]: r for r in cli.json("results", "list", "--json")}
         assert results[killed["id"]]["status"] == "errored"
         assert "interrupted" in results[killed["id"]]["data"]["error"]
+
+
+ESCAPES = """\
+name = "ops\\u202eevil"
+from nautobot.apps.jobs import Job
+
+
+class Screen(Job):
+    class Meta:
+        name = "clear\\x1b[2Jscreen"
+        description = "title\\x1b]0;pwned\\x07 and a\\nforged line"
+"""
+
+
+class TestTerminalSafety:
+    """Issue 12, item 6: catalog text reaches a terminal escaped; operators cannot type controls."""
+
+    @pytest.fixture
+    def cli(self, tmp_path: Path, repo: GitRepo) -> Cli:
+        cli = Cli(tmp_path)
+        repo.write("jobs/screen.py", ESCAPES)
+        repo.commit()
+        cli.ok("resync", repo.url, "--name", "netops")
+        return cli
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ("jobs", "list"),
+            ("jobs", "show", "netops:jobs.screen.Screen"),
+            ("jobs", "history", "netops:jobs.screen.Screen"),
+            ("audit",),
+        ],
+    )
+    def test_plain_output_escapes_controls(self, cli: Cli, command: tuple[str, ...]) -> None:
+        """ESC, BEL, newlines and bidi overrides inside catalog text are printed as escapes."""
+        out = cli.ok(*command)
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+        assert "\\x1b" in out or "\\u202e" in out
+
+    def test_json_keeps_the_true_text(self, cli: Cli) -> None:
+        """JSON output is for programs: the real characters, JSON-escaped."""
+        record = cli.json("jobs", "show", "netops:jobs.screen.Screen", "--json")
+        assert record["name"] == "clear\x1b[2Jscreen" and record["grouping"] == "ops\u202eevil"
+
+    def test_a_log_message_with_escapes_is_shown_escaped(self, cli: Cli) -> None:
+        """A worker's log line cannot repaint the terminal of whoever reads the logs."""
+        cli.ok("jobs", "enable", "netops:jobs.screen.Screen")
+        run = cli.ok("results", "record", "netops:jobs.screen.Screen").strip()
+        cli.ok("results", "log", run, "line\x1b[1Aup\rover")
+        out = cli.ok("logs", run)
+        assert "\x1b" not in out and "\r" not in out and "line\\x1b[1Aup\\rover" in out
+
+    @pytest.mark.parametrize("value", ["\x1b[2J", "a\nb", "evil\u202e"])
+    def test_an_operator_cannot_type_controls_into_a_name(self, cli: Cli, value: str) -> None:
+        """``jobs override JOB name $'\\x1b[2J'`` is refused in one line (escaped)."""
+        done = cli.run("jobs", "override", "netops:jobs.screen.Screen", "name", value)
+        assert_one_line_error(done, 1, "may not hold the control character")
+        assert "\x1b" not in done.stderr
