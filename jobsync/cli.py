@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import sqlite3
 import sys
 import time
@@ -24,6 +23,7 @@ from jobsync.config import Config, config_path, effective, load_config
 from jobsync.domain.errors import JobSyncError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import LOG_LEVELS
+from jobsync.domain.text import CONTROLS, escaped
 from jobsync.projections import JOB_SORTS
 from jobsync.records import HistoryEntry, LogRecord, overridden_fields, to_json
 from jobsync.times import parse_time
@@ -709,11 +709,6 @@ def _text(value: Any) -> str:
     return shown(str(value))
 
 
-#: What a terminal would act on rather than show: C0 and C1 controls (newline included), DEL, and
-#: the bidirectional marks and overrides that reorder what is shown.
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def shown(text: str) -> str:
     """Catalog text as plain output shows it: every control or bidi character escaped (``\\x1b``).
 
@@ -721,7 +716,7 @@ def shown(text: str) -> str:
     must not clear the screen, retitle the window, forge a line or read backwards. JSON output
     keeps the true text.
     """
-    return _UNSHOWABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+    return CONTROLS.sub(lambda found: escaped(found.group()), text)
 
 
 #: jobsync's one garbage-collector policy, set here at the entry point (CLI and daemon): a sync or

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobsync.domain.errors import FieldError
-from jobsync.domain.text import unstorable
+from jobsync.domain.text import CONTROLS, CONTROLS_BUT_LAYOUT, escaped, unstorable
 
 FieldValue = str | int | float | bool | list[str]
 
@@ -171,19 +170,15 @@ def validate_field_value(name: str, value: object) -> FieldValue:
     return value
 
 
-#: Characters an operator may not type into a field: controls (a description keeps tabs and line
-#: breaks) and the bidirectional marks and overrides that make a name read as another.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def check_operator_text(name: str, value: FieldValue) -> None:
-    """Refuse control and bidi characters in what an operator sets (sources may hold them; shown escaped)."""
-    pattern = _CONTROL_IN_TEXT if name == "description" else _CONTROL
+    """Refuse control and bidi characters in what an operator sets (sources may hold them; shown escaped).
+
+    A description keeps tabs and line breaks; a name, a grouping or a queue keeps none.
+    """
+    pattern = CONTROLS_BUT_LAYOUT if name == "description" else CONTROLS
     for text in value if isinstance(value, list) else [value]:
         if isinstance(text, str) and (found := pattern.search(text)) is not None:
-            char = found.group().encode("unicode_escape").decode("ascii")
-            raise FieldError(f"field {name!r} may not hold the control character {char}")
+            raise FieldError(f"field {name!r} may not hold the control character {escaped(found.group())}")
 
 
 def _check_storable(name: str, text: str) -> None:

@@ -9,6 +9,18 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 
 
+#: What a terminal would act on rather than show: C0 and C1 controls (newline included), DEL, and
+#: the bidirectional marks and overrides that reorder what is shown.
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: The same, but for text with a layout of its own: tabs and line breaks are allowed.
+CONTROLS_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escaped(char: str) -> str:
+    """A character as Python would escape it: ``\\x1b``, ``\\u202e``."""
+    return char.encode("unicode_escape").decode("ascii")
+
+
 def unstorable(text: str) -> str | None:
     """What in ``text`` no store can keep (a NUL, a lone surrogate), said for a message; None if nothing."""
     found = _UNSTORABLE.search(text)
