@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import re
@@ -314,24 +315,47 @@ class Mirror:
 
         ``username``/``password`` are sent as HTTP basic auth, ``token`` as a bearer token; a
         broken mirror is re-cloned once. Every failure is a GitError without the secrets.
+
+        One fetch at a time per mirror on this host: a CLI ``resync`` and the daemon take turns
+        (an OS lock, released if the holder dies), so neither mistakes the other's half-written
+        pack for corruption; holding it, any lock file dulwich left in the mirror is stale.
         """
         target = _target(branch, tag, commit)
         secrets = [s for s in (password, token, _url_password(self.url)) if s]
         try:
-            client, remote_path = self._client(username, password, token)
-            try:
-                return self._fetch_into_mirror(client, remote_path, target, self._depth())
-            except _CorruptMirrorError:
-                shutil.rmtree(self.path, ignore_errors=True)
-            try:
-                return self._fetch_into_mirror(client, remote_path, target)
-            except _CorruptMirrorError:
-                # A shallow remote lacks the parents a full-history fetch asks for: keep a shallow
-                # mirror of it instead (later fetches stay shallow; trees still diff as usual).
-                shutil.rmtree(self.path, ignore_errors=True)
-            return self._fetch_into_mirror(client, remote_path, target, depth=1)
+            with self._fetching():
+                return self._fetch_locked(target, username, password, token)
         except Exception as exc:  # every failure leaves as a GitError, classified in one place
             raise _classify(exc, self.url, secrets) from None
+
+    @contextmanager
+    def _fetching(self) -> Iterator[None]:
+        """Hold this mirror's fetch lock; clear the lock files a killed fetch left behind."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / f"{self.path.name}.lock", "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            if self.path.is_dir():
+                for pattern in ("*.lock", "refs/**/*.lock", "objects/pack/*.lock"):
+                    for stale in self.path.glob(pattern):
+                        stale.unlink(missing_ok=True)
+            yield
+
+    def _fetch_locked(
+        self, target: _Target, username: str | None, password: str | None, token: str | None
+    ) -> Fetched:
+        """The fetch itself, under the lock: a broken mirror is re-cloned once, then kept shallow."""
+        client, remote_path = self._client(username, password, token)
+        try:
+            return self._fetch_into_mirror(client, remote_path, target, self._depth())
+        except _CorruptMirrorError:
+            shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            return self._fetch_into_mirror(client, remote_path, target)
+        except _CorruptMirrorError:
+            # A shallow remote lacks the parents a full-history fetch asks for: keep a shallow
+            # mirror of it instead (later fetches stay shallow; trees still diff as usual).
+            shutil.rmtree(self.path, ignore_errors=True)
+        return self._fetch_into_mirror(client, remote_path, target, depth=1)
 
     def files(self, commit: str) -> list[FileEntry]:
         """Every regular file of ``commit``, read from the object store (no checkout)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,6 +132,36 @@ class TestFetch:
         source.git("checkout", "-q", "--detach")
 
         assert mirror.fetch().branch == "main"
+
+
+class TestOneFetchAtATime:
+    """Issue 12, items 8 and 9: processes on one host take turns on a mirror; a killed fetch's locks go."""
+
+    def test_a_lock_file_left_by_a_killed_fetch_is_cleared(self, source: GitRepo, mirror: Mirror) -> None:
+        """``refs/heads/main.lock`` from a fetch killed mid-way does not block every later fetch."""
+        mirror.fetch()
+        (mirror.path / "refs" / "heads" / "main.lock").write_text("half-written\n")
+        (mirror.path / "objects" / "pack" / "pack-0000.idx.lock").write_text("")
+        source.write("jobs/b.py", "print('b')\n")
+        tip = source.commit("second")
+
+        assert mirror.fetch().commit == tip
+        assert not list(mirror.path.glob("**/*.lock"))
+
+    def test_a_second_fetch_waits_for_the_first(self, source: GitRepo, mirror: Mirror) -> None:
+        """While another process holds the mirror's fetch lock, a fetch waits instead of failing."""
+        mirror.fetch()
+        source.write("jobs/b.py", "print('b')\n")
+        tip = source.commit("second")
+        outcome: list[str] = []
+        with open(mirror.path.parent / f"{mirror.path.name}.lock", "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # as the daemon's fetch would hold it
+            waiting = threading.Thread(target=lambda: outcome.append(mirror.fetch().commit))
+            waiting.start()
+            waiting.join(timeout=1.0)
+            assert waiting.is_alive() and outcome == []  # still waiting, not failed
+        waiting.join(timeout=30)
+        assert outcome == [tip]
 
 
 class TestFetchErrors:
