@@ -24,6 +24,7 @@ from jobsync.domain.discovery import (
     module_entry,
     module_name_for,
     resolve_jobs,
+    summarize_oversized,
 )
 from jobsync.domain.errors import (
     ConflictError,
@@ -299,18 +300,25 @@ class JobCatalogApp(Application[UUID]):
         changes = snapshot.changes_since(index.commit, known) if index is not None else None
         base = index if changes is not None else None  # what this sync builds on; None: read it all
         if changes is None:
-            listed = [Change(f.path, f.sha) for f in snapshot.files()]
+            listed = [Change(f.path, f.sha, size=f.size) for f in snapshot.files()]
             links = snapshot.links()
         else:
             listed, links = changes, [c.path for c in changes if c.link]
         wanted = [c for c in listed if is_candidate(c.path, spec.include, spec.exclude)]
-        to_parse = [c for c in wanted if c.sha is not None]
+        # A file whose size the reader knows is over the limit is summarised from its size, unread.
+        oversized = {c.path: summarize_oversized(c.path, c.size) for c in wanted if c.size is not None}
+        to_parse = [c for c in wanted if c.sha is not None and oversized.get(c.path) is None]
         contents = snapshot.read_many([c.sha for c in to_parse if c.sha is not None])
         summaries = summarize_files([(c.path, data) for c, data in zip(to_parse, contents, strict=True)])
         parsed = [
             (module_entry(summary, c.sha), summary)
             for c, summary in zip(to_parse, summaries, strict=True)
             if c.sha is not None
+        ]
+        parsed += [
+            (module_entry(summary, c.sha), summary)
+            for c in wanted
+            if c.sha is not None and (summary := oversized.get(c.path)) is not None
         ]
         entries = dict(base.entries) if base is not None else {}
         old = {c.path: entries.pop(c.path) for c in wanted if c.path in entries}

@@ -22,10 +22,14 @@ from jobsync.domain.source import Source
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A regular file of a snapshot: its source-relative POSIX path and the id of its content."""
+    """A regular file of a snapshot: its source-relative POSIX path and the id of its content.
+
+    ``size`` when the reader knows it without reading the file (a folder's ``stat``), else None.
+    """
 
     path: str
     sha: str
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Change:
     path: str
     sha: str | None
     link: bool = False
+    size: int | None = None
 
 
 class Snapshot(Protocol):

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobsync.domain.discovery import MAX_FILE_SIZE
 from jobsync.domain.errors import SourceReadError
 from jobsync.ports import Change, FileEntry
 
@@ -16,6 +17,8 @@ from jobsync.ports import Change, FileEntry
 _RACY_WINDOW_NS = 2_000_000_000
 #: ``commit`` of a folder snapshot is this prefix plus a digest of every (path, blob sha) pair.
 FOLDER_COMMIT_PREFIX = "tree:"
+#: Instead of a blob sha, a file over the size limit is named by its size and stamp: it is never read.
+_OVERSIZED = "oversized:"
 
 
 def blob_sha(data: bytes) -> str:
@@ -48,11 +51,15 @@ class FolderSnapshot:
     skipped_links: list[str] = field(default_factory=list)
 
     def files(self) -> list[FileEntry]:
-        return [FileEntry(path, sha) for path, sha in sorted(self.entries.items())]
+        return [FileEntry(path, sha, _size_of(sha)) for path, sha in sorted(self.entries.items())]
 
     def changes_since(self, old_commit: str, known: Mapping[str, str]) -> list[Change]:
         """Files added, changed or removed compared with the ``known`` (path -> sha) listing."""
-        changes = [Change(path, sha) for path, sha in self.entries.items() if known.get(path) != sha]
+        changes = [
+            Change(path, sha, size=_size_of(sha))
+            for path, sha in self.entries.items()
+            if known.get(path) != sha
+        ]
         changes += [Change(path, None) for path in known if path not in self.entries]
         changes += [Change(path, None, link=True) for path in self.skipped_links]
         return changes
@@ -106,6 +113,9 @@ class Folder:
             known = self._seen.get(path)
             if known is not None and known.stamp == stamp and not known.racy:
                 sha = known.sha
+            elif stat.st_size > MAX_FILE_SIZE:
+                # Never read into memory: its size alone says it is skipped (a 2 GB file costs nothing).
+                sha = f"{_OVERSIZED}{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
             else:
                 try:
                     contents = full.read_bytes()
@@ -142,6 +152,13 @@ class Folder:
                     yield path, full
                 elif full.is_symlink():
                     self._skipped.append(path)
+
+
+def _size_of(sha: str) -> int | None:
+    """The size a folder snapshot noted instead of reading a file, else None."""
+    if not sha.startswith(_OVERSIZED):
+        return None
+    return int(sha[len(_OVERSIZED) :].split(":", 1)[0])
 
 
 def _inside(full: Path, root: Path) -> bool:

@@ -355,8 +355,8 @@ def is_candidate(path: str, include: Sequence[str] = (), exclude: Sequence[str] 
 # --- one file ----------------------------------------------------------------------------------------
 
 
-def summarize_module(path: str, data: bytes, *, max_size: int = MAX_FILE_SIZE) -> ModuleSummary:
-    """Read one file's jobs-relevant facts from its syntax tree; never raises, never runs the code."""
+def summarize_oversized(path: str, size: int, *, max_size: int = MAX_FILE_SIZE) -> ModuleSummary | None:
+    """The summary of a file too large to read (known from its size alone), or None if it is not."""
     module_name = module_name_for(path)
     if not all(part.isidentifier() for part in module_name.split(".")):
         # Nautobot imports job files; Python cannot import this one, so it holds no jobs (and its
@@ -364,11 +364,21 @@ def summarize_module(path: str, data: bytes, *, max_size: int = MAX_FILE_SIZE) -
         return _failed(
             path, module_name, 0, f"{module_name!r} is not an importable module name; skipped", False
         )
+    if size > max_size:
+        return _failed(
+            path, module_name, 0, f"file is {size} bytes, over the {max_size}-byte limit; skipped", False
+        )
+    return None
+
+
+def summarize_module(path: str, data: bytes, *, max_size: int = MAX_FILE_SIZE) -> ModuleSummary:
+    """Read one file's jobs-relevant facts from its syntax tree; never raises, never runs the code."""
+    module_name = module_name_for(path)
+    skipped = summarize_oversized(path, len(data), max_size=max_size)
+    if skipped is not None:  # what a reader that knows only the size says too: nothing of its text counts
+        return skipped
     mentions = b"register_jobs" in data
     try:
-        if len(data) > max_size:
-            reason = f"file is {len(data)} bytes, over the {max_size}-byte limit; skipped"
-            return _failed(path, module_name, 0, reason, mentions)
         text, problem = _decode(path, data)
         if problem is not None:
             return ModuleSummary(path, module_name, error=problem, mentions_register_jobs=mentions)

@@ -9,6 +9,7 @@ secret), HTTP 404 and HTTP 500 and a server that hangs (TestHttpFailures), a wro
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import resource
 import shutil
@@ -498,3 +499,24 @@ class TestTerminalSafety:
         done = cli.run("jobs", "override", "netops:jobs.screen.Screen", "name", value)
         assert_one_line_error(done, 1, "may not hold the control character")
         assert "\x1b" not in done.stderr
+
+
+class TestLargeFiles:
+    def test_a_huge_local_file_is_skipped_unread(self, tmp_path: Path) -> None:
+        """A 1.5 GB (sparse) file in a local folder is skipped by its size: the sync runs in under 1 GiB."""
+        folder = tmp_path / "lab"
+        (folder / "jobs").mkdir(parents=True)
+        (folder / "jobs" / "ok.py").write_text(JOBS, encoding="utf-8")
+        with (folder / "jobs" / "huge.py").open("wb") as huge:
+            huge.truncate(1_500_000_000)  # sparse: no disk used, but reading it would need 1.5 GB
+        cli = Cli(tmp_path)
+
+        def limit_memory() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+        done = run_cli(cli, "resync", str(folder), "--name", "lab", "--json", preexec=limit_memory)
+        assert done.returncode == 0, done.stderr[-500:]
+        summary = json.loads(done.stdout)
+        assert summary["added"] == ["lab:jobs.ok.Backup", "lab:jobs.ok.Restore"]
+        [problem] = summary["problems"]
+        assert problem["file"] == "jobs/huge.py" and "over the" in problem["reason"]
