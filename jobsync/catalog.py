@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -9,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -51,9 +53,39 @@ from jobsync.sync import open_reader
 from jobsync.times import moment_of
 from jobsync.urls import redact_url
 
+C = TypeVar("C")
+
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
 
 
+def _store_errors_are_store_errors(cls: type[C]) -> type[C]:
+    """Every public method of the library raises only JobSyncError subclasses.
+
+    A store's own failure -- a read-only file, a full disk, a lost server, a table dropped behind
+    its back -- reaches a caller as one StoreError line, not as sqlite3's or psycopg's exceptions.
+    It does not claim what was or was not saved: a write may have committed before a read failed.
+    """
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(member):
+            continue
+
+        def translating(method: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(method)
+            def call(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return method(*args, **kwargs)
+                except (PersistenceError, sqlite3.Error) as exc:
+                    raise StoreError(
+                        f"the store refused the operation: {' '.join(str(exc).split())}"
+                    ) from exc
+
+            return call
+
+        setattr(cls, name, translating(member))
+    return cls
+
+
+@_store_errors_are_store_errors
 class Catalog:
     """The catalog of jobs and their history, for CLI commands and Python programs alike."""
 

@@ -77,9 +77,9 @@ class JobSyncGroup(click.Group):
         except BrokenPipeError:
             raise  # the reader went away (e.g. `| head`): main() leaves quietly
         except (PersistenceError, sqlite3.Error) as exc:
-            # The store refused a read or write (read-only file, full disk, lost server): the
-            # transaction was rolled back, so nothing partial was saved.
-            _fail(f"the store refused the operation, nothing was saved: {exc}")
+            # The store refused a read or write (read-only file, full disk, lost server). Whether an
+            # earlier write of the same command committed is not known here, so nothing is claimed.
+            _fail(f"the store refused the operation: {exc}")
         except Exception as exc:
             if os.environ.get("JOBSYNC_DEBUG"):
                 raise

@@ -24,6 +24,7 @@ import pytest
 
 from jobsync import Catalog, GitError, Problem, StoreError, SyncSummary
 from jobsync.records import JobRecord
+from tests.conftest import run_sql
 from tests.helpers import GitRepo
 
 GOOD = """\
@@ -656,3 +657,18 @@ class TestStoreFile:
             Catalog.open(state_dir=state, actor="tester").close()
         assert "not a database" in str(caught.value) and "\n" not in str(caught.value)
         assert (state / "jobsync.db").read_bytes() == garbage
+
+
+class TestStoreErrorsInTheLibrary:
+    """Issue 12, item 5 in part: a library caller sees only JobSyncError subclasses."""
+
+    def test_a_store_failure_is_a_store_error(self, catalog: Catalog, repo: GitRepo) -> None:
+        """A read model dropped behind the catalog's back gives one StoreError line, not sqlite3 or psycopg errors."""
+        repo.write("jobs/backup.py", "from nautobot.apps.jobs import Job\n\nclass Backup(Job):\n    pass\n")
+        repo.commit()
+        catalog.resync(repo.url, name="netops")
+        run_sql(catalog, "DROP TABLE {jobs}")
+        with pytest.raises(StoreError, match="the store refused the operation") as caught:
+            catalog.jobs()
+        assert "\n" not in str(caught.value)
+        assert "nothing was saved" not in str(caught.value)  # a write may have committed before
