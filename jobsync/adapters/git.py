@@ -21,6 +21,7 @@ from dulwich.client import (
     GitClient,
     HTTPProxyUnauthorized,
     HTTPUnauthorized,
+    LocalGitClient,
     default_urllib3_manager,
     get_transport_and_path,
 )
@@ -434,7 +435,8 @@ class Mirror:
             if location.startswith("file://"):
                 # dulwich takes the rest of a file URL verbatim; a browser-style %-escape must be decoded.
                 location = unquote(urlsplit(location).path)
-            return get_transport_and_path(location)
+            # Local, always: dulwich would read ``/srv/a:b/repo`` as ssh to a host named "/srv/a".
+            return LocalGitClient(), location
         except ValueError as exc:  # dulwich's way of refusing a URL it cannot parse
             raise GitError("NotFound", f"cannot fetch {redact_url(self.url)}: {_detail(exc)}") from None
 

@@ -52,6 +52,16 @@ class TestFetch:
         assert fetched.branch == "main"
         assert _mirror_git(mirror, "rev-parse", "refs/heads/main") == fetched.commit
 
+    @pytest.mark.parametrize("as_url", [False, True])
+    def test_a_local_path_with_a_colon_stays_local(self, tmp_path: Path, as_url: bool) -> None:
+        """``/srv/a:b/repo`` (or its file:// URL) is read locally, never handed to ssh as a host name."""
+        repo = GitRepo(tmp_path / "a:b" / "repo")
+        repo.write("jobs/a.py", "print('a')\n")
+        tip = repo.commit("first")
+        location = repo.url if as_url else str(repo.path)
+
+        assert Mirror(tmp_path / "m.git", location).fetch().commit == tip
+
     def test_plain_path_is_fetched_like_a_file_url(self, tmp_path: Path, source: GitRepo) -> None:
         """A local path without ``file://`` is a valid source."""
         fetched = Mirror(tmp_path / "m.git", str(source.path)).fetch()
