@@ -121,20 +121,14 @@ class Catalog:
         except OSError as exc:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
-        new_file = _sqlite_file(url)
-        created = new_file is not None and not new_file.exists()
         app, scratch = open_app(url, SQLiteSummaryStore(state / "summaries.db"))
-        if created and new_file is not None and new_file.exists():
-            new_file.chmod(0o600)  # SQLite gives its -wal and -shm files the same mode
         catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url)
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
 
     def close(self) -> None:
         self._app.close()
-        summaries = self._app.summaries
-        if isinstance(summaries, SQLiteSummaryStore):
-            summaries.close()
+        self._app.summaries.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -455,13 +449,6 @@ class Catalog:
         except AggregateNotFoundError:
             return False
         return True
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The database file of an SQLite store URL (None for other stores)."""
-    if not url.startswith("sqlite://"):
-        return None
-    return Path(store_settings(url)["SQLITE_DBNAME"])
 
 
 def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable[[], CatalogViews]]:

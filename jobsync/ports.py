@@ -142,6 +142,10 @@ class SummaryStore(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Let go of any file or connection."""
+        ...
+
 
 # -- the read model the planner queries ------------------------------------------------------------
 

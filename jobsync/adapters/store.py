@@ -130,9 +130,15 @@ def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
     For PostgreSQL: connect once first, so a wrong password or a down server gives its real reason
     in one line at once (the pool would only say it timed out), then take an advisory lock, so
     daemons started together do not race on ``CREATE TABLE`` / ``CREATE OR REPLACE FUNCTION``.
+    For SQLite: a file made here is private (it holds run arguments and operator names); SQLite
+    gives its -wal and -shm files the same mode.
     """
     if settings.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        db_file = Path(settings["SQLITE_DBNAME"])
+        created = not db_file.exists()
         yield
+        if created and db_file.exists():
+            db_file.chmod(0o600)
         return
     import psycopg
 

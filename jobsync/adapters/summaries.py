@@ -433,3 +433,6 @@ class MemorySummaryStore:
         self, source: str, modules: Collection[str]
     ) -> tuple[tuple[str, str, str, str], ...]:
         return tuple(fact for fact in self._facts.get(source, ()) if fact[1] in modules)
+
+    def close(self) -> None:
+        """Nothing to let go of."""
