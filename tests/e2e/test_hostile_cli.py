@@ -329,15 +329,11 @@ class TestSmallerHostileInputs:
         done = Cli(tmp_path).run("audit", "--since", "999999999 days ago")
         assert_one_line_error(done, 1, "is out of range")
 
-    def test_args_nested_a_thousand_deep_are_refused(self, tmp_path: Path, repo: GitRepo) -> None:
+    def test_args_nested_a_thousand_deep_are_refused(self, synced: Synced) -> None:
         """JSON nested 1,000 deep is refused with a reason, not a RecursionError."""
-        cli = Cli(tmp_path)
-        repo.write("jobs/backup.py", JOBS)
-        repo.commit()
-        cli.ok("resync", repo.url, "--name", "netops")
-        cli.ok("jobs", "enable", "netops:jobs.backup.Restore")
+        synced.cli.ok("jobs", "enable", "netops:jobs.ops.Restore")
         deep = "[" * 1000 + "]" * 1000
-        done = cli.run("results", "record", "netops:jobs.backup.Restore", "--args", deep)
+        done = synced.cli.run("results", "record", "netops:jobs.ops.Restore", "--args", deep)
         assert_one_line_error(done, 1, "nested")
 
     def test_an_empty_state_dir_is_refused(self, tmp_path: Path) -> None:
@@ -370,15 +366,11 @@ class TestSmallerHostileInputs:
         )
         assert_one_line_error(done, 1, "not a regular file")
 
-    def test_the_state_dir_and_store_are_private(self, tmp_path: Path, repo: GitRepo) -> None:
+    def test_the_state_dir_and_store_are_private(self, synced: Synced) -> None:
         """Outside systemd too, the state folder is 0700 and the store files 0600 when jobsync makes them."""
-        cli = Cli(tmp_path)
-        repo.write("jobs/backup.py", JOBS)
-        repo.commit()
-        cli.ok("resync", repo.url, "--name", "netops")
-        assert (cli.state.stat().st_mode & 0o777) == 0o700
+        assert (synced.cli.state.stat().st_mode & 0o777) == 0o700
         for name in ("jobsync.db", "summaries.db"):
-            assert ((cli.state / name).stat().st_mode & 0o777) == 0o600, name
+            assert ((synced.cli.state / name).stat().st_mode & 0o777) == 0o600, name
 
 
 def _children(pid: int) -> set[int]:

@@ -294,6 +294,14 @@ class TestRegisteredSources:
         return LoadCounter()
 
     @pytest.fixture
+    def started(self, app: JobCatalogApp) -> tuple[DictReader, Twin]:
+        """NAUTOBOT2 synced once, with a twin that syncs the same history from scratch."""
+        reader, twin = DictReader(NAUTOBOT2), Twin()
+        app.resync_source(SPEC, reader, "alice")
+        twin.check(app, reader, [])
+        return reader, twin
+
+    @pytest.fixture
     def app(self, store: LoadCounter) -> Iterator[JobCatalogApp]:
         opened = memory_app(store)
         try:
@@ -307,12 +315,10 @@ class TestRegisteredSources:
         assert summary.added == ["ops:jobs.a.A", "ops:jobs.b.B"]
 
     def test_editing_a_registered_job_reuses_the_registration(
-        self, app: JobCatalogApp, store: LoadCounter
+        self, app: JobCatalogApp, store: LoadCounter, started: tuple[DictReader, Twin]
     ) -> None:
         """A new description in one job's file changes that job, without reading the other job modules."""
-        reader, twin = DictReader(NAUTOBOT2), Twin()
-        app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, [])
+        reader, twin = started
         store.loaded.clear()
         reader.files["jobs/b.py"] = module(job_text("B", "edited"))
         summary = app.resync_source(SPEC, reader, "alice")
@@ -320,11 +326,11 @@ class TestRegisteredSources:
         assert "jobs/a.py" not in store.loaded and "jobs/helpers.py" not in store.loaded
         twin.check(app, reader, summary.problems)
 
-    def test_registering_and_unregistering(self, app: JobCatalogApp) -> None:
+    def test_registering_and_unregistering(
+        self, app: JobCatalogApp, started: tuple[DictReader, Twin]
+    ) -> None:
         """A class added to register_jobs is added; one taken out of it is uninstalled."""
-        reader, twin = DictReader(NAUTOBOT2), Twin()
-        app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, [])
+        reader, twin = started
         reader.files["jobs/__init__.py"] = (
             "from nautobot.apps.jobs import register_jobs\n"
             "from .a import A\nfrom .helpers import NotRegistered\n\nregister_jobs(A, NotRegistered)\n"
@@ -334,43 +340,41 @@ class TestRegisteredSources:
         assert summary.uninstalled == ["ops:jobs.b.B"]
         twin.check(app, reader, summary.problems)
 
-    def test_a_class_moved_behind_a_re_export_is_followed(self, app: JobCatalogApp) -> None:
+    def test_a_class_moved_behind_a_re_export_is_followed(
+        self, app: JobCatalogApp, started: tuple[DictReader, Twin]
+    ) -> None:
         """When the module a registered name comes from re-exports it from elsewhere, the job moves too."""
-        reader, twin = DictReader(NAUTOBOT2), Twin()
-        app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, [])
+        reader, twin = started
         reader.files["jobs/b.py"] = "from .moved import B\n"
         reader.files["jobs/moved.py"] = module(job_text("B", "b"))
         summary = app.resync_source(SPEC, reader, "alice")
         assert summary.added == ["ops:jobs.moved.B"] and summary.uninstalled == ["ops:jobs.b.B"]
         twin.check(app, reader, summary.problems)
 
-    def test_a_registered_class_that_stops_being_a_job(self, app: JobCatalogApp) -> None:
+    def test_a_registered_class_that_stops_being_a_job(
+        self, app: JobCatalogApp, started: tuple[DictReader, Twin]
+    ) -> None:
         """A registered class whose base is no longer a Job is uninstalled, and the sync says why."""
-        reader, twin = DictReader(NAUTOBOT2), Twin()
-        app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, [])
+        reader, twin = started
         reader.files["jobs/b.py"] = "class B:\n    pass\n"
         summary = app.resync_source(SPEC, reader, "alice")
         assert summary.uninstalled == ["ops:jobs.b.B"]
         assert any("not a job class" in p.reason for p in summary.problems)
         twin.check(app, reader, summary.problems)
 
-    def test_dropping_register_jobs_goes_back_to_nautobot_1_rules(self, app: JobCatalogApp) -> None:
+    def test_dropping_register_jobs_goes_back_to_nautobot_1_rules(
+        self, app: JobCatalogApp, started: tuple[DictReader, Twin]
+    ) -> None:
         """Without any register_jobs call, every job class of every module is a job again."""
-        reader, twin = DictReader(NAUTOBOT2), Twin()
-        app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, [])
+        reader, twin = started
         reader.files["jobs/__init__.py"] = ""
         summary = app.resync_source(SPEC, reader, "alice")
         assert summary.added == ["ops:jobs.helpers.NotRegistered"]
         twin.check(app, reader, summary.problems)
 
-    def test_a_new_module_that_registers(self, app: JobCatalogApp) -> None:
+    def test_a_new_module_that_registers(self, app: JobCatalogApp, started: tuple[DictReader, Twin]) -> None:
         """A second registering module adds what it registers."""
-        reader, twin = DictReader(NAUTOBOT2), Twin()
-        app.resync_source(SPEC, reader, "alice")
-        twin.check(app, reader, [])
+        reader, twin = started
         reader.files["extra.py"] = (
             "from nautobot.apps.jobs import register_jobs\nfrom jobs.helpers import NotRegistered\n"
             "register_jobs(NotRegistered)\n"
