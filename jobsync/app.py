@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -11,7 +12,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Recording, StoredEvent
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    PersistenceError,
+    Recording,
+    StoredEvent,
+)
 
 from jobsync.domain.discovery import (
     Discovery,
@@ -30,6 +37,8 @@ from jobsync.domain.errors import (
     ConflictError,
     FieldError,
     JobSyncError,
+    ProjectionError,
+    ReadModelBehindWarning,
     SourceConflictError,
     SourceReadError,
 )
@@ -550,26 +559,36 @@ class JobCatalogApp(Application[UUID]):
         return catch_up(self, self.views)
 
     def save_and_project(self, *aggregates: Aggregate) -> None:
-        """Save in one transaction, then update the read models.
+        """Save the aggregates and update the read models in one transaction: saved means projected.
 
-        When nothing else was appended in between, the rows come straight from the saved
-        aggregates instead of decoding the events again; otherwise the usual catch-up runs.
+        The rows come straight from the saved aggregates. When the views were behind (events
+        appended by an older version, or a store without that transaction), the save still stands
+        and the usual catch-up follows; if even that fails, the save is not reported as failed --
+        the next read catches up, and a warning says why it could not.
         """
-        recordings = self.save(*aggregates)
+        events = [event for aggregate in aggregates for event in aggregate.pending_events]
+        projected = False
+
+        def project(cursor: Any, ids: Sequence[int]) -> None:
+            nonlocal projected
+            projected = self.views.apply_within(cursor, view_changes(aggregates, events), ids[0] - 1, ids[-1])
+
+        recordings = self.save(*aggregates, project=project)
         if not recordings:
             return
-        self._snapshot_if_due(aggregates, recordings)
-        first, last = recordings[0].notification.id, recordings[-1].notification.id
-        if self.views.position() == first - 1:
-            try:
-                self.views.apply(
-                    view_changes(aggregates, (r.domain_event for r in recordings)), first - 1, last
-                )
-            except IntegrityError:
-                pass  # another process projected these first; the catch-up below finds nothing to do
-            else:
-                return
-        self.catch_up()
+        try:
+            self._snapshot_if_due(aggregates, recordings)
+        except PersistenceError as exc:  # only a shortcut for loading: the save itself stands
+            warnings.warn(f"no snapshot taken: {exc}", ReadModelBehindWarning, stacklevel=2)
+        if not projected:
+            self.catch_up_quietly()
+
+    def catch_up_quietly(self) -> None:
+        """Catch up, saying with a warning (not an exception) when the read models cannot follow."""
+        try:
+            self.catch_up()
+        except ProjectionError as exc:
+            warnings.warn(str(exc), ReadModelBehindWarning, stacklevel=3)
 
     def _snapshot_if_due(
         self, aggregates: Iterable[Aggregate], recordings: Sequence[Recording[UUID]]

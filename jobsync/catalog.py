@@ -193,7 +193,7 @@ class Catalog:
 
     def sources(self) -> list[SourceRecord]:
         """Every source synced so far, with its last commit and counts."""
-        self._app.catch_up()
+        self._app.catch_up_quietly()
         return [source_from_json(stored) for stored in self._views.list_sources()]
 
     def source(self, name: str) -> SourceRecord:
@@ -259,7 +259,7 @@ class Catalog:
             problem = unstorable(text or "")
             if problem is not None:
                 raise JobSyncError(f"{what} holds {problem}, which no job can hold")
-        self._app.catch_up()
+        self._app.catch_up_quietly()
         return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
     def job(self, ref: str | UUID, at: datetime | str | None = None) -> JobRecord:
@@ -375,7 +375,7 @@ class Catalog:
         self, job: str | UUID | None = None, status: str | None = None, limit: int | None = None
     ) -> list[ResultRecord]:
         """Results, newest first; ``job`` narrows to one job's runs."""
-        self._app.catch_up()
+        self._app.catch_up_quietly()
         if job is None:
             stored = self._views.list_results(status=status, limit=limit)
         else:
@@ -408,7 +408,7 @@ class Catalog:
         """A result's id from its full id or a unique prefix of it."""
         if isinstance(ref, UUID):
             ref = str(ref)
-        self._app.catch_up()
+        self._app.catch_up_quietly()
         wanted = ref.strip().lower()
         matches = self._views.find_results(wanted) if re.fullmatch(r"[0-9a-f-]{1,36}", wanted) else []
         if wanted in matches:
@@ -430,7 +430,7 @@ class Catalog:
             ident = job_id(match["source"], match["module"], match["cls"])
             if self._exists(ident):
                 return ident
-        self._app.catch_up()
+        self._app.catch_up_quietly()
         records = self._views.find_jobs(ref)
         live = [r for r in records if r["ref"] == ref or r["id"] == ref] or records
         if not live:

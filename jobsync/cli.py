@@ -8,6 +8,7 @@ import os
 import sqlite3
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -93,6 +94,11 @@ class JobSyncGroup(click.Group):
 def _fail(message: str) -> None:
     click.echo(f"error: {shown(' '.join(message.split()))}", err=True)
     raise SystemExit(ExitCode.FAILED)
+
+
+def _warn(message: Warning | str, *_: object, **__: object) -> None:
+    """Python warnings (the read models are behind, ...) as one ``warning:`` line on stderr."""
+    click.echo(f"warning: {shown(' '.join(str(message).split()))}", err=True)
 
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -731,6 +737,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: usage errors become one ``error:`` line and exit code 2."""
     gc.set_threshold(*GC_THRESHOLDS)
+    warnings.showwarning = _warn
     try:
         _main(argv)
     finally:

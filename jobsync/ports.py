@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem, Registration
@@ -177,6 +177,14 @@ class CatalogReadModel(Protocol):
 
     def apply(self, changes: ViewChanges, start: int, position: int) -> None:
         """Write the changes and move the position from ``start``; IntegrityError if it moved meanwhile."""
+        ...
+
+    def apply_within(self, cursor: Any, changes: ViewChanges, start: int, position: int) -> bool:
+        """The same inside the store's own save transaction (``cursor`` is its recorder's).
+
+        False, writing nothing, when the position is not at ``start``; raises an IntegrityError
+        (rolling the save back) when a live job would take a name another live job holds.
+        """
         ...
 
     def running_syncs(self, source: str) -> list[tuple[UUID, object]]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
-from jobsync.projections import CatalogViews
+from jobsync.projections import CatalogViews, Project
 
 
 class SerialPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -52,6 +55,29 @@ class SerialPostgresApplicationRecorder(PostgresApplicationRecorder):
         )
         self.sql_create_pg_function_insert_events = statement
         self.sql_create_statements[self.create_insert_function_statement_index] = statement
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Insert through the database function, and write the read models in the same transaction."""
+        project: Project | None = kwargs.get("project")
+        if not self.datastore.enable_db_functions or project is None:
+            inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return inserted
+        events = [
+            self.construct_pg_stored_event(
+                originator_id=e.originator_id,
+                originator_version=e.originator_version,
+                topic=e.topic,
+                state=e.state,
+            )
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(self.sql_invoke_pg_function_insert_events, (events,), prepare=True)
+            ids = [row[self.pg_function_name_insert_events] for row in curs.fetchall()]
+            if ids:
+                project(curs, ids)
+        return ids
 
 
 class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):

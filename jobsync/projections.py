@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, TrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.persistence import IntegrityError, StoredEvent, TrackingRecorder
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTrackingRecorder,
+)
 
 from jobsync.domain.fields import facts_digest
 from jobsync.domain.job import Job
 from jobsync.domain.planning import JobRow
 from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source
+from jobsync.domain.text import storable
 from jobsync.ports import ViewChanges
 
 JOB_SORTS = ("source", "name", "ref", "grouping", "updated")
@@ -66,6 +72,15 @@ _VIEW_TABLES = (
 )
 
 
+class NameTakenError(IntegrityError):
+    """A save would give a live job a name another live job holds; the save is rolled back."""
+
+
+#: What a save passes its recorder to write the read models in the save's own transaction: it is
+#: called with the recorder's cursor and the notification ids just inserted.
+Project = Callable[[Any, Sequence[int]], None]
+
+
 class CatalogViews(TrackingRecorder):
     """The jobs, sources, results and log-entry tables, written together with the tracking position.
 
@@ -103,12 +118,12 @@ class CatalogViews(TrackingRecorder):
         """``statement`` with its ``{table}`` names for this set (and placeholders for this database)."""
         return statement.format_map(self._format)
 
-    def _move_position(self, c: Any, start: int, position: int) -> None:
-        """Move the tracking position from ``start`` to ``position``, or raise IntegrityError.
+    def _move_position(self, c: Any, start: int, position: int) -> bool:
+        """Move the tracking position from ``start`` to ``position``; False if it is not at ``start``.
 
         A compare-and-set, written first so the transaction takes the write lock at once: if
         another process applied any of these events since this batch was read, the position is
-        no longer ``start`` and the whole batch is rolled back -- applied exactly once.
+        no longer ``start`` and nothing of the batch may be written -- applied exactly once.
         """
         c.execute(
             self.sql(
@@ -118,7 +133,7 @@ class CatalogViews(TrackingRecorder):
             (position, self.tracking_name, start),
         )
         if c.fetchone() is not None:
-            return
+            return True
         if start == 0:
             c.execute(
                 self.sql(
@@ -128,10 +143,8 @@ class CatalogViews(TrackingRecorder):
                 (self.tracking_name, position),
             )
             if c.fetchone() is not None:
-                return
-        raise IntegrityError(
-            f"{self.tracking_name} moved past {start} while this batch was applied elsewhere"
-        )
+                return True
+        return False
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -171,26 +184,81 @@ class CatalogViews(TrackingRecorder):
         meanwhile, nothing is written (IntegrityError), so no event is ever applied twice.
         """
         with self.datastore.transaction(commit=True) as c:
-            self._move_position(c, start, position)
-            for statement, rows in _grouped(_result_change(e) for e in changes.result_events):
-                c.executemany(self.sql(statement), rows)
-            # A deleted job's results keep its ref and name as text but no longer point at it,
-            # even if a later sync brings a job of the same ref back (a new job, as in Nautobot).
-            if changes.deletions:
-                c.executemany(
-                    self.sql("UPDATE {results} SET job_id = NULL WHERE job_id = ? AND created <= ?"),
-                    changes.deletions,
+            if not self._move_position(c, start, position):
+                raise IntegrityError(
+                    f"{self.tracking_name} moved past {start} while this batch was applied elsewhere"
                 )
-            if changes.jobs:
-                c.executemany(self.sql(_UPSERT_JOB), [_job_params(job) for job in changes.jobs])
-            if changes.sources:
-                c.executemany(
-                    self.sql(
-                        "INSERT INTO {sources} VALUES (?,?,?) "
-                        "ON CONFLICT (name) DO UPDATE SET id = excluded.id, record = excluded.record"
-                    ),
-                    [(s.name, str(s.id), json.dumps(source_record(s))) for s in changes.sources],
-                )
+            self._write(c, changes)
+
+    def apply_within(self, cursor: Any, changes: ViewChanges, start: int, position: int) -> bool:
+        """The same, inside the transaction that saves the events (``cursor`` is the recorder's).
+
+        Saved means projected: both commit or neither does. Returns False, writing nothing, when
+        the views are not at ``start`` (a catch-up after the commit applies them). A live job's
+        new name held by another live job raises NameTakenError, which rolls the save back: names
+        stay unique even between processes racing to take the same one.
+        """
+        if not self._move_position(cursor, start, position):
+            return False
+        self._check_names_free(cursor, changes.jobs)
+        self._write(cursor, changes)
+        return True
+
+    def _check_names_free(self, c: Any, jobs: Sequence[Job]) -> None:
+        """Refuse a save that gives a live job a name another live job holds (checked under the write lock)."""
+        live = {str(job.id): job.name for job in jobs if not job.deleted}
+        if not live:
+            return
+        ids = list(live)
+        unchanged: set[str] = set()
+        for chunk in _chunks(ids):
+            c.execute(
+                self.sql("SELECT id, name FROM {jobs} WHERE id IN (" + ",".join("?" * len(chunk)) + ")"),
+                chunk,
+            )
+            unchanged.update(row["id"] for row in c.fetchall() if live[row["id"]] == row["name"])
+        taking = {name: ident for ident, name in live.items() if ident not in unchanged}
+        if len(set(live.values())) < len(live):
+            seen: dict[str, str] = {}
+            for ident, name in live.items():
+                if name in seen:
+                    raise NameTakenError(f"name {name!r} given to two jobs in one save")
+                seen[name] = ident
+        names = list(taking)
+        for chunk in _chunks(names):
+            c.execute(
+                self.sql(
+                    "SELECT id, name, ref FROM {jobs} WHERE deleted = 0 AND name IN ("
+                    + ",".join("?" * len(chunk))
+                    + ")"
+                ),
+                chunk,
+            )
+            for row in c.fetchall():
+                if live.get(row["id"], row["name"]) == row["name"] and row["id"] != taking[row["name"]]:
+                    raise NameTakenError(f"name {row['name']!r} is already used by {row['ref']}")
+
+    def _write(self, c: Any, changes: ViewChanges) -> None:
+        """The rows one batch changes; text no database can keep is written in its safe form."""
+        for statement, rows in _grouped(_result_change(e) for e in changes.result_events):
+            c.executemany(self.sql(statement), [_storable_row(row) for row in rows])
+        # A deleted job's results keep its ref and name as text but no longer point at it,
+        # even if a later sync brings a job of the same ref back (a new job, as in Nautobot).
+        if changes.deletions:
+            c.executemany(
+                self.sql("UPDATE {results} SET job_id = NULL WHERE job_id = ? AND created <= ?"),
+                changes.deletions,
+            )
+        if changes.jobs:
+            c.executemany(self.sql(_UPSERT_JOB), [_storable_row(_job_params(job)) for job in changes.jobs])
+        if changes.sources:
+            c.executemany(
+                self.sql(
+                    "INSERT INTO {sources} VALUES (?,?,?) "
+                    "ON CONFLICT (name) DO UPDATE SET id = excluded.id, record = excluded.record"
+                ),
+                [_storable_row((s.name, str(s.id), json.dumps(source_record(s)))) for s in changes.sources],
+            )
 
     def reset(self) -> None:
         """Forget every row and the position, so the next catch-up starts from the first event."""
@@ -412,6 +480,19 @@ _UPSERT_JOB = (
 )
 
 
+class ProjectingSQLiteRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's recorder, letting a save write the read models in its own transaction."""
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        project: Project | None = kwargs.get("project")
+        if project is not None and ids:
+            project(c, ids)
+        return ids
+
+
 class SQLiteCatalogViews(CatalogViews, SQLiteTrackingRecorder):
     """The read models in the SQLite file, next to the events."""
 
@@ -554,6 +635,18 @@ def _result_change(e: JobResult.Event) -> tuple[str, tuple[Any, ...]]:
     if isinstance(e, JobResult.ResultFinished):
         return _FINISH_RESULT, (e.status, when, json.dumps(e.data), rid)
     raise TypeError(f"no projection for {type(e).__qualname__}")
+
+
+def _storable_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row whose text every database keeps: events written before text was checked at the
+    boundary may hold a NUL or a lone surrogate, and one such value must never wedge the views."""
+    return tuple(storable(value)[0] if isinstance(value, str) else value for value in row)
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Slices small enough for one ``IN (...)`` on every database."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _grouped(changes: Iterable[tuple[str, tuple[Any, ...]]]) -> Iterable[tuple[str, list[tuple[Any, ...]]]]:

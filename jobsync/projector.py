@@ -7,15 +7,16 @@ serve any read model that implements the port, in SQL or in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Notification
 
+from jobsync.domain.errors import ProjectionError
 from jobsync.domain.job import Job
 from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source
@@ -67,37 +68,55 @@ def catch_up(
     """
     applied = 0
     position = views.position()
+    limit = BATCH_SIZE
     while stop is None or position < stop:
         notifications = app.recorder.select_notifications(
-            start=position, limit=BATCH_SIZE, stop=stop, inclusive_of_start=False
+            start=position, limit=limit, stop=stop, inclusive_of_start=False
         )
         if not notifications:
             break
-        states: dict[UUID, Any] = {}
-        events: list[Aggregate.Event] = []
-        for notification in notifications:
-            domain_event = cast("Aggregate.Event", app.mapper.to_domain_event(notification))
-            events.append(domain_event)
-            if isinstance(domain_event, JobResult.Event):
-                continue
-            aggregate_id = domain_event.originator_id
-            if aggregate_id not in states:
-                before = domain_event.originator_version - 1
-                states[aggregate_id] = (
-                    app.repository.get(aggregate_id, version=before, projector_func=_fold) if before else None
-                )
-            states[aggregate_id] = domain_event.mutate(states[aggregate_id])
         try:
-            views.apply(view_changes(states.values(), events), position, notifications[-1].id)
-        except IntegrityError:
-            # Another process applied these first (its tracking row is ahead): carry on from there.
-            position = views.position()
-            continue
+            _apply_batch(app, views, notifications, position)
+        except Exception as exc:
+            if isinstance(exc, IntegrityError) and views.position() != position:
+                # Another process applied these first (its tracking row is ahead): carry on from there.
+                position = views.position()
+                continue
+            if limit > 1:  # find which event it is: apply the rest one at a time
+                limit = 1
+                continue
+            raise ProjectionError(
+                f"the read models cannot apply event {notifications[0].id} "
+                f"({notifications[0].topic.rpartition('.')[2]} of {notifications[0].originator_id}): "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())}; it is saved, and what is shown "
+                f"stops before it"
+            ) from exc
         position = notifications[-1].id
         applied += len(notifications)
         if progress is not None:
             progress(len(notifications))
     return applied
+
+
+def _apply_batch(
+    app: EventLog, views: CatalogReadModel, notifications: Sequence[Notification], start: int
+) -> None:
+    """Fold the batch's events onto the aggregates' states just before it, and write the rows."""
+    states: dict[UUID, Any] = {}
+    events: list[Aggregate.Event] = []
+    for notification in notifications:
+        domain_event = cast("Aggregate.Event", app.mapper.to_domain_event(notification))
+        events.append(domain_event)
+        if isinstance(domain_event, JobResult.Event):
+            continue
+        aggregate_id = domain_event.originator_id
+        if aggregate_id not in states:
+            before = domain_event.originator_version - 1
+            states[aggregate_id] = (
+                app.repository.get(aggregate_id, version=before, projector_func=_fold) if before else None
+            )
+        states[aggregate_id] = domain_event.mutate(states[aggregate_id])
+    views.apply(view_changes(states.values(), events), start, notifications[-1].id)
 
 
 def _fold(state: Any, events: Iterable[Any]) -> Any:

@@ -134,6 +134,10 @@ class MemoryReadModel:
             if of == source and status == "running"
         ]
 
+    def apply_within(self, cursor: Any, changes: ViewChanges, start: int, position: int) -> bool:
+        """Never called: the in-memory recorder has no transaction to project in (it catches up)."""
+        raise AssertionError("the POPO recorder does not project within a save")
+
     def apply(self, changes: ViewChanges, start: int, position: int) -> None:
         if start != self._position:
             raise IntegrityError(f"position moved past {start}")

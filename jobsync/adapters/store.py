@@ -39,6 +39,8 @@ def store_settings(url: str, environ: Mapping[str, str] | None = None) -> dict[s
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(db_file),
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
+            # Saves write the read models in their own transaction (projections.py).
+            "APPLICATION_RECORDER_TOPIC": "jobsync.projections:ProjectingSQLiteRecorder",
         }
     if url.startswith(("postgresql://", "postgres://")):
         return _postgres_settings(url, environ if environ is not None else os.environ)

@@ -71,6 +71,14 @@ class StoreError(JobSyncError):
     """The event store could not be opened or written."""
 
 
+class ProjectionError(StoreError):
+    """An event is saved but the read models cannot apply it; what they show stops before it."""
+
+
+class ReadModelBehindWarning(UserWarning):
+    """What is shown may miss the newest events (the read models could not apply them)."""
+
+
 class ConfigError(JobSyncError):
     """The configuration file is missing, malformed or holds a bad value."""
 
