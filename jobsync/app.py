@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -58,7 +60,7 @@ from jobsync.ports import (
     SourceReader,
     SummaryStore,
 )
-from jobsync.projector import catch_up, view_changes
+from jobsync.projector import BATCH_SIZE, catch_up, view_changes
 from jobsync.spec import SourceSpec
 
 register_moved_topics()
@@ -67,6 +69,11 @@ register_moved_topics()
 SNAPSHOT_INTERVAL = 200
 #: How often a use case reloads and re-applies after another writer got there first.
 MAX_ATTEMPTS = 5
+#: Workers logging into one result race all the time, and each append is small: retried until it
+#: lands (the waits alone add up to about a minute), so a worker relaying output never fails on it.
+MAX_LOG_ATTEMPTS = 1000
+#: The longest wait between two attempts.
+MAX_BACKOFF_SECONDS = 0.05
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -171,6 +178,25 @@ class _SourceFiles:
         }
 
 
+@dataclass
+class _PlannedChange:
+    """A job a sync changes: what the plan asked of it, what came of it, and its unsaved events."""
+
+    job: Job
+    asked: tuple[Any, ...]
+    outcome: str
+    events: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.events = list(self.job.pending_events)
+
+    def restored(self) -> _PlannedChange:
+        """The same change, its events pending again after a save that lost a race collected them."""
+        if not self.job.pending_events:
+            self.job.pending_events.extend(self.events)
+        return self
+
+
 class JobCatalogApp(Application[UUID]):
     """The event-sourced catalog: sources, jobs and results, rebuilt from the log.
 
@@ -250,6 +276,7 @@ class JobCatalogApp(Application[UUID]):
             registration=files.registration,
         )
         found = _merged_problems(discovery, files, spec)
+        unsaved: dict[UUID, _PlannedChange] = {}
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 source = self._source_for(spec, actor)
@@ -261,15 +288,23 @@ class JobCatalogApp(Application[UUID]):
                     self.save_and_project(self._finished_sync_result(result_id, summary, actor))
                     return summary
             self.catch_up()
+            planned_at = self.views.position()
             rows = self.views.source_rows(spec.name, discovery.scope)
             plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
-            summary, jobs = self._apply_plan(source, plan, snapshot.commit, actor)
+            summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, unsaved)
             summary.problems = sorted([*found, *plan.problems], key=_problem_order)
             summary.result = result_id
             source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
+            jobs = [change.job for change in changes]
             try:
                 self.save_and_project(source, *jobs, self._finished_sync_result(result_id, summary, actor))
             except IntegrityError:
+                # Lost a race (an operator's edit, a name taken): only the jobs changed since the
+                # plan are loaded again; the others keep the changes just made, to be saved as they are.
+                moved = self._changed_since(planned_at)
+                unsaved = {
+                    change.job.id: change.restored() for change in changes if change.job.id not in moved
+                }
                 continue
             self.summaries.save(
                 spec.name,
@@ -364,11 +399,20 @@ class JobCatalogApp(Application[UUID]):
         )
 
     def _apply_plan(
-        self, source: Source, plan: SyncPlan, commit: str, actor: str
-    ) -> tuple[SyncSummary, list[Job]]:
-        """The plan as job events, not yet saved; each job decides what a change means for it."""
+        self,
+        source: Source,
+        plan: SyncPlan,
+        commit: str,
+        actor: str,
+        unsaved: Mapping[UUID, _PlannedChange],
+    ) -> tuple[SyncSummary, list[_PlannedChange]]:
+        """The plan as job events, not yet saved; each job decides what a change means for it.
+
+        ``unsaved`` holds the jobs of an attempt that lost a race and have not changed since: when
+        the new plan asks the same of one, its changes are reused instead of loading it again.
+        """
         summary = SyncSummary(source=source.name, commit=commit)
-        jobs: list[Job] = []
+        changes: list[_PlannedChange] = []
         for new in plan.new:
             job = Job(
                 source=source.name,
@@ -379,21 +423,45 @@ class JobCatalogApp(Application[UUID]):
                 actor=actor,
             )
             summary.added.append(job.ref)
-            jobs.append(job)
+            changes.append(_PlannedChange(job, ("new",), "added"))
         for ident, facts in plan.refreshed:
-            job = self.get_job(ident)
-            outcome = job.sync_facts(facts, commit, actor=actor)
-            if outcome is not None:
-                (summary.reinstalled if outcome == "reinstalled" else summary.changed).append(job.ref)
-                jobs.append(job)
+            change = unsaved.get(ident)
+            if change is None or change.asked != ("refresh", facts):
+                job = self.get_job(ident)
+                outcome = job.sync_facts(facts, commit, actor=actor)
+                change = _PlannedChange(job, ("refresh", facts), outcome) if outcome is not None else None
+            if change is not None:
+                (summary.reinstalled if change.outcome == "reinstalled" else summary.changed).append(
+                    change.job.ref
+                )
+                changes.append(change)
         for ident, reason in plan.uninstalled:
-            job = self.get_job(ident)
-            if job.uninstall(commit, actor=actor, reason=reason):
-                summary.uninstalled.append(job.ref)
-                jobs.append(job)
+            change = unsaved.get(ident)
+            if change is None or change.asked != ("uninstall", reason):
+                job = self.get_job(ident)
+                change = (
+                    _PlannedChange(job, ("uninstall", reason), "uninstalled")
+                    if job.uninstall(commit, actor=actor, reason=reason)
+                    else None
+                )
+            if change is not None:
+                summary.uninstalled.append(change.job.ref)
+                changes.append(change)
         for refs in (summary.added, summary.changed, summary.reinstalled, summary.uninstalled):
             refs.sort()
-        return summary, jobs
+        return summary, changes
+
+    def _changed_since(self, position: int) -> set[UUID]:
+        """The aggregates with events after ``position`` in the log."""
+        moved: set[UUID] = set()
+        while True:
+            notifications = self.recorder.select_notifications(
+                start=position, limit=BATCH_SIZE, inclusive_of_start=False
+            )
+            if not notifications:
+                return moved
+            moved.update(UUID(str(n.originator_id)) for n in notifications)
+            position = notifications[-1].id
 
     @contextmanager
     def _recording_failure(self, name: str, result_id: UUID, actor: str) -> Iterator[None]:
@@ -526,11 +594,18 @@ class JobCatalogApp(Application[UUID]):
                 result.log(entry, actor=actor)
             return True
 
-        self._change(ident, JobResult, append)
+        self._change(ident, JobResult, append, attempts=MAX_LOG_ATTEMPTS)
 
-    def _change(self, ident: UUID, kind: type[A], change: Callable[[A], bool]) -> bool:
-        """Load, change, save; on a version conflict reload and re-apply (bounded), never overwrite."""
-        for _ in range(MAX_ATTEMPTS):
+    def _change(
+        self, ident: UUID, kind: type[A], change: Callable[[A], bool], attempts: int = MAX_ATTEMPTS
+    ) -> bool:
+        """Load, change, save; on a version conflict reload and re-apply (bounded), never overwrite.
+
+        Between attempts a short random wait (growing, capped) lets racing writers take turns.
+        """
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
             aggregate: Aggregate = self.repository.get(ident)
             if not isinstance(aggregate, kind):
                 raise JobSyncError(f"{ident} is not a {kind.__name__}")
@@ -542,9 +617,7 @@ class JobCatalogApp(Application[UUID]):
                 continue
             return True
         what = aggregate.ref if isinstance(aggregate, Job) else f"result {ident}"
-        raise ConflictError(
-            f"{what} kept changing while this change was made ({MAX_ATTEMPTS} tries); try again"
-        )
+        raise ConflictError(f"{what} kept changing while this change was made ({attempts} tries); try again")
 
     def _check_name_free(self, job: Job, name: str) -> None:
         self.catch_up()

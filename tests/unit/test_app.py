@@ -192,6 +192,35 @@ class TestSync:
         saved = app.get_job(ident)
         assert saved.enabled and saved.value("description") == "from source"
 
+    def test_a_sync_that_loses_a_race_loads_again_only_the_jobs_that_changed(
+        self, app: JobCatalogApp, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An operator edit between the sync's load of a job and its save: the sync saves at its
+        second attempt, loading only the edited job again; both changes are kept."""
+        reader = DictReader({f"jobs/m{n}.py": module(job_text(f"J{n}", "old")) for n in range(20)})
+        app.resync_source(SPEC, reader, "alice")
+        for n in range(20):
+            reader.files[f"jobs/m{n}.py"] = module(job_text(f"J{n}", "new"))
+        edited = job_id("ops", "jobs.m0", "J0")  # the first the plan loads (keys are sorted)
+        loads: list[UUID] = []
+        load = app.get_job
+
+        def get_job_while_an_operator_edits(ident: UUID) -> Job:
+            loads.append(ident)
+            if len(loads) == 10:  # J0 is loaded and changed by now; its stored version moves on
+                app.override_field(edited, "grouping", "pinned", "bob")
+            return load(ident)
+
+        monkeypatch.setattr(app, "get_job", get_job_while_an_operator_edits)
+        summary = app.resync_source(SPEC, reader, "alice")
+        assert len(summary.changed) == 20
+        assert sorted(loads) == sorted([job_id("ops", f"jobs.m{n}", f"J{n}") for n in range(20)] + [edited])
+        saved = load(edited)
+        assert saved.value("description") == "new" and saved.value("grouping") == "pinned"
+        assert all(
+            load(job_id("ops", f"jobs.m{n}", f"J{n}")).value("description") == "new" for n in range(20)
+        )
+
     def test_a_configured_source_that_moved_is_relocated(self, app: JobCatalogApp) -> None:
         """The config's word on a source's location wins: a changed URL relocates it."""
         reader = DictReader({"jobs/a.py": module(job_text("A"))})
