@@ -71,6 +71,10 @@ class StoreError(JobSyncError):
     """The event store could not be opened or written."""
 
 
+class IncompleteCopyError(StoreError):
+    """The store holds a copy ``store migrate`` has not finished: only resuming or dropping it is allowed."""
+
+
 class ConfigError(JobSyncError):
     """The configuration file is missing, malformed or holds a bad value."""
 
