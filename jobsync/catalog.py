@@ -122,7 +122,12 @@ class Catalog:
         except OSError as exc:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
-        app, scratch = open_app(url, SQLiteSummaryStore(state / "summaries.db"))
+        summaries = SQLiteSummaryStore(state / "summaries.db")
+        try:
+            app, scratch = open_app(url, summaries)
+        except BaseException:  # a refused store (an incomplete copy, a wrong password) leaves nothing open
+            summaries.close()
+            raise
         catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url)
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
