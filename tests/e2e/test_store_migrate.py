@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from jobsync import Catalog, LogEntry, StoreError
+from jobsync import Catalog, IncompleteCopyError, LogEntry, StoreError
+from jobsync.adapters.copy_marker import CopyMarker, write_marker
 from jobsync.adapters.store import redact_password
+from jobsync.migrate import copy_store
 from tests.concurrency import PATIENCE, ROOT, child_env, kill_group
 from tests.e2e.test_cli import JOBS
 from tests.helpers import Cli, GitRepo, assert_one_line_error
@@ -150,3 +152,25 @@ class TestKilledMigration:
         kill_migrate_midway(url, store_url)
         done = migrate(store_url, f"sqlite:///{tmp_path / 'onward.db'}")
         assert_one_line_error(done, 1, "holds an incomplete copy from")
+
+
+class TestInterruptedVerification:
+    """A copy stopped after its last batch (while snapshotting or verifying) still carries its marker."""
+
+    def test_rerun_finishes_a_copy_whose_events_were_all_copied(
+        self, tmp_path: Path, source: tuple[str, int], store_url: str
+    ) -> None:
+        """The re-run copies nothing more, tolerates the snapshots already taken, verifies and unmarks."""
+        url, total = source
+        first = copy_store(url, store_url)
+        assert first.snapshots >= 1  # the run's 3,000 log entries make a long aggregate
+        with Catalog.open(store=store_url, state_dir=tmp_path / "check") as copy:
+            assert copy.replay(verify=True).ok
+            copy_app = copy._app
+            write_marker(copy_app.recorder, CopyMarker(url, total))  # as if killed before unmarking
+        with pytest.raises(IncompleteCopyError, match=rf"\({total} of {total} events\)"):
+            Catalog.open(store=store_url, state_dir=tmp_path / "check")
+        again = copy_store(url, store_url)
+        assert (again.events, again.resumed_after, again.snapshots) == (total, total, first.snapshots)
+        with Catalog.open(store=store_url, state_dir=tmp_path / "check") as copy:
+            assert copy.event_count() >= total and copy.replay(verify=True).ok
