@@ -34,7 +34,7 @@ def read_marker(recorder: ApplicationRecorder) -> CopyMarker | None:
     """The store's marker, or None for a store no copy is under way into."""
     sql = _Sql.of(recorder)
     with sql.transaction(commit=False) as cursor:
-        cursor.execute(sql.exists)
+        cursor.execute(sql.exists, (sql.exists_arg,))
         if not cursor.fetchone()["present"]:
             return None
         cursor.execute(f"SELECT source, total FROM {sql.marker}")
@@ -102,6 +102,7 @@ class _Sql:
     events: str
     mark: str
     exists: str
+    exists_arg: str
 
     @classmethod
     def of(cls, recorder: ApplicationRecorder) -> _Sql:
@@ -111,7 +112,8 @@ class _Sql:
                 MARKER_TABLE,
                 recorder.events_table_name,
                 "?",
-                f"SELECT COUNT(*) AS present FROM sqlite_master WHERE type = 'table' AND name = '{MARKER_TABLE}'",
+                "SELECT COUNT(*) AS present FROM sqlite_master WHERE type = 'table' AND name = ?",
+                MARKER_TABLE,
             )
         from eventsourcing.postgres import PostgresApplicationRecorder  # only a PostgreSQL store gets here
 
@@ -123,5 +125,6 @@ class _Sql:
             marker,
             f'"{schema}"."{recorder.events_table_name}"',
             "%s",
-            f"SELECT to_regclass('{marker}') IS NOT NULL AS present",
+            "SELECT to_regclass(%s) IS NOT NULL AS present",
+            marker,
         )
