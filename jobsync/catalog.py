@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
+from jobsync.adapters.copy_marker import incomplete_copy_error, read_marker, stored_event_count
 from jobsync.adapters.processes import LocalProcesses
 from jobsync.adapters.store import default_store_url, opening, read_models, redact_password, store_settings
 from jobsync.adapters.summaries import SQLiteSummaryStore
@@ -121,7 +122,12 @@ class Catalog:
         except OSError as exc:
             raise StoreError(f"cannot create state folder {state}: {exc.strerror}") from None
         url = store or default_store_url(state)
-        app, scratch = open_app(url, SQLiteSummaryStore(state / "summaries.db"))
+        summaries = SQLiteSummaryStore(state / "summaries.db")
+        try:
+            app, scratch = open_app(url, summaries)
+        except BaseException:  # a refused store (an incomplete copy, a wrong password) leaves nothing open
+            summaries.close()
+            raise
         catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url)
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
@@ -451,8 +457,14 @@ class Catalog:
         return True
 
 
-def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable[[], CatalogViews]]:
-    """The application on the store at ``url``, with read models in its SQL, and replay's scratch maker."""
+def open_app(
+    url: str, summaries: SummaryStore, *, resuming_copy: bool = False
+) -> tuple[JobCatalogApp, Callable[[], CatalogViews]]:
+    """The application on the store at ``url``, with read models in its SQL, and replay's scratch maker.
+
+    A store ``store migrate`` has not finished copying into is refused (IncompleteCopyError), unless
+    ``resuming_copy``: only the copy itself may open it.
+    """
     settings = store_settings(url)
     live, scratch = read_models(settings)
     try:
@@ -460,6 +472,11 @@ def open_app(url: str, summaries: SummaryStore) -> tuple[JobCatalogApp, Callable
             app = JobCatalogApp(
                 env=settings, read_model=live, summaries=summaries, processes=LocalProcesses()
             )
+        marker = None if resuming_copy else read_marker(app.recorder)
+        if marker is not None:
+            refusal = incomplete_copy_error(url, settings, marker, stored_event_count(app.recorder))
+            app.close()
+            raise refusal
     except StoreError:
         raise
     except (PersistenceError, OSError, sqlite3.Error) as exc:

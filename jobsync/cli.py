@@ -9,7 +9,8 @@ import sqlite3
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from enum import IntEnum
@@ -594,22 +595,48 @@ def store() -> None:
 @store.command("migrate")
 @click.argument("source_url", metavar="SOURCE_URL")
 @click.argument("target_url", metavar="TARGET_URL")
-def store_migrate(source_url: str, target_url: str) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Events copied per transaction (default 2000); a killed copy resumes after the last whole batch.",
+)
+def store_migrate(source_url: str, target_url: str, batch_size: int | None) -> None:
     """Copy the whole log from SOURCE_URL into the empty store TARGET_URL, then verify the copy.
 
     Typically sqlite:///var/lib/jobsync/jobsync.db to postgresql://user@host/db, once, with the
-    daemons stopped; point the config's store at the target afterwards.
+    daemons stopped; point the config's store at the target afterwards. Until the copy is
+    verified the target is marked incomplete and refused by every other command; running the
+    same migration again resumes it.
     """
-    from jobsync.migrate import copy_store
+    from jobsync.migrate import COPY_BATCH, copy_store
 
-    report = copy_store(source_url, target_url)
+    with _copy_progress() as show:
+        report = copy_store(source_url, target_url, show, batch_size or COPY_BATCH)
+    resumed = (
+        f", resuming an interrupted copy after event {report.resumed_after}" if report.resumed_after else ""
+    )
     click.echo(
         f"copied {report.events} events ({report.jobs} jobs, {report.snapshots} snapshots) "
-        f"in {report.seconds:.1f}s; counts, read models and catalogs verified"
+        f"in {report.seconds:.1f}s{resumed}; counts, read models and catalogs verified"
     )
 
 
 store.add_command(store_migrate, "copy")
+
+
+@contextmanager
+def _copy_progress() -> Iterator[Callable[[int, int], None]]:
+    """A bar at a terminal; elsewhere (a log, a script) a line a batch, so a long copy shows how far it is."""
+    if not sys.stderr.isatty():
+        yield lambda copied, total: click.echo(f"copied {copied} of {total} events", err=True)
+        return
+    with click.progressbar(length=0, label="copying", file=sys.stderr) as bar:
+
+        def show(copied: int, total: int) -> None:
+            bar.length = total
+            bar.update(copied - bar.pos)
+
+        yield show
 
 
 # -- config -------------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ class ReadModelBehindWarning(UserWarning):
     """What is shown may miss the newest events (the read models could not apply them)."""
 
 
+class IncompleteCopyError(StoreError):
+    """The store holds a copy ``store migrate`` has not finished: only resuming or dropping it is allowed."""
+
+
 class ConfigError(JobSyncError):
     """The configuration file is missing, malformed or holds a bad value."""
 
