@@ -86,7 +86,10 @@ class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema = datastore.schema
-        self._setup_names(lambda table: f'"{schema}"."{table}"', f'"{schema}"."{self.tracking_table_name}"')
+        self._setup_names(
+            lambda table: f"{_quoted(schema)}.{_quoted(table)}",
+            f"{_quoted(schema)}.{_quoted(self.tracking_table_name)}",
+        )
 
     def sql(self, statement: str) -> str:
         return super().sql(statement).replace("?", "%s")
@@ -94,6 +97,11 @@ class PostgresCatalogViews(CatalogViews, PostgresTrackingRecorder):
     def create_table(self) -> None:
         super().create_table()  # the tracking table first: a schema change clears its row
         self.create_views()
+
+
+def _quoted(name: str) -> str:
+    """An SQL identifier, quoted (store settings only allow plain names; this is the second guard)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 class PostgresScratchViews(PostgresCatalogViews):

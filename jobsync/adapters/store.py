@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,10 @@ _PG_OPTIONS = {
 }
 
 
+#: A schema name every layer takes as it is: eventsourcing looks its types up by the unquoted name.
+_PLAIN_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
 def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     """``postgresql://user[:password]@host[:port]/db?schema=s&pool_size=n&password_file=f``.
 
@@ -65,7 +70,7 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     eventsourcing's database functions (its default insert path hangs on saves of ~2,500 events).
     """
     parts = urlsplit(url)
-    options = parse_qs(parts.query)
+    options = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(options) - set(_PG_OPTIONS) - {"password_file"})
     if unknown:
         raise StoreError(
@@ -95,6 +100,10 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     for key, setting in _PG_OPTIONS.items():
         if key in options:
             value = options[key][-1]
+            if key == "schema" and not _PLAIN_SCHEMA.fullmatch(value):
+                raise StoreError(
+                    f"store URL option schema must be a plain lower-case name (letters, digits, _), not {value!r}"
+                )
             if key != "schema" and not value.isdigit():
                 raise StoreError(f"store URL option {key} must be a whole number, not {value!r}")
             settings[setting] = value
@@ -143,6 +152,7 @@ def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
             db_file.chmod(0o600)
         return
     import psycopg
+    from psycopg.sql import SQL, Identifier
 
     try:
         connection = psycopg.connect(
@@ -167,6 +177,17 @@ def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
     with connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:
+            schema = settings.get("POSTGRES_SCHEMA", "public")
+            if (
+                connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+                is None
+            ):
+                try:
+                    connection.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+                except psycopg.Error as exc:
+                    raise StoreError(
+                        f"cannot create schema {schema!r} in {redact_password(url)}: {' '.join(str(exc).split())}"
+                    ) from None
             yield
         finally:
             connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
