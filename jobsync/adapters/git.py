@@ -12,9 +12,10 @@ import stat
 import struct
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from dulwich.client import (
@@ -37,8 +38,9 @@ from dulwich.errors import (
     ObjectMissing,
     WrongObjectException,
 )
-from dulwich.object_store import iter_tree_contents
+from dulwich.object_store import DiskObjectStore, iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree, TreeEntry
+from dulwich.pack import DELTA_TYPES, OFS_DELTA, take_msb_bytes_at
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -71,6 +73,89 @@ _STORE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     IndexError,
 )
+
+
+#: Bytes read where an object starts to learn its size: the pack entry header, a delta's base, and
+#: enough of the zlib stream to inflate a delta's own size header (a Huffman table takes a few hundred).
+_HEADER_BYTES = 1024
+
+
+def _varint(groups: Sequence[int]) -> int:
+    """A size as git writes it in pack and delta headers: little-endian groups of 7 bits."""
+    return sum((byte & 0x7F) << (7 * i) for i, byte in enumerate(groups))
+
+
+def _pack_entry_size(head: bytes, id_length: int) -> int:
+    """The inflated size of the pack entry that ``head`` starts, inflating at most 20 bytes of it.
+
+    A whole object's header holds its size; a delta's holds the delta's size, and the size of the
+    object it makes is the second number of the delta's own header, the first bytes it inflates to.
+    """
+    header, position, _ = take_msb_bytes_at(head, 0)
+    size = (header[0] & 0x0F) | (_varint(header[1:]) << 4)
+    kind = (header[0] >> 4) & 0x07
+    if kind not in DELTA_TYPES:
+        return size
+    if kind == OFS_DELTA:
+        _, position, _ = take_msb_bytes_at(head, position)
+    else:
+        position += id_length
+    delta = zlib.decompressobj().decompress(head[position:], 20)
+    _, position, _ = take_msb_bytes_at(delta, 0)  # the size of the base the delta applies to
+    target, _, _ = take_msb_bytes_at(delta, position)
+    return _varint(target)
+
+
+def _loose_size(head: bytes) -> int:
+    """The size in a loose object's header (``blob 1234\\0``), the first bytes it inflates to."""
+    header = zlib.decompressobj().decompress(head, 64).partition(b"\0")[0]
+    return int(header.partition(b" ")[2])
+
+
+class _BlobSizes:
+    """Blob sizes read from object headers, never from inflated contents; each pack is opened once.
+
+    dulwich reads only whole objects (a pack entry is inflated to its end even when only its
+    header is asked for), so a 500 MB blob of spaces would cost 500 MB to learn it is too big.
+    """
+
+    def __init__(self, store: object) -> None:
+        self._store = store if isinstance(store, DiskObjectStore) else None
+        self._files = ExitStack()
+        self._opened: dict[Path, BinaryIO] = {}
+
+    def __enter__(self) -> _BlobSizes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._files.close()
+
+    def __call__(self, sha: ObjectID) -> int | None:
+        """The size of blob ``sha``, or None when its header cannot be found or read (reading will tell)."""
+        store = self._store
+        if store is None:
+            return None
+        try:
+            for pack in store.packs:
+                try:
+                    offset = pack.index.object_offset(sha)
+                except KeyError:
+                    continue
+                head = self._read(Path(pack.data.path), offset)
+                return _pack_entry_size(head, store.object_format.oid_length)
+            hex_sha = sha.decode("ascii")
+            return _loose_size(self._read(Path(store.path, hex_sha[:2], hex_sha[2:]), 0))
+        except OSError:
+            return None
+        except _STORE_ERRORS:
+            return None
+
+    def _read(self, path: Path, offset: int) -> bytes:
+        opened = self._opened.get(path)
+        if opened is None:
+            opened = self._opened[path] = self._files.enter_context(path.open("rb", buffering=0))
+        opened.seek(offset)
+        return opened.read(_HEADER_BYTES)
 
 
 @dataclass(frozen=True)
@@ -359,13 +444,12 @@ class Mirror:
         return self._fetch_into_mirror(client, remote_path, target, depth=1)
 
     def files(self, commit: str) -> list[FileEntry]:
-        """Every regular file of ``commit``, read from the object store (no checkout)."""
-        with self._reading() as repo:
+        """Every regular file of ``commit`` with its size, read from the object store (no checkout, no blob inflated)."""
+        with self._reading() as repo, _BlobSizes(repo.object_store) as size_of:
             tree = self._commit(repo, commit).tree
-            store = repo.object_store
             return [
-                FileEntry(_path(entry.path), entry.sha.decode("ascii"))
-                for entry in iter_tree_contents(store, tree)
+                FileEntry(_path(entry.path), entry.sha.decode("ascii"), size_of(entry.sha))
+                for entry in iter_tree_contents(repo.object_store, tree)
                 if _is_regular(entry)
             ]
 
@@ -378,18 +462,19 @@ class Mirror:
             ]
 
     def changes(self, old_commit: str, new_commit: str) -> list[Change]:
-        """Regular files that differ between two commits, and symbolic links that appeared.
+        """Regular files that differ between two commits (with their sizes), and symbolic links that appeared.
 
         Renames come as a delete and an add; a file that became a link is gone, and the link is new.
         """
-        with self._reading() as repo:
+        with self._reading() as repo, _BlobSizes(repo.object_store) as size_of:
             old_tree = self._commit(repo, old_commit).tree
             new_tree = self._commit(repo, new_commit).tree
             result: list[Change] = []
             for change in tree_changes(repo.object_store, old_tree, new_tree):
                 if _is_regular(change.new):
                     assert change.new is not None
-                    result.append(Change(_path(change.new.path), change.new.sha.decode("ascii")))
+                    sha = change.new.sha
+                    result.append(Change(_path(change.new.path), sha.decode("ascii"), size=size_of(sha)))
                 elif _is_link(change.new):
                     assert change.new is not None
                     result.append(Change(_path(change.new.path), None, link=True))
