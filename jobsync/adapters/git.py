@@ -38,6 +38,7 @@ from dulwich.errors import (
     ObjectMissing,
     WrongObjectException,
 )
+from dulwich.file import FileLocked
 from dulwich.object_store import DiskObjectStore, iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree, TreeEntry
 from dulwich.pack import DELTA_TYPES, OFS_DELTA, take_msb_bytes_at
@@ -185,6 +186,13 @@ class _CorruptMirrorError(Exception):
     """The local mirror cannot be used as it is; deleting and re-cloning it may help."""
 
 
+class _RemoteBrokenError(Exception):
+    """The remote's list of refs could not be read: its answer (or repository) is broken, not the mirror.
+
+    Nothing of the mirror is read before that list makes sense, so wiping the mirror cannot help.
+    """
+
+
 def ssh_command(options: RemoteOptions) -> str:
     """The system ssh, never prompting, checking host keys strictly, with the configured key and known hosts."""
     seconds = max(1, math.ceil(options.timeout))
@@ -240,12 +248,23 @@ def _classify(exc: BaseException, url: str, secrets: Sequence[str] = ()) -> GitE
 
     Reasons: AuthenticationFailed (401/403, ssh refused the key or the host key), NotFound (404,
     no repository at the path), Timeout (connect or read timed out), Unreachable (refused, DNS,
-    TLS, any other HTTP status such as 500), BadRef (raised by the fetch itself), Corrupt.
+    TLS, any other HTTP status such as 500, an answer that is not Git), BadRef (raised by the fetch
+    itself), Busy (another process holds a lock in the mirror), Corrupt.
     """
     if isinstance(exc, GitError):
         return exc
     where = redact_url(url)
     detail = _detail(exc, secrets)
+    if isinstance(exc, FileLocked):
+        return GitError(
+            "Busy",
+            f"cannot update the mirror of {where}: {os.fsdecode(exc.lockfilename)} is held by another process;"
+            " the next sync tries again",
+        )
+    if isinstance(exc, _RemoteBrokenError):
+        if url_transport(url) == "local":
+            return GitError("Corrupt", f"cannot fetch {where}: the repository there is damaged ({detail})")
+        return GitError("Unreachable", f"cannot fetch {where}: the answer is not Git's ({detail})")
     if isinstance(exc, _CorruptMirrorError):
         return GitError("Corrupt", f"mirror of {where} is corrupt even after a fresh clone: {detail}")
     if isinstance(exc, (HTTPUnauthorized, HTTPProxyUnauthorized)):
@@ -580,7 +599,11 @@ class Mirror:
             store = repo.object_store
             pinned = _object_id(target.name) if target.kind == "commit" else None
 
+            answered = False  # whether the remote's refs made sense: until then, nothing read the mirror
+
             def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+                nonlocal answered
+                answered = True
                 if target.kind == "commit":
                     # A bare sha cannot be asked for everywhere: bring every branch and tag, then look.
                     if pinned is None or pinned in store:
@@ -599,6 +622,8 @@ class Mirror:
             except _STORE_ERRORS as exc:
                 if isinstance(exc, NotGitRepository):
                     raise
+                if not answered:  # a captive portal's page, a damaged remote repository: not the mirror
+                    raise _RemoteBrokenError(str(exc)) from None
                 raise _CorruptMirrorError(_detail(exc)) from None
             refs = {name: sha for name, sha in result.refs.items() if sha is not None}
             if target.kind == "commit":

@@ -304,8 +304,11 @@ class TestCorruptMirror:
         assert fetched.commit == source.git("rev-parse", "HEAD")
         assert {entry.path for entry in mirror.files(fetched.commit)} == {"README.md", "jobs/a.py"}
 
-    def test_broken_source_is_corrupt_after_one_reclone(self, source: GitRepo, mirror: Mirror) -> None:
-        """When the source itself serves broken objects, a fresh clone fails too and Corrupt is raised."""
+    def test_broken_source_is_corrupt_and_the_mirror_is_kept(self, source: GitRepo, mirror: Mirror) -> None:
+        """When the source itself holds broken objects, Corrupt names the source, and the mirror is not wiped."""
+        synced = mirror.fetch().commit
+        source.write("jobs/b.py", "print('b')\n")
+        source.commit("second")
         for loose in (source.path / ".git" / "objects").glob("??/*"):
             loose.chmod(0o644)
             loose.write_bytes(b"garbage")
@@ -314,7 +317,8 @@ class TestCorruptMirror:
             mirror.fetch()
 
         assert caught.value.reason == "Corrupt"
-        assert str(caught.value).startswith(f"mirror of {source.url} is corrupt even after a fresh clone: ")
+        assert str(caught.value).startswith(f"cannot fetch {source.url}: the repository there is damaged (")
+        assert mirror.has_commit(synced)
 
     def test_mirror_path_holding_no_repository_is_replaced(self, source: GitRepo, mirror: Mirror) -> None:
         """A folder at the mirror path that is not a repository is replaced by a fresh mirror."""
