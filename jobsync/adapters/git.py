@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from dulwich.client import (
@@ -113,6 +112,15 @@ def _loose_size(head: bytes) -> int:
     return int(header.partition(b" ")[2])
 
 
+def _head_of(path: str) -> bytes:
+    """The first bytes of a loose object's file (opened and closed here: there may be thousands)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(descriptor, _HEADER_BYTES, 0)
+    finally:
+        os.close(descriptor)
+
+
 class _BlobSizes:
     """Blob sizes read from object headers, never from inflated contents; each pack is opened once.
 
@@ -122,8 +130,9 @@ class _BlobSizes:
 
     def __init__(self, store: object) -> None:
         self._store = store if isinstance(store, DiskObjectStore) else None
+        self._packs = self._store.packs if self._store is not None else []  # each call lists the folder
         self._files = ExitStack()
-        self._opened: dict[Path, BinaryIO] = {}
+        self._opened: dict[str, int] = {}  # path -> file descriptor
 
     def __enter__(self) -> _BlobSizes:
         return self
@@ -137,26 +146,27 @@ class _BlobSizes:
         if store is None:
             return None
         try:
-            for pack in store.packs:
+            for pack in self._packs:
                 try:
                     offset = pack.index.object_offset(sha)
                 except KeyError:
                     continue
-                head = self._read(Path(pack.data.path), offset)
+                head = self._read(os.fspath(pack.data.path), offset)
                 return _pack_entry_size(head, store.object_format.oid_length)
             hex_sha = sha.decode("ascii")
-            return _loose_size(self._read(Path(store.path, hex_sha[:2], hex_sha[2:]), 0))
+            return _loose_size(_head_of(f"{os.fspath(store.path)}/{hex_sha[:2]}/{hex_sha[2:]}"))
         except OSError:
             return None
         except _STORE_ERRORS:
             return None
 
-    def _read(self, path: Path, offset: int) -> bytes:
-        opened = self._opened.get(path)
-        if opened is None:
-            opened = self._opened[path] = self._files.enter_context(path.open("rb", buffering=0))
-        opened.seek(offset)
-        return opened.read(_HEADER_BYTES)
+    def _read(self, path: str, offset: int) -> bytes:
+        """The first bytes at ``offset`` of a pack, kept open for the next lookup."""
+        descriptor = self._opened.get(path)
+        if descriptor is None:
+            descriptor = self._opened[path] = os.open(path, os.O_RDONLY)
+            self._files.callback(os.close, descriptor)
+        return os.pread(descriptor, _HEADER_BYTES, offset)
 
 
 @dataclass(frozen=True)
