@@ -105,6 +105,16 @@ def fetch_error(spec: SourceSpec, state_dir: Path) -> SourceReadError:
     return caught.value
 
 
+def synced_then_moved(
+    server: GitHttpServer, remote: GitRepo, state_dir: Path
+) -> tuple[SourceSpec, str, str, Path]:
+    """Fetch ``remote`` over HTTP, then commit to it: (spec, the fetched commit, the new tip, the mirror)."""
+    spec = spec_for(server.url(remote.path))
+    synced = snapshot(spec, state_dir).commit
+    remote.write("jobs/later.py", "x = 1\n")
+    return spec, synced, remote.commit("later"), state_dir / "mirrors" / f"{source_id('netops')}.git"
+
+
 class TestHttpCredentials:
     def test_basic_auth_from_environment(
         self, server: GitHttpServer, remote: GitRepo, state_dir: Path, monkeypatch: pytest.MonkeyPatch
@@ -363,10 +373,7 @@ class TestHttpFailures:
         self, server: GitHttpServer, remote: GitRepo, state_dir: Path
     ) -> None:
         """A 200 page that is not Git (a captive portal) is the server's fault: the mirror is kept, not re-cloned."""
-        spec = spec_for(server.url(remote.path))
-        synced = snapshot(spec, state_dir).commit
-        remote.write("jobs/later.py", "x = 1\n")
-        remote.commit("later")
+        spec, synced, _, mirror = synced_then_moved(server, remote, state_dir)
         server.gate.garbage = b"<html><body>Please log in to the guest Wi-Fi</body></html>"
         server.gate.seen.clear()
 
@@ -375,17 +382,13 @@ class TestHttpFailures:
         assert error.reason == "Unreachable"
         assert str(error).startswith(f"cannot fetch {server.url(remote.path)}: the answer is not Git's (")
         assert len(server.gate.seen) == 1  # asked once: no wipe and re-clone
-        assert Mirror(state_dir / "mirrors" / f"{source_id('netops')}.git", spec.url).has_commit(synced)
+        assert Mirror(mirror, spec.url).has_commit(synced)
 
     def test_a_ref_locked_by_another_process_is_busy(
         self, server: GitHttpServer, remote: GitRepo, state_dir: Path
     ) -> None:
         """A branch lock taken by another process mid-fetch is Busy, named, and the mirror is kept."""
-        spec = spec_for(server.url(remote.path))
-        synced = snapshot(spec, state_dir).commit
-        remote.write("jobs/later.py", "x = 1\n")
-        tip = remote.commit("later")
-        mirror = state_dir / "mirrors" / f"{source_id('netops')}.git"
+        spec, synced, tip, mirror = synced_then_moved(server, remote, state_dir)
         lock = mirror / "refs" / "heads" / "main.lock"
         server.gate.on_upload = lock.touch  # as `git update-ref` would hold it
 
