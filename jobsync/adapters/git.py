@@ -203,6 +203,14 @@ class _RemoteBrokenError(Exception):
     """
 
 
+class _LooseObjectTooLargeError(Exception):
+    """A local remote stores an object loose that is larger than dulwich inflates (not damage)."""
+
+
+#: What dulwich's zlib.error says when a loose object is over ``core.bigFileThreshold`` (512 MiB).
+_OVER_LOOSE_LIMIT = "decompressed data exceeds maximum size"
+
+
 def ssh_command(options: RemoteOptions) -> str:
     """The system ssh, never prompting, checking host keys strictly, with the configured key and known hosts."""
     seconds = max(1, math.ceil(options.timeout))
@@ -259,7 +267,8 @@ def _classify(exc: BaseException, url: str, secrets: Sequence[str] = ()) -> GitE
     Reasons: AuthenticationFailed (401/403, ssh refused the key or the host key), NotFound (404,
     no repository at the path), Timeout (connect or read timed out), Unreachable (refused, DNS,
     TLS, any other HTTP status such as 500, an answer that is not Git), BadRef (raised by the fetch
-    itself), Busy (another process holds a lock in the mirror), Corrupt.
+    itself), Busy (another process holds a lock in the mirror), TooLarge (a local remote stores a
+    huge object loose, which dulwich refuses to inflate), Corrupt.
     """
     if isinstance(exc, GitError):
         return exc
@@ -275,6 +284,12 @@ def _classify(exc: BaseException, url: str, secrets: Sequence[str] = ()) -> GitE
         if url_transport(url) == "local":
             return GitError("Corrupt", f"cannot fetch {where}: the repository there is damaged ({detail})")
         return GitError("Unreachable", f"cannot fetch {where}: the answer is not Git's ({detail})")
+    if isinstance(exc, _LooseObjectTooLargeError):
+        return GitError(
+            "TooLarge",
+            f"cannot fetch {where}: it stores an object loose that is over the size dulwich inflates"
+            " (core.bigFileThreshold, 512 MiB by default); `git gc` there packs it",
+        )
     if isinstance(exc, _CorruptMirrorError):
         return GitError("Corrupt", f"mirror of {where} is corrupt even after a fresh clone: {detail}")
     if isinstance(exc, (HTTPUnauthorized, HTTPProxyUnauthorized)):
@@ -634,6 +649,8 @@ class Mirror:
                     raise
                 if not answered:  # a captive portal's page, a damaged remote repository: not the mirror
                     raise _RemoteBrokenError(str(exc)) from None
+                if isinstance(exc, zlib.error) and _OVER_LOOSE_LIMIT in str(exc):
+                    raise _LooseObjectTooLargeError(str(exc)) from None  # a fresh clone would fail alike
                 raise _CorruptMirrorError(_detail(exc)) from None
             refs = {name: sha for name, sha in result.refs.items() if sha is not None}
             if target.kind == "commit":

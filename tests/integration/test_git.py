@@ -320,6 +320,22 @@ class TestCorruptMirror:
         assert str(caught.value).startswith(f"cannot fetch {source.url}: the repository there is damaged (")
         assert mirror.has_commit(synced)
 
+    def test_a_loose_object_over_dulwichs_limit_is_too_large_not_corrupt(
+        self, source: GitRepo, mirror: Mirror
+    ) -> None:
+        """A source storing a blob loose over core.bigFileThreshold (dulwich will not inflate it) is TooLarge, once."""
+        synced = mirror.fetch().commit
+        source.write("jobs/big.py", b" " * 2_000_000)
+        source.commit("a big file, loose")
+        source.git("config", "core.bigFileThreshold", "1000000")  # 512 MiB by default: same path, smaller
+
+        with pytest.raises(GitError) as caught:
+            mirror.fetch()
+
+        assert caught.value.reason == "TooLarge"
+        assert "`git gc` there packs it" in str(caught.value)
+        assert mirror.has_commit(synced)  # not wiped and re-cloned
+
     def test_mirror_path_holding_no_repository_is_replaced(self, source: GitRepo, mirror: Mirror) -> None:
         """A folder at the mirror path that is not a repository is replaced by a fresh mirror."""
         mirror.path.mkdir(parents=True)
