@@ -526,6 +526,7 @@ class TestLargeFiles:
         threshold = "1m" if storage == "packed" else "1g"
         repo.git("-c", f"core.bigFileThreshold={threshold}", "-c", "core.looseCompression=1", "add", "-A")
         repo.commit("huge files")
+        assert ("packs: 0" in repo.git("count-objects", "-v")) == (storage == "loose")
         self._assert_skipped_in(tmp_path, repo, 160, [f"jobs/big{n}.py" for n in range(3)])
 
     def test_a_blob_over_dulwichs_loose_limit_is_skipped_not_corrupt(self, tmp_path: Path) -> None:
