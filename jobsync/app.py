@@ -74,6 +74,8 @@ MAX_ATTEMPTS = 5
 MAX_LOG_ATTEMPTS = 1000
 #: The longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 0.05
+#: File contents a sync holds at once: files are read and parsed in batches of at most this many bytes.
+READ_BUDGET = 64 * 1024 * 1024
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -352,11 +354,10 @@ class JobCatalogApp(Application[UUID]):
         # A file whose size the reader knows is over the limit is summarised from its size, unread.
         oversized = {c.path: summarize_oversized(c.path, c.size) for c in wanted if c.size is not None}
         to_parse = [c for c in wanted if c.sha is not None and oversized.get(c.path) is None]
-        contents = snapshot.read_many([c.sha for c in to_parse if c.sha is not None])
-        summaries = summarize_files([(c.path, data) for c, data in zip(to_parse, contents, strict=True)])
         parsed = [
             (module_entry(summary, c.sha), summary)
-            for c, summary in zip(to_parse, summaries, strict=True)
+            for batch in _read_batches(to_parse)
+            for c, summary in zip(batch, _summarize_batch(snapshot, batch), strict=True)
             if c.sha is not None
         ]
         parsed += [
@@ -774,6 +775,31 @@ class _StoredSummaries(Mapping[str, ModuleSummary]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _read_batches(changes: Sequence[Change], budget: int = READ_BUDGET) -> Iterator[list[Change]]:
+    """Consecutive runs of ``changes`` whose sizes add up to at most ``budget`` (one file at least).
+
+    A size the reader does not give counts as nothing: such a reader (a folder) holds what it
+    scanned already.
+    """
+    batch: list[Change] = []
+    held = 0
+    for change in changes:
+        size = change.size or 0
+        if batch and held + size > budget:
+            yield batch
+            batch, held = [], 0
+        batch.append(change)
+        held += size
+    if batch:
+        yield batch
+
+
+def _summarize_batch(snapshot: Snapshot, batch: Sequence[Change]) -> list[ModuleSummary]:
+    """Read and parse one batch; its contents are let go before the next batch is read."""
+    contents = snapshot.read_many([c.sha for c in batch if c.sha is not None])
+    return summarize_files([(c.path, data) for c, data in zip(batch, contents, strict=True)])
 
 
 def _merged_problems(discovery: Discovery, files: _SourceFiles, spec: SourceSpec) -> list[Problem]:

@@ -45,7 +45,7 @@ class Gate:
     """WSGI middleware in front of dulwich.web: checks Basic or Bearer credentials, or fails on purpose.
 
     Change the fields between fetches (a rotated token, a 500, a hang, a redirect to another
-    origin); ``release`` ends hangs.
+    origin, a page that is not Git, something to do when the pack is asked for); ``release`` ends hangs.
     A request in absolute form (``GET http://host/path``) is what an HTTP proxy receives: the gate
     serves it too and records it as proxied.
     """
@@ -56,6 +56,8 @@ class Gate:
     status: int | None = None
     hang: bool = False
     redirect_to: str | None = None
+    garbage: bytes | None = None
+    on_upload: Callable[[], None] | None = None
     release: threading.Event = field(default_factory=threading.Event)
     seen: list[Seen] = field(default_factory=list)
 
@@ -72,6 +74,10 @@ class Gate:
             return _answer(start_response, 503, b"hung\n")
         if self.status is not None:
             return _answer(start_response, self.status, b"failing on purpose\n")
+        if self.garbage is not None:  # a 200 that is not Git: a captive portal, a misrouted proxy
+            return _answer(start_response, 200, self.garbage, [("Content-Type", "text/html")])
+        if self.on_upload is not None and environ["REQUEST_METHOD"] == "POST":
+            self.on_upload()  # what another process does while this fetch is under way
         if self.redirect_to is not None:  # the same path and query at another origin
             query = environ.get("QUERY_STRING")
             location = self.redirect_to + path + (f"?{query}" if query else "")

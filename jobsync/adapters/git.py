@@ -12,7 +12,7 @@ import stat
 import struct
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -37,8 +37,10 @@ from dulwich.errors import (
     ObjectMissing,
     WrongObjectException,
 )
-from dulwich.object_store import iter_tree_contents
+from dulwich.file import FileLocked
+from dulwich.object_store import DiskObjectStore, iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree, TreeEntry
+from dulwich.pack import DELTA_TYPES, OFS_DELTA, take_msb_bytes_at
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -73,6 +75,100 @@ _STORE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: Bytes read where an object starts to learn its size: the pack entry header, a delta's base, and
+#: enough of the zlib stream to inflate a delta's own size header (a Huffman table takes a few hundred).
+_HEADER_BYTES = 1024
+
+
+def _varint(groups: Sequence[int]) -> int:
+    """A size as git writes it in pack and delta headers: little-endian groups of 7 bits."""
+    return sum((byte & 0x7F) << (7 * i) for i, byte in enumerate(groups))
+
+
+def _pack_entry_size(head: bytes, id_length: int) -> int:
+    """The inflated size of the pack entry that ``head`` starts, inflating at most 20 bytes of it.
+
+    A whole object's header holds its size; a delta's holds the delta's size, and the size of the
+    object it makes is the second number of the delta's own header, the first bytes it inflates to.
+    """
+    header, position, _ = take_msb_bytes_at(head, 0)
+    size = (header[0] & 0x0F) | (_varint(header[1:]) << 4)
+    kind = (header[0] >> 4) & 0x07
+    if kind not in DELTA_TYPES:
+        return size
+    if kind == OFS_DELTA:
+        _, position, _ = take_msb_bytes_at(head, position)
+    else:
+        position += id_length
+    delta = zlib.decompressobj().decompress(head[position:], 20)
+    _, position, _ = take_msb_bytes_at(delta, 0)  # the size of the base the delta applies to
+    target, _, _ = take_msb_bytes_at(delta, position)
+    return _varint(target)
+
+
+def _loose_size(head: bytes) -> int:
+    """The size in a loose object's header (``blob 1234\\0``), the first bytes it inflates to."""
+    header = zlib.decompressobj().decompress(head, 64).partition(b"\0")[0]
+    return int(header.partition(b" ")[2])
+
+
+def _head_of(path: str) -> bytes:
+    """The first bytes of a loose object's file (opened and closed here: there may be thousands)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(descriptor, _HEADER_BYTES, 0)
+    finally:
+        os.close(descriptor)
+
+
+class _BlobSizes:
+    """Blob sizes read from object headers, never from inflated contents; each pack is opened once.
+
+    dulwich reads only whole objects (a pack entry is inflated to its end even when only its
+    header is asked for), so a 500 MB blob of spaces would cost 500 MB to learn it is too big.
+    """
+
+    def __init__(self, store: object) -> None:
+        self._store = store if isinstance(store, DiskObjectStore) else None
+        self._packs = self._store.packs if self._store is not None else []  # each call lists the folder
+        self._files = ExitStack()
+        self._opened: dict[str, int] = {}  # path -> file descriptor
+
+    def __enter__(self) -> _BlobSizes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._files.close()
+
+    def __call__(self, sha: ObjectID) -> int | None:
+        """The size of blob ``sha``, or None when its header cannot be found or read (reading will tell)."""
+        store = self._store
+        if store is None:
+            return None
+        try:
+            for pack in self._packs:
+                try:
+                    offset = pack.index.object_offset(sha)
+                except KeyError:
+                    continue
+                head = self._read(os.fspath(pack.data.path), offset)
+                return _pack_entry_size(head, store.object_format.oid_length)
+            hex_sha = sha.decode("ascii")
+            return _loose_size(_head_of(f"{os.fspath(store.path)}/{hex_sha[:2]}/{hex_sha[2:]}"))
+        except OSError:
+            return None
+        except _STORE_ERRORS:
+            return None
+
+    def _read(self, path: str, offset: int) -> bytes:
+        """The first bytes at ``offset`` of a pack, kept open for the next lookup."""
+        descriptor = self._opened.get(path)
+        if descriptor is None:
+            descriptor = self._opened[path] = os.open(path, os.O_RDONLY)
+            self._files.callback(os.close, descriptor)
+        return os.pread(descriptor, _HEADER_BYTES, offset)
+
+
 @dataclass(frozen=True)
 class RemoteOptions:
     """How to reach a remote, from the source's config (credentials are read per fetch, not here).
@@ -98,6 +194,21 @@ class Fetched:
 
 class _CorruptMirrorError(Exception):
     """The local mirror cannot be used as it is; deleting and re-cloning it may help."""
+
+
+class _RemoteBrokenError(Exception):
+    """The remote's list of refs could not be read: its answer (or repository) is broken, not the mirror.
+
+    Nothing of the mirror is read before that list makes sense, so wiping the mirror cannot help.
+    """
+
+
+class _LooseObjectTooLargeError(Exception):
+    """A local remote stores an object loose that is larger than dulwich inflates (not damage)."""
+
+
+#: What dulwich's zlib.error says when a loose object is over ``core.bigFileThreshold`` (512 MiB).
+_OVER_LOOSE_LIMIT = "decompressed data exceeds maximum size"
 
 
 def ssh_command(options: RemoteOptions) -> str:
@@ -155,12 +266,30 @@ def _classify(exc: BaseException, url: str, secrets: Sequence[str] = ()) -> GitE
 
     Reasons: AuthenticationFailed (401/403, ssh refused the key or the host key), NotFound (404,
     no repository at the path), Timeout (connect or read timed out), Unreachable (refused, DNS,
-    TLS, any other HTTP status such as 500), BadRef (raised by the fetch itself), Corrupt.
+    TLS, any other HTTP status such as 500, an answer that is not Git), BadRef (raised by the fetch
+    itself), Busy (another process holds a lock in the mirror), TooLarge (a local remote stores a
+    huge object loose, which dulwich refuses to inflate), Corrupt.
     """
     if isinstance(exc, GitError):
         return exc
     where = redact_url(url)
     detail = _detail(exc, secrets)
+    if isinstance(exc, FileLocked):
+        return GitError(
+            "Busy",
+            f"cannot update the mirror of {where}: {os.fsdecode(exc.lockfilename)} is held by another process;"
+            " the next sync tries again",
+        )
+    if isinstance(exc, _RemoteBrokenError):
+        if url_transport(url) == "local":
+            return GitError("Corrupt", f"cannot fetch {where}: the repository there is damaged ({detail})")
+        return GitError("Unreachable", f"cannot fetch {where}: the answer is not Git's ({detail})")
+    if isinstance(exc, _LooseObjectTooLargeError):
+        return GitError(
+            "TooLarge",
+            f"cannot fetch {where}: it stores an object loose that is over the size dulwich inflates"
+            " (core.bigFileThreshold, 512 MiB by default); `git gc` there packs it",
+        )
     if isinstance(exc, _CorruptMirrorError):
         return GitError("Corrupt", f"mirror of {where} is corrupt even after a fresh clone: {detail}")
     if isinstance(exc, (HTTPUnauthorized, HTTPProxyUnauthorized)):
@@ -359,13 +488,12 @@ class Mirror:
         return self._fetch_into_mirror(client, remote_path, target, depth=1)
 
     def files(self, commit: str) -> list[FileEntry]:
-        """Every regular file of ``commit``, read from the object store (no checkout)."""
-        with self._reading() as repo:
+        """Every regular file of ``commit`` with its size, read from the object store (no checkout, no blob inflated)."""
+        with self._reading() as repo, _BlobSizes(repo.object_store) as size_of:
             tree = self._commit(repo, commit).tree
-            store = repo.object_store
             return [
-                FileEntry(_path(entry.path), entry.sha.decode("ascii"))
-                for entry in iter_tree_contents(store, tree)
+                FileEntry(_path(entry.path), entry.sha.decode("ascii"), size_of(entry.sha))
+                for entry in iter_tree_contents(repo.object_store, tree)
                 if _is_regular(entry)
             ]
 
@@ -378,18 +506,19 @@ class Mirror:
             ]
 
     def changes(self, old_commit: str, new_commit: str) -> list[Change]:
-        """Regular files that differ between two commits, and symbolic links that appeared.
+        """Regular files that differ between two commits (with their sizes), and symbolic links that appeared.
 
         Renames come as a delete and an add; a file that became a link is gone, and the link is new.
         """
-        with self._reading() as repo:
+        with self._reading() as repo, _BlobSizes(repo.object_store) as size_of:
             old_tree = self._commit(repo, old_commit).tree
             new_tree = self._commit(repo, new_commit).tree
             result: list[Change] = []
             for change in tree_changes(repo.object_store, old_tree, new_tree):
                 if _is_regular(change.new):
                     assert change.new is not None
-                    result.append(Change(_path(change.new.path), change.new.sha.decode("ascii")))
+                    sha = change.new.sha
+                    result.append(Change(_path(change.new.path), sha.decode("ascii"), size=size_of(sha)))
                 elif _is_link(change.new):
                     assert change.new is not None
                     result.append(Change(_path(change.new.path), None, link=True))
@@ -495,7 +624,11 @@ class Mirror:
             store = repo.object_store
             pinned = _object_id(target.name) if target.kind == "commit" else None
 
+            answered = False  # whether the remote's refs made sense: until then, nothing read the mirror
+
             def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+                nonlocal answered
+                answered = True
                 if target.kind == "commit":
                     # A bare sha cannot be asked for everywhere: bring every branch and tag, then look.
                     if pinned is None or pinned in store:
@@ -514,6 +647,10 @@ class Mirror:
             except _STORE_ERRORS as exc:
                 if isinstance(exc, NotGitRepository):
                     raise
+                if not answered:  # a captive portal's page, a damaged remote repository: not the mirror
+                    raise _RemoteBrokenError(str(exc)) from None
+                if isinstance(exc, zlib.error) and _OVER_LOOSE_LIMIT in str(exc):
+                    raise _LooseObjectTooLargeError(str(exc)) from None  # a fresh clone would fail alike
                 raise _CorruptMirrorError(_detail(exc)) from None
             refs = {name: sha for name, sha in result.refs.items() if sha is not None}
             if target.kind == "commit":

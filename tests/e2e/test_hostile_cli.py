@@ -17,12 +17,14 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from jobsync import Catalog
+from jobsync.domain.source import source_id
 from jobsync.records import JobRecord
 from tests.helpers import Cli, GitRepo, assert_one_line_error
 
@@ -512,3 +514,58 @@ class TestLargeFiles:
         assert summary["added"] == ["lab:jobs.ok.Backup", "lab:jobs.ok.Restore"]
         [problem] = summary["problems"]
         assert problem["file"] == "jobs/huge.py" and "over the" in problem["reason"]
+
+    @pytest.mark.parametrize("storage", ["loose", "packed"])
+    def test_huge_blobs_in_a_git_source_are_skipped_uninflated(self, tmp_path: Path, storage: str) -> None:
+        """Three 64 MB blobs, loose or packed, are skipped by their header sizes in 160 MiB of address space."""
+        repo = GitRepo(tmp_path / "lab")
+        repo.write("jobs/ok.py", JOBS)
+        for n in range(3):  # spaces compress to almost nothing: the repository stays small
+            repo.write(f"jobs/big{n}.py", b"# %d\n" % n + b" " * 64_000_000)
+        # Files over bigFileThreshold go straight into a pack (deltas are covered in test_git.py).
+        threshold = "1m" if storage == "packed" else "1g"
+        repo.git("-c", f"core.bigFileThreshold={threshold}", "-c", "core.looseCompression=1", "add", "-A")
+        repo.commit("huge files")
+        assert ("packs: 0" in repo.git("count-objects", "-v")) == (storage == "loose")
+        self._assert_skipped_in(tmp_path, repo, 160, [f"jobs/big{n}.py" for n in range(3)])
+
+    def test_a_blob_over_dulwichs_loose_limit_is_skipped_not_corrupt(self, tmp_path: Path) -> None:
+        """A 600 MB loose blob (dulwich refuses to inflate loose objects over 512 MiB) is skipped, not corrupt."""
+        repo = GitRepo(tmp_path / "lab")
+        repo.write("jobs/ok.py", JOBS)
+        repo.commit("a job")
+        # Written as git writes a loose object, but with plain SHA-1 and fast zlib: git add takes 3x longer.
+        size = 600_000_000
+        header = b"blob %d\0" % size
+        digest, packer = hashlib.sha1(header), zlib.compressobj(1)
+        chunks = [packer.compress(header)]
+        zeros = bytes(1 << 20)
+        for start in range(0, size, len(zeros)):
+            piece = zeros[: size - start]
+            digest.update(piece)
+            chunks.append(packer.compress(piece))
+        sha = digest.hexdigest()
+        loose = repo.path / ".git" / "objects" / sha[:2] / sha[2:]
+        loose.parent.mkdir(exist_ok=True)
+        loose.write_bytes(b"".join([*chunks, packer.flush()]))
+        assert repo.git("cat-file", "-s", sha) == str(size)
+        repo.git("update-index", "--add", "--cacheinfo", f"100644,{sha},jobs/huge.py")
+        repo.git("commit", "-q", "-m", "a huge file")
+        self._assert_skipped_in(tmp_path, repo, 160, ["jobs/huge.py"])
+
+    @staticmethod
+    def _assert_skipped_in(tmp_path: Path, repo: GitRepo, mebibytes: int, huge: list[str]) -> None:
+        """Sync ``repo`` with the address space capped, from a mirror the git CLI made (fetching is not measured)."""
+        cli = Cli(tmp_path)
+        mirror = cli.state / "mirrors" / f"{source_id('lab')}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(mirror)], check=True)
+
+        def limit_memory() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (mebibytes << 20, mebibytes << 20))
+
+        done = run_cli(cli, "resync", repo.url, "--name", "lab", "--json", preexec=limit_memory)
+        assert done.returncode == 0, done.stderr[-500:]
+        summary = json.loads(done.stdout)
+        assert summary["added"] == ["lab:jobs.ok.Backup", "lab:jobs.ok.Restore"]
+        assert [p["file"] for p in summary["problems"]] == huge
+        assert all("over the 1048576-byte limit; skipped" in p["reason"] for p in summary["problems"])

@@ -43,6 +43,13 @@ def _mirror_git(mirror: Mirror, *args: str) -> str:
     return done.stdout.strip()
 
 
+def _added(source: GitRepo, path: str) -> Change:
+    """The change that adds or modifies ``path`` to its content at the source's HEAD, with its size."""
+    return Change(
+        path, source.git("rev-parse", f"HEAD:{path}"), size=int(source.git("cat-file", "-s", f"HEAD:{path}"))
+    )
+
+
 class TestFetch:
     def test_first_fetch_returns_branch_tip(self, source: GitRepo, mirror: Mirror) -> None:
         """The first fetch creates the mirror and returns the sha the branch points to."""
@@ -132,7 +139,7 @@ class TestFetch:
         assert _mirror_git(mirror, "rev-parse", "refs/heads/main") == new_tip
         assert mirror.changes(old_tip, new_tip) == [
             Change("jobs/doomed.py", None),
-            Change("jobs/new.py", source.git("rev-parse", "HEAD:jobs/new.py")),
+            _added(source, "jobs/new.py"),
         ]
 
     def test_detached_head_matching_one_branch_uses_that_branch(
@@ -297,8 +304,11 @@ class TestCorruptMirror:
         assert fetched.commit == source.git("rev-parse", "HEAD")
         assert {entry.path for entry in mirror.files(fetched.commit)} == {"README.md", "jobs/a.py"}
 
-    def test_broken_source_is_corrupt_after_one_reclone(self, source: GitRepo, mirror: Mirror) -> None:
-        """When the source itself serves broken objects, a fresh clone fails too and Corrupt is raised."""
+    def test_broken_source_is_corrupt_and_the_mirror_is_kept(self, source: GitRepo, mirror: Mirror) -> None:
+        """When the source itself holds broken objects, Corrupt names the source, and the mirror is not wiped."""
+        synced = mirror.fetch().commit
+        source.write("jobs/b.py", "print('b')\n")
+        source.commit("second")
         for loose in (source.path / ".git" / "objects").glob("??/*"):
             loose.chmod(0o644)
             loose.write_bytes(b"garbage")
@@ -307,7 +317,24 @@ class TestCorruptMirror:
             mirror.fetch()
 
         assert caught.value.reason == "Corrupt"
-        assert str(caught.value).startswith(f"mirror of {source.url} is corrupt even after a fresh clone: ")
+        assert str(caught.value).startswith(f"cannot fetch {source.url}: the repository there is damaged (")
+        assert mirror.has_commit(synced)
+
+    def test_a_loose_object_over_dulwichs_limit_is_too_large_not_corrupt(
+        self, source: GitRepo, mirror: Mirror
+    ) -> None:
+        """A source storing a blob loose over core.bigFileThreshold (dulwich will not inflate it) is TooLarge, once."""
+        synced = mirror.fetch().commit
+        source.write("jobs/big.py", b" " * 2_000_000)
+        source.commit("a big file, loose")
+        source.git("config", "core.bigFileThreshold", "1000000")  # 512 MiB by default: same path, smaller
+
+        with pytest.raises(GitError) as caught:
+            mirror.fetch()
+
+        assert caught.value.reason == "TooLarge"
+        assert "`git gc` there packs it" in str(caught.value)
+        assert mirror.has_commit(synced)  # not wiped and re-cloned
 
     def test_mirror_path_holding_no_repository_is_replaced(self, source: GitRepo, mirror: Mirror) -> None:
         """A folder at the mirror path that is not a repository is replaced by a fresh mirror."""
@@ -322,7 +349,7 @@ class TestCorruptMirror:
 
 class TestFiles:
     def test_lists_regular_files_with_sha(self, source: GitRepo, mirror: Mirror) -> None:
-        """Every regular file, executable or not, is listed with its blob sha (no blob is inflated)."""
+        """Every regular file, executable or not, is listed with its blob sha and size."""
         source.write("bin/run.sh", "#!/bin/sh\necho hi\n")
         (source.path / "bin/run.sh").chmod(0o755)
         source.write("data/blob.bin", bytes(range(256)) * 3)
@@ -332,11 +359,41 @@ class TestFiles:
         entries = mirror.files(commit)
 
         expected = {
-            path: FileEntry(path, source.git("rev-parse", f"HEAD:{path}"))
+            path: FileEntry(
+                path,
+                source.git("rev-parse", f"HEAD:{path}"),
+                int(source.git("cat-file", "-s", f"HEAD:{path}")),
+            )
             for path in ["README.md", "jobs/a.py", "bin/run.sh", "data/blob.bin"]
         }
         assert {entry.path: entry for entry in entries} == expected
         assert len(entries) == len(expected)
+
+    def test_sizes_come_from_loose_packed_and_deltified_objects(
+        self, source: GitRepo, mirror: Mirror
+    ) -> None:
+        """A blob's size is read from its header whether it is loose, whole in a pack, or a delta in a pack."""
+        text = "".join(f"line {n}\n" for n in range(5000))
+        source.write("jobs/base.py", text)
+        source.write("jobs/delta.py", text + "one more line\n")
+        source.commit("similar files")
+        source.git("gc", "-q")  # similar blobs are packed as deltas of each other
+        source.write("jobs/loose.py", "x = 1\n" * 300)
+        commit = source.commit("a file kept loose")
+        source.git("clone", "-q", "--bare", str(source.path), str(mirror.path))  # git's own mirror
+        paths = ["jobs/base.py", "jobs/delta.py", "jobs/loose.py", "jobs/a.py"]
+        shas = {path: source.git("rev-parse", f"HEAD:{path}") for path in paths}
+        [index] = (mirror.path / "objects" / "pack").glob("*.idx")
+        packed = {
+            line.split()[0]: line.split()
+            for line in _mirror_git(mirror, "verify-pack", "-v", str(index)).splitlines()
+        }
+        assert shas["jobs/loose.py"] not in packed
+        assert len(packed[shas["jobs/base.py"]]) == 7 or len(packed[shas["jobs/delta.py"]]) == 7  # a delta
+
+        sizes = {entry.path: entry.size for entry in mirror.files(commit) if entry.path in shas}
+
+        assert sizes == {path: int(source.git("cat-file", "-s", sha)) for path, sha in shas.items()}
 
     def test_skips_symlinks_and_submodules(self, source: GitRepo, mirror: Mirror) -> None:
         """Symlinks and submodule entries are not files jobsync can read, so they are left out."""
@@ -414,8 +471,8 @@ class TestChanges:
 
         assert sorted(changes, key=lambda change: change.path) == [
             Change("README.md", None),
-            Change("jobs/a.py", source.git("rev-parse", "HEAD:jobs/a.py")),
-            Change("jobs/new/b.py", source.git("rev-parse", "HEAD:jobs/new/b.py")),
+            _added(source, "jobs/a.py"),
+            _added(source, "jobs/new/b.py"),
         ]
 
     def test_same_commit_has_no_changes(self, mirror: Mirror) -> None:
@@ -447,8 +504,9 @@ class TestChanges:
 
         assert sorted(mirror.changes(old, new), key=lambda change: change.path) == [
             Change("jobs/a.py", None),
-            Change("jobs/renamed.py", sha),
+            _added(source, "jobs/renamed.py"),
         ]
+        assert _added(source, "jobs/renamed.py").sha == sha
 
     def test_changes_from_unknown_commit_is_not_found(self, mirror: Mirror) -> None:
         """Diffing from a commit the mirror lacks raises NotFound, so callers can fall back to files()."""

@@ -22,6 +22,7 @@ from jobsync import Catalog
 from jobsync.adapters.git import Mirror, RemoteOptions, ssh_command
 from jobsync.config import effective, load_config
 from jobsync.domain.errors import ConfigError, GitError, SourceReadError
+from jobsync.domain.source import source_id
 from jobsync.ports import Snapshot
 from jobsync.spec import SourceSpec
 from jobsync.sync import open_reader
@@ -102,6 +103,16 @@ def fetch_error(spec: SourceSpec, state_dir: Path) -> SourceReadError:
         snapshot(spec, state_dir)
     assert "\n" not in str(caught.value)
     return caught.value
+
+
+def synced_then_moved(
+    server: GitHttpServer, remote: GitRepo, state_dir: Path
+) -> tuple[SourceSpec, str, str, Path]:
+    """Fetch ``remote`` over HTTP, then commit to it: (spec, the fetched commit, the new tip, the mirror)."""
+    spec = spec_for(server.url(remote.path))
+    synced = snapshot(spec, state_dir).commit
+    remote.write("jobs/later.py", "x = 1\n")
+    return spec, synced, remote.commit("later"), state_dir / "mirrors" / f"{source_id('netops')}.git"
 
 
 class TestHttpCredentials:
@@ -357,6 +368,40 @@ class TestHttpFailures:
 
         assert error.reason == "Unreachable"
         assert "500" in str(error) and SECRET not in str(error)
+
+    def test_an_answer_that_is_not_git_is_unreachable_and_keeps_the_mirror(
+        self, server: GitHttpServer, remote: GitRepo, state_dir: Path
+    ) -> None:
+        """A 200 page that is not Git (a captive portal) is the server's fault: the mirror is kept, not re-cloned."""
+        spec, synced, _, mirror = synced_then_moved(server, remote, state_dir)
+        server.gate.garbage = b"<html><body>Please log in to the guest Wi-Fi</body></html>"
+        server.gate.seen.clear()
+
+        error = fetch_error(spec, state_dir)
+
+        assert error.reason == "Unreachable"
+        assert str(error).startswith(f"cannot fetch {server.url(remote.path)}: the answer is not Git's (")
+        assert len(server.gate.seen) == 1  # asked once: no wipe and re-clone
+        assert Mirror(mirror, spec.url).has_commit(synced)
+
+    def test_a_ref_locked_by_another_process_is_busy(
+        self, server: GitHttpServer, remote: GitRepo, state_dir: Path
+    ) -> None:
+        """A branch lock taken by another process mid-fetch is Busy, named, and the mirror is kept."""
+        spec, synced, tip, mirror = synced_then_moved(server, remote, state_dir)
+        lock = mirror / "refs" / "heads" / "main.lock"
+        server.gate.on_upload = lock.touch  # as `git update-ref` would hold it
+
+        error = fetch_error(spec, state_dir)
+
+        assert error.reason == "Busy"
+        assert str(error) == (
+            f"cannot update the mirror of {server.url(remote.path)}: {lock} is held by another process;"
+            " the next sync tries again"
+        )
+        assert Mirror(mirror, spec.url).has_commit(synced)
+        server.gate.on_upload = None
+        assert snapshot(spec, state_dir).commit == tip  # the lock of a process that is gone is cleared
 
     def test_hanging_server_times_out_within_the_timeout(
         self, server: GitHttpServer, remote: GitRepo, state_dir: Path

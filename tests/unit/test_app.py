@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import pytest
 
 from jobsync.adapters.summaries import MemorySummaryStore
-from jobsync.app import JobCatalogApp
-from jobsync.domain.discovery import ModuleSummary, Problem
+from jobsync.app import READ_BUDGET, JobCatalogApp
+from jobsync.domain.discovery import MAX_FILE_SIZE, ModuleSummary, Problem
 from jobsync.domain.errors import FieldError, JobNotRunnableError, JobStillInstalledError
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source, source_id
-from jobsync.ports import Snapshot, SummaryIndex
+from jobsync.ports import FileEntry, Snapshot, SummaryIndex
 from jobsync.spec import SourceSpec
 from tests.fakes import DictReader, DictSnapshot, LinkedReader, Processes, memory_app
 
@@ -86,6 +87,17 @@ class TestSync:
         summary = app.resync_source(SPEC, reader, "alice")
         assert summary.changed == ["ops:jobs.m7.J7"]
         assert len(reader.reads) == 1
+
+    def test_files_are_read_in_batches_within_the_memory_budget(self, app: JobCatalogApp) -> None:
+        """Files whose sizes the reader gives are read and parsed a budget's worth at a time, not all at once."""
+        files = {f"jobs/m{i:03d}.py": module(job_text(f"J{i}")).encode() for i in range(130)}
+        snapshot = _SizedSnapshot(files, size=MAX_FILE_SIZE)  # 130 files of 1 MiB: three batches of 64 MiB
+
+        summary = app.resync_source(SPEC, _Fixed(snapshot), "alice")
+
+        assert len(summary.added) == 130
+        assert [len(batch) for batch in snapshot.batches] == [64, 64, 2]
+        assert all(len(batch) * MAX_FILE_SIZE <= READ_BUDGET for batch in snapshot.batches)
 
     def test_a_module_that_imports_a_changed_one_is_decided_again(self, app: JobCatalogApp) -> None:
         """A job whose Meta it inherits from another module changes when that module does."""
@@ -266,6 +278,32 @@ class TestOperatorUseCases:
         app.resync_source(SPEC, DictReader({"jobs/other.py": module(job_text("O"))}), "alice")
         assert app.delete_job(ident, "bob")
         assert app.get_job(ident).deleted
+
+
+class _SizedSnapshot(DictSnapshot):
+    """A snapshot that gives every file's ``size`` (as a git tree does) and records each read as a batch."""
+
+    def __init__(self, files: Mapping[str, bytes], size: int) -> None:
+        super().__init__(files, [])
+        self.size = size
+        self.batches: list[list[str]] = []
+
+    def files(self) -> list[FileEntry]:
+        return [replace(entry, size=self.size) for entry in super().files()]
+
+    def read_many(self, shas: Sequence[str]) -> list[bytes]:
+        self.batches.append(list(shas))
+        return super().read_many(shas)
+
+
+@dataclass
+class _Fixed:
+    """A reader whose snapshot is always the same one."""
+
+    snapshot_: Snapshot
+
+    def snapshot(self, branch: str | None = None) -> Snapshot:
+        return self.snapshot_
 
 
 def installed_jobs(app: JobCatalogApp, source: str = "ops") -> dict[str, dict[str, object]]:
