@@ -179,7 +179,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
         _print_json([to_json(record) for record in records])
         return
     _print_table(
-        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "STATUS"],
+        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "SYNCED BY", "STATUS"],
         [
             [
                 r["name"],
@@ -188,6 +188,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
                 r["last_synced"].isoformat() if r["last_synced"] else "never",
+                r["last_synced_by"] or "",
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
             for r in records
@@ -206,7 +207,7 @@ def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
         _print_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<12} {_text(value)}")
+        click.echo(f"{key:<14} {_text(value)}")
 
 
 # -- jobs ---------------------------------------------------------------------------------------

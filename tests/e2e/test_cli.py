@@ -80,6 +80,19 @@ class TestResync:
         assert_one_line_error(cli.run("resync", "nosuch"), 1, "no source named 'nosuch'")
 
 
+class TestSources:
+    def test_list_names_who_synced_last(self, synced: Cli, repo: GitRepo) -> None:
+        """``sources list`` shows who saved each source's last sync: a column, and ``last_synced_by`` in JSON."""
+        repo.write("jobs/ops.py", JOBS.replace("Back up", "Back up all"))
+        repo.commit("describe")
+        synced.ok("resync", "netops", actor="daemon@web2")
+        [header, row] = synced.ok("sources", "list").splitlines()
+        assert header.split()[-3:] == ["SYNCED", "BY", "STATUS"]
+        assert row.split()[-2:] == ["daemon@web2", "ok"]
+        [listed] = synced.json("sources", "list")
+        assert listed["last_synced_by"] == "daemon@web2"
+
+
 class TestJobs:
     def test_list_json_keys(self, synced: Cli) -> None:
         """``jobs list --json`` gives every documented key, each field with its override flag."""
