@@ -80,25 +80,20 @@ class PostgresWorkLocks:
     def _acquire(self, key: int, wait: float) -> bool:
         import psycopg
 
-        connection = self._session()
+        reused = self._connection is not None and not self._connection.closed
         try:
-            if wait <= 0:
-                row = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-                return bool(row and row[0])
-            # A real wait, in the server's queue: a person's resync comes before the daemons' next tries.
-            connection.execute(
-                "SELECT set_config('lock_timeout', %s, false)", (f"{max(1, round(wait * 1000))}ms",)
-            )
-            try:
-                connection.execute("SELECT pg_advisory_lock(%s)", (key,))
-            except psycopg.errors.LockNotAvailable:
-                return False
-            finally:
-                connection.execute("SELECT set_config('lock_timeout', '0', false)")
-            return True
+            return _advisory_lock(self._session(), key, wait)
         except psycopg.Error as exc:
             self.close()
-            raise StoreError(f"cannot take a work lock: {' '.join(str(exc).split())}") from None
+            if not (reused and isinstance(exc, psycopg.OperationalError)):
+                raise _lock_error(exc) from None
+        # The kept connection was dropped while idle (a server restart, a proxy's timeout): it held
+        # no lock any more, so a new one asks afresh, once.
+        try:
+            return _advisory_lock(self._session(), key, wait)
+        except psycopg.Error as exc:
+            self.close()
+            raise _lock_error(exc) from None
 
     def _release(self, key: int) -> None:
         import psycopg
@@ -118,6 +113,29 @@ class PostgresWorkLocks:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _advisory_lock(connection: psycopg.Connection[Any], key: int, wait: float) -> bool:
+    """Take the session lock ``key``: at once or not at all, or waiting up to ``wait`` seconds."""
+    import psycopg
+
+    if wait <= 0:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        return bool(row and row[0])
+    # A real wait, in the server's queue: a person's resync comes before the daemons' next tries.
+    timeout = f"{max(1, round(wait * 1000))}ms"
+    connection.execute("SELECT set_config('lock_timeout', %s, false)", (timeout,))
+    try:
+        connection.execute("SELECT pg_advisory_lock(%s)", (key,))
+    except psycopg.errors.LockNotAvailable:
+        return False
+    finally:
+        connection.execute("SELECT set_config('lock_timeout', '0', false)")
+    return True
+
+
+def _lock_error(exc: Exception) -> StoreError:
+    return StoreError(f"cannot take a work lock: {' '.join(str(exc).split())}")
 
 
 class FileWorkLocks:

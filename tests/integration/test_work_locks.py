@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from jobsync import Catalog, SourceBusyError
@@ -147,6 +148,29 @@ class TestPostgresKeys:
         assert all(-(2**63) <= key < 2**63 for key in keys)
         assert any(key < 0 for key in keys)  # the whole signed range is used, not only half of it
         assert lock_key("public", "source:netops") == lock_key("public", "source:netops")
+
+    def test_a_lost_connection_lets_go_and_the_next_hold_reconnects(
+        self, postgres_server: PostgresServer
+    ) -> None:
+        """When the holder's connection dies (its server process ended) the source is free, and a holder
+        whose idle connection was dropped opens a new one at its next hold instead of failing."""
+        url = postgres_server.url(postgres_server.create_database())
+
+        def end_sessions(where: str) -> None:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"SELECT pg_terminate_backend(pid) FROM {where} AND pid <> pg_backend_pid()")
+
+        with closing(work_locks(url)) as first, closing(work_locks(url)) as second:
+            with first.holding("source:netops") as held:
+                assert held
+                end_sessions("pg_locks WHERE locktype = 'advisory' AND granted")
+                with second.holding("source:netops", wait=20.0) as taken:
+                    assert taken
+            with first.holding("source:lab") as fresh:
+                assert fresh
+            end_sessions("pg_stat_activity WHERE datname = current_database()")  # first's, idle now
+            with first.holding("source:lab") as again:
+                assert again
 
     def test_catalogs_in_other_schemas_do_not_share_locks(self, postgres_server: PostgresServer) -> None:
         """Two catalogs in one database but different schemas are different stores: each holds its own source."""
