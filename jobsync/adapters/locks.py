@@ -27,7 +27,9 @@ def work_locks(url: str) -> WorkLocks:
     settings = store_settings(url)
     if settings["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         return PostgresWorkLocks(url, settings)
-    return FileWorkLocks(Path(f"{settings['SQLITE_DBNAME']}-locks"))
+    database = Path(settings["SQLITE_DBNAME"])
+    # Not ``jobsync.db-*``: that is where SQLite's own -wal and -journal files are looked for.
+    return FileWorkLocks(database.with_name(f"{database.stem}.locks"))
 
 
 def lock_key(namespace: str, work: str) -> int:
