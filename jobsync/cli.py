@@ -18,9 +18,9 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from jobsync.app import SyncSummary
-from jobsync.catalog import Catalog
+from jobsync.catalog import RESYNC_WAIT, Catalog
 from jobsync.config import Config, config_path, effective, load_config
-from jobsync.domain.errors import JobSyncError
+from jobsync.domain.errors import JobSyncError, SourceBusyError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import LOG_LEVELS
 from jobsync.domain.text import CONTROLS, escaped
@@ -136,8 +136,14 @@ def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | 
 @json_option
 @pass_catalog
 def resync(catalog: Catalog, target: str, branch: str | None, name: str | None, as_json: bool) -> None:
-    """Sync one source now and print what changed."""
-    summary = catalog.resync(target, branch=branch, name=name)
+    """Sync one source now and print what changed (waiting for another process's sync of it first)."""
+    try:
+        summary = catalog.resync(target, branch=branch, name=name, wait=0.0)
+    except SourceBusyError as busy:
+        click.echo(
+            f"waiting up to {RESYNC_WAIT:g} s: another process is syncing {shown(busy.name)}", err=True
+        )
+        summary = catalog.resync(target, branch=branch, name=name)
     if as_json:
         _print_json(summary.as_dict())
         return

@@ -13,12 +13,16 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import NoReturn
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from jobsync import Catalog, SourceBusyError
 from jobsync.adapters.locks import lock_key, work_locks
+from jobsync.adapters.notify import Notifier
+from jobsync.daemon import RETRY_BASE, Daemon, SourceState
 from jobsync.ports import WorkLocks
 from jobsync.spec import SourceSpec
 from tests.concurrency import ROOT, child_env
@@ -228,3 +232,35 @@ class TestCatalogSyncs:
             "another process is syncing source 'netops' (waited 0.3 s); try again when it has finished"
         )
         assert catalog.event_count() == 0
+
+
+class TestDaemonRounds:
+    def test_a_skipped_source_is_no_failure_and_is_tried_again_at_its_interval(
+        self, catalog: Catalog, repo: GitRepo, store_url: str
+    ) -> None:
+        """A daemon's round that finds a source held logs a debug line, counts no failure and comes back
+        at the source's interval -- within seconds when a watched folder changed -- then syncs it."""
+        repo.write("jobs/ops.py", JOB)
+        repo.commit("jobs")
+        spec = SourceSpec(name="netops", url=repo.url, interval=300.0)
+        now = 1000.0
+        daemon = Daemon(_no_config, lambda config: catalog, Notifier(None), clock=lambda: now)
+        daemon.catalog = catalog
+        state = SourceState(spec)
+        with closing(work_locks(store_url)) as other, other.holding("source:netops"), capture_logs() as logs:
+            daemon._sync(state)
+            assert 270.0 <= state.next_due - now <= 330.0
+            state.dirty = True  # a folder watcher saw a change, perhaps after the holder's read
+            daemon._sync(state)
+            assert state.next_due - now <= RETRY_BASE * 1.1
+        assert state.failures == 0 and state.last_reason is None
+        assert [(line["event"], line["log_level"], line["source"]) for line in logs] == [
+            ("sync skipped", "debug", "netops")
+        ] * 2
+        daemon._sync(state)
+        assert state.last_ok is not None
+        assert [job["ref"] for job in catalog.jobs()] == ["netops:jobs.ops.Backup"]
+
+
+def _no_config() -> NoReturn:
+    raise AssertionError("these rounds read no configuration")
