@@ -6,7 +6,8 @@ import functools
 import inspect
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
 from jobsync.adapters.copy_marker import incomplete_copy_error, read_marker, stored_event_count
+from jobsync.adapters.locks import work_locks
 from jobsync.adapters.processes import LocalProcesses
 from jobsync.adapters.store import default_store_url, opening, read_models, redact_password, store_settings
 from jobsync.adapters.summaries import SQLiteSummaryStore
@@ -28,6 +30,7 @@ from jobsync.domain.errors import (
     JobNotFoundError,
     JobSyncError,
     ResultNotFoundError,
+    SourceBusyError,
     SourceNotFoundError,
     StoreError,
 )
@@ -35,7 +38,7 @@ from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
 from jobsync.domain.text import unstorable
-from jobsync.ports import SourceReader, SummaryStore
+from jobsync.ports import SourceReader, SummaryStore, WorkLocks
 from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
 from jobsync.projector import ReplayReport, replay
 from jobsync.records import (
@@ -57,6 +60,9 @@ from jobsync.urls import redact_url
 C = TypeVar("C")
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
+
+#: How long a resync a person asked for waits while another process syncs the same source (seconds).
+RESYNC_WAIT = 60.0
 
 
 def _store_errors_are_store_errors(cls: type[C]) -> type[C]:
@@ -97,8 +103,10 @@ class Catalog:
         actor: str,
         scratch_views: Callable[[], CatalogViews],
         store_url: str,
+        locks: WorkLocks,
     ) -> None:
         self._app = app
+        self._locks = locks
         self._views: CatalogViews = app.views  # type: ignore[assignment]  # the SQL views Catalog.open gave it
         self._scratch_views = scratch_views
         self.state_dir = state_dir
@@ -128,13 +136,14 @@ class Catalog:
         except BaseException:  # a refused store (an incomplete copy, a wrong password) leaves nothing open
             summaries.close()
             raise
-        catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url)
+        catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url, work_locks(url))
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
 
     def close(self) -> None:
         self._app.close()
         self._app.summaries.close()
+        self._locks.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -153,17 +162,41 @@ class Catalog:
         branch: str | None = None,
         name: str | None = None,
         actor: str | None = None,
+        wait: float = RESYNC_WAIT,
     ) -> SyncSummary:
-        """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``)."""
-        return self.resync_spec(self._spec_for(target, branch=branch, name=name), actor=actor)
+        """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``).
 
-    def resync_spec(self, spec: SourceSpec, actor: str | None = None) -> SyncSummary:
+        While another process syncs the same source this waits for it, up to ``wait`` seconds, then
+        raises SourceBusyError.
+        """
+        return self.resync_spec(self._spec_for(target, branch=branch, name=name), actor=actor, wait=wait)
+
+    def resync_spec(
+        self, spec: SourceSpec, actor: str | None = None, wait: float = RESYNC_WAIT
+    ) -> SyncSummary:
         """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
-        return self._app.resync_source(spec, open_reader(spec, self.state_dir), self._who(actor))
+        with self._syncing(spec.name, wait):
+            return self._app.resync_source(spec, open_reader(spec, self.state_dir), self._who(actor))
 
     def poll(self, spec: SourceSpec, reader: SourceReader) -> SyncSummary:
-        """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved."""
-        return self._app.poll_source(spec, reader, self.actor)
+        """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved.
+
+        A source another process is syncing is not waited for: SourceBusyError at once, as this
+        round is that process's (DESIGN §7).
+        """
+        with self._syncing(spec.name, wait=0.0):
+            return self._app.poll_source(spec, reader, self.actor)
+
+    @contextmanager
+    def _syncing(self, name: str, wait: float) -> Iterator[None]:
+        """Hold the source for one sync: one process at a time per source, on every host sharing the store.
+
+        Within it the sync also ends the sync results of processes that died (once, by the holder).
+        """
+        with self._locks.holding(f"source:{name}", wait) as held:
+            if not held:
+                raise SourceBusyError(name, wait)
+            yield
 
     def reader_for(self, spec: SourceSpec) -> SourceReader:
         """A reader of the source under this catalog's state dir (a folder reader keeps what it saw)."""

@@ -20,9 +20,9 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from jobsync.app import SyncSummary
-from jobsync.catalog import Catalog
+from jobsync.catalog import RESYNC_WAIT, Catalog
 from jobsync.config import Config, config_path, effective, load_config
-from jobsync.domain.errors import JobSyncError
+from jobsync.domain.errors import JobSyncError, SourceBusyError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import LOG_LEVELS
 from jobsync.domain.text import CONTROLS, escaped
@@ -143,8 +143,14 @@ def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | 
 @json_option
 @pass_catalog
 def resync(catalog: Catalog, target: str, branch: str | None, name: str | None, as_json: bool) -> None:
-    """Sync one source now and print what changed."""
-    summary = catalog.resync(target, branch=branch, name=name)
+    """Sync one source now and print what changed (waiting for another process's sync of it first)."""
+    try:
+        summary = catalog.resync(target, branch=branch, name=name, wait=0.0)
+    except SourceBusyError as busy:
+        click.echo(
+            f"waiting up to {RESYNC_WAIT:g} s: another process is syncing {shown(busy.name)}", err=True
+        )
+        summary = catalog.resync(target, branch=branch, name=name)
     if as_json:
         _print_json(summary.as_dict())
         return
@@ -186,7 +192,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
         _print_json([to_json(record) for record in records])
         return
     _print_table(
-        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "STATUS"],
+        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "SYNCED BY", "STATUS"],
         [
             [
                 r["name"],
@@ -195,6 +201,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
                 r["last_synced"].isoformat() if r["last_synced"] else "never",
+                r["last_synced_by"] or "",
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
             for r in records
@@ -213,7 +220,7 @@ def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
         _print_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<12} {_text(value)}")
+        click.echo(f"{key:<14} {_text(value)}")
 
 
 # -- jobs ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from jobsync.adapters.notify import Notifier
 from jobsync.adapters.watch import FolderWatcher
 from jobsync.catalog import Catalog
 from jobsync.config import Config
-from jobsync.domain.errors import JobSyncError, SourceReadError
+from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceReadError
 from jobsync.ports import SourceReader
 from jobsync.spec import SourceSpec
 
@@ -105,6 +105,8 @@ class Daemon:
                 if self._stop.is_set() or self._reload.is_set():
                     break
                 self._sync(state)
+            # Due schedules (DESIGN §3.11) will fire here, once per round across the daemons: under a
+            # work lock of their own (ports.WorkLocks), as each source's sync is under its own.
             self._ping()
             self._report_status()
             self._sleep()
@@ -129,13 +131,20 @@ class Daemon:
 
     def _sync(self, state: SourceState) -> None:
         """One sync, on the same path as ``jobsync resync``; a failure only reschedules this source."""
-        state.dirty = False
+        dirty, state.dirty = state.dirty, False
         started = self.clock()
         spec = state.spec
         try:
             if state.reader is None:
                 state.reader = self.catalog.reader_for(spec)
             summary = self.catalog.poll(spec, state.reader)
+        except SourceBusyError:
+            # Another daemon (or a person's resync) is syncing it now: this round is theirs, and no
+            # failure. A folder change seen here may have come after their read: look again soon.
+            state.next_due = self.clock() + _jittered(
+                min(state.period, RETRY_BASE) if dirty else state.period
+            )
+            log.debug("sync skipped", source=spec.name, reason="another process is syncing it")
         except JobSyncError as exc:
             state.failures += 1
             state.last_reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__

@@ -1,4 +1,4 @@
-"""What the use cases need from outside, in one screen: a source reader, the summary store, the read model.
+"""What the use cases need from outside, in one screen: a source reader, the summary store, the read model, locks.
 
 Adapters implement these (git mirror, folder scan, SQLite summary file, SQL read models); the
 Application receives them. Tests pass in-memory implementations of the same ports.
@@ -7,6 +7,7 @@ Application receives them. Tests pass in-memory implementations of the same port
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -201,4 +202,25 @@ class ProcessTable(Protocol):
 
     def gone(self, host: str, pid: int) -> bool:
         """True only when that process is known to have ended."""
+        ...
+
+
+# -- dividing the work between processes ----------------------------------------------------------
+
+
+class WorkLocks(Protocol):
+    """One process at a time per piece of shared work, across every process on the same store (DESIGN §7).
+
+    Work is named: ``source:NAME`` is a sync of that source. Due schedules and stale-run reaping,
+    when the daemon does them as work of their own, take names of their own here. A lock is let go
+    when its ``with`` block ends, and also when its holder dies: a killed daemon keeps nothing.
+    """
+
+    def holding(self, work: str, wait: float = 0.0) -> AbstractContextManager[bool]:
+        """Hold ``work`` for the ``with`` block: True; or False, holding nothing, when another process
+        still held it after ``wait`` seconds (0: do not wait at all)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of any file or connection."""
         ...

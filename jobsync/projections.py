@@ -42,7 +42,7 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
@@ -604,6 +604,7 @@ def source_record(source: Source) -> dict[str, Any]:
         "last_commit": source.last_commit,
         "last_branch": source.last_branch,
         "last_synced": source.modified_on.isoformat() if source.last_commit else None,
+        "last_synced_by": source.last_synced_by,
         "last_counts": source.last_counts,
         "status": "failing" if source.failure else "ok",
         "last_error": source.failure["message"] if source.failure else None,

@@ -68,6 +68,8 @@ class SourceRecord(TypedDict):
     last_commit: str | None
     last_branch: str | None
     last_synced: datetime | None
+    #: Who saved the last sync: ``daemon@HOST`` for a daemon, so several daemons show which one.
+    last_synced_by: str | None
     last_counts: dict[str, int]
     status: str
     last_error: str | None

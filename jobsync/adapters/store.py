@@ -7,13 +7,16 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from eventsourcing.persistence import InfrastructureFactory
 
 from jobsync.domain.errors import StoreError
 from jobsync.projections import CatalogViews, SQLiteCatalogViews, SQLiteScratchViews
+
+if TYPE_CHECKING:
+    import psycopg  # imported at run time only when a PostgreSQL store is used
 
 #: Several processes (CLI, daemon) may share one SQLite file: wait for the lock, don't fail fast.
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
@@ -154,8 +157,31 @@ def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
     import psycopg
     from psycopg.sql import SQL, Identifier
 
+    with connect_postgres(url, settings) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        try:
+            schema = settings.get("POSTGRES_SCHEMA", "public")
+            if (
+                connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+                is None
+            ):
+                try:
+                    connection.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+                except psycopg.Error as exc:
+                    raise StoreError(
+                        f"cannot create schema {schema!r} in {redact_password(url)}: {' '.join(str(exc).split())}"
+                    ) from None
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+def connect_postgres(url: str, settings: Mapping[str, str]) -> psycopg.Connection[Any]:
+    """One autocommit connection to the store's server; a failure is one StoreError line with its real reason."""
+    import psycopg
+
     try:
-        connection = psycopg.connect(
+        return psycopg.connect(
             dbname=settings["POSTGRES_DBNAME"],
             host=settings["POSTGRES_HOST"],
             port=int(settings["POSTGRES_PORT"]),
@@ -174,23 +200,6 @@ def opening(url: str, settings: Mapping[str, str]) -> Iterator[None]:
             reason.replace(settings["POSTGRES_PASSWORD"], "***") if settings["POSTGRES_PASSWORD"] else reason
         )
         raise StoreError(f"cannot connect to {redact_password(url)}: {reason}") from None
-    with connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
-        try:
-            schema = settings.get("POSTGRES_SCHEMA", "public")
-            if (
-                connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
-                is None
-            ):
-                try:
-                    connection.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
-                except psycopg.Error as exc:
-                    raise StoreError(
-                        f"cannot create schema {schema!r} in {redact_password(url)}: {' '.join(str(exc).split())}"
-                    ) from None
-            yield
-        finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
 #: The advisory lock key that serialises table and function creation ("jobsync" in ASCII).

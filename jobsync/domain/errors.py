@@ -91,6 +91,18 @@ class ConflictError(JobSyncError):
     """Another writer changed the same aggregate and retrying did not resolve it."""
 
 
+class SourceBusyError(JobSyncError):
+    """Another process is syncing the source now; ``waited`` is how long this one waited for it (seconds)."""
+
+    def __init__(self, name: str, waited: float) -> None:
+        message = f"another process is syncing source {name!r}"
+        if waited > 0:
+            message += f" (waited {waited:g} s); try again when it has finished"
+        super().__init__(message)
+        self.name = name
+        self.waited = waited
+
+
 class JobNotRunnableError(JobSyncError):
     """A result can be recorded only for an installed, enabled job."""
 

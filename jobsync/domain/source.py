@@ -18,6 +18,10 @@ def source_id(name: str) -> UUID:
 class Source(Aggregate):
     """One configured or remembered source: its location and its last synced commit."""
 
+    #: Who saved the last sync (``daemon@HOST`` for a daemon); a class default, so snapshots taken
+    #: before it was kept still load.
+    last_synced_by: str | None = None
+
     class Event(Aggregate.Event):
         """Every source event says who caused it."""
 
@@ -126,6 +130,7 @@ class Source(Aggregate):
     ) -> None:
         self.last_commit = commit
         self.last_branch = branch
+        self.last_synced_by = actor
         self.failure = None
         self.last_counts = {
             "added": added,

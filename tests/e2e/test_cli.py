@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from jobsync.adapters.locks import work_locks
+from jobsync.adapters.store import default_store_url
 from tests.helpers import Cli, GitRepo, assert_one_line_error
 
 JOBS = """\
@@ -78,6 +81,33 @@ class TestResync:
     def test_unknown_source_name(self, cli: Cli) -> None:
         """A name that is neither configured nor remembered is refused clearly."""
         assert_one_line_error(cli.run("resync", "nosuch"), 1, "no source named 'nosuch'")
+
+
+class TestSources:
+    def test_list_names_who_synced_last(self, synced: Cli, repo: GitRepo) -> None:
+        """``sources list`` shows who saved each source's last sync: a column, and ``last_synced_by`` in JSON."""
+        repo.write("jobs/ops.py", JOBS.replace("Back up", "Back up all"))
+        repo.commit("describe")
+        synced.ok("resync", "netops", actor="daemon@web2")
+        [header, row] = synced.ok("sources", "list").splitlines()
+        assert header.split()[-3:] == ["SYNCED", "BY", "STATUS"]
+        assert row.split()[-2:] == ["daemon@web2", "ok"]
+        [listed] = synced.json("sources", "list")
+        assert listed["last_synced_by"] == "daemon@web2"
+
+    def test_resync_waits_for_another_process_and_says_so(self, synced: Cli) -> None:
+        """A resync of a source another process is syncing says it waits, then syncs once that one is done."""
+        command = [sys.executable, "-m", "jobsync", "--config", str(synced.config), "resync", "netops"]
+        with closing(work_locks(default_store_url(synced.state))) as other:
+            with other.holding("source:netops") as held:
+                assert held
+                waiting = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                assert waiting.stderr is not None
+                said = waiting.stderr.readline()  # the lock is let go only once it says it waits
+            out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, err
+        assert said == "waiting up to 60 s: another process is syncing netops\n"
+        assert err == "" and "netops @" in out
 
 
 class TestJobs:

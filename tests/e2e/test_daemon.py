@@ -16,12 +16,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobsync import Catalog
+from jobsync.adapters.locks import work_locks
+from jobsync.adapters.store import default_store_url
 from tests.helpers import GitRepo, bench_make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -442,6 +445,27 @@ class TestSyncing:
         assert all(line["up_to_date"] for line in polls)
         assert event_count(harness.state) == before
         assert before > 0
+
+
+class TestDividedWork:
+    def test_a_source_another_process_syncs_is_skipped_without_failing(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """While another process holds a source the daemon skips it each round (a debug line, no failure), then syncs it."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, "1s"))
+        harness.state.mkdir(mode=0o700)
+        with closing(work_locks(default_store_url(harness.state))) as other:
+            with other.holding("source:netops") as held:
+                assert held
+                daemon = harness.start_ready()
+                skipped = daemon.wait_log("sync skipped", n=2, source="netops")
+                assert {line["level"] for line in skipped} == {"debug"}
+                assert not daemon.lines("sync finished") and not daemon.lines("sync failed")
+                harness.notify.wait_for(re.compile(r"STATUS=1 sources: 1 ok, 0 failing; last sync never\n"))
+                assert job_refs(harness.state) == set()
+            daemon.wait_log("sync finished", source="netops")
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
 
 
 class TestReload:

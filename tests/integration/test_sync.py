@@ -334,3 +334,18 @@ class TestSourceStatus:
         catalog.resync("netops")
         assert catalog.source("netops")["status"] == "ok"
         assert catalog.source("netops")["last_error"] is None
+
+    def test_sources_say_who_synced_last(
+        self, repo: GitRepo, catalog: Catalog, store_url: str, state_dir: Path
+    ) -> None:
+        """A source names who saved its last sync (a daemon is ``daemon@HOST``); a sync that moved nothing keeps it."""
+        write_backup(repo)
+        catalog.resync(repo.url, name="netops")
+        assert catalog.source("netops")["last_synced_by"] == "tester"
+        write_backup(repo, description="v2")
+        with Catalog.open(store=store_url, state_dir=state_dir, actor="daemon@web2") as daemon:
+            daemon.resync("netops")
+        assert catalog.source("netops")["last_synced_by"] == "daemon@web2"
+        catalog.resync("netops")  # up to date: nothing saved, so web2 synced it last
+        [listed] = catalog.sources()
+        assert listed["last_synced_by"] == "daemon@web2"
