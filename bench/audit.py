@@ -239,7 +239,9 @@ def discover(app: JobCatalogApp, plan: Plan) -> list[list[Job]]:
             branch="main",
             actor="sync",
         )
-        source.record_sync(commit_of(s, 0), "main", {"added": len(jobs)}, actor="sync")
+        source.record_sync(
+            commit_of(s, 0), "main", {"added": len(jobs)}, actor="sync", host="bench", python="3"
+        )
         app.save_and_project(source, *jobs)
         catalog.append(jobs)
     return catalog
@@ -285,7 +287,7 @@ def second_commit(app: JobCatalogApp, catalog: list[list[Job]]) -> None:
             "changed": sum(map(is_changed, range(len(jobs)))),
             "uninstalled": sum(map(is_uninstalled, range(len(jobs)))),
         }
-        source.record_sync(commit_of(s, 1), "main", counts, actor="sync")
+        source.record_sync(commit_of(s, 1), "main", counts, actor="sync", host="bench", python="3")
         app.save_and_project(source, *touched)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import random
 import time
 import warnings
@@ -76,6 +77,9 @@ MAX_LOG_ATTEMPTS = 1000
 MAX_BACKOFF_SECONDS = 0.05
 #: File contents a sync holds at once: files are read and parsed in batches of at most this many bytes.
 READ_BUDGET = 64 * 1024 * 1024
+
+#: The Python that parses a source decides which syntax is an error (PEP 701 f-strings need 3.12).
+PYTHON_VERSION = platform.python_version()
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -265,7 +269,7 @@ class JobCatalogApp(Application[UUID]):
         if source.last_commit == snapshot.commit:
             summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
             if source.failure is not None:  # reachable again: say so, even though nothing moved
-                source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
+                self._record_sync(source, snapshot, summary, actor)
             self.save_and_project(source, self._finished_sync_result(result_id, summary, actor))
             return summary
         planned_from = source.last_commit
@@ -296,7 +300,7 @@ class JobCatalogApp(Application[UUID]):
             summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, unsaved)
             summary.problems = sorted([*found, *plan.problems], key=_problem_order)
             summary.result = result_id
-            source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor=actor)
+            self._record_sync(source, snapshot, summary, actor)
             jobs = [change.job for change in changes]
             try:
                 self.save_and_project(source, *jobs, self._finished_sync_result(result_id, summary, actor))
@@ -320,6 +324,10 @@ class JobCatalogApp(Application[UUID]):
             )
             return summary
         raise ConflictError(f"source {spec.name!r} kept changing under this sync; try again")
+
+    def _record_sync(self, source: Source, snapshot: Snapshot, summary: SyncSummary, actor: str) -> None:
+        host, _ = self.processes.current()
+        source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor, host, PYTHON_VERSION)
 
     def _source_for(self, spec: SourceSpec, actor: str) -> Source:
         """The source as saved (a configured one moved to the config's location), or a new one."""

@@ -27,7 +27,7 @@ from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import LOG_LEVELS
 from jobsync.domain.text import CONTROLS, escaped
 from jobsync.projections import JOB_SORTS
-from jobsync.records import HistoryEntry, LogRecord, overridden_fields, to_json
+from jobsync.records import HistoryEntry, LogRecord, SourceRecord, overridden_fields, to_json
 from jobsync.times import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -201,12 +201,18 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
                 r["last_synced"].isoformat() if r["last_synced"] else "never",
-                r["last_synced_by"] or "",
+                _synced_by(r),
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
             for r in records
         ],
     )
+
+
+def _synced_by(record: SourceRecord) -> str:
+    """Who synced last, and where when the actor names no host (a person's resync: ``alice on vm1``)."""
+    actor, host = record["last_synced_by"] or "", record["last_synced_host"]
+    return f"{actor} on {host}" if actor and host and "@" not in actor else actor
 
 
 @sources.command("show")
@@ -220,7 +226,7 @@ def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
         _print_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<14} {_text(value)}")
+        click.echo(f"{key:<19} {_text(value)}")
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -507,7 +513,7 @@ def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
         _print_json(record)
         return
     for key, value in record.items():
-        click.echo(f"{key:<14} {_text(value)}")
+        click.echo(f"{key:<19} {_text(value)}")
 
 
 @cli.command()

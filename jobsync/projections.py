@@ -42,7 +42,7 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
@@ -605,6 +605,8 @@ def source_record(source: Source) -> dict[str, Any]:
         "last_branch": source.last_branch,
         "last_synced": source.modified_on.isoformat() if source.last_commit else None,
         "last_synced_by": source.last_synced_by,
+        "last_synced_host": source.last_synced_host,
+        "last_synced_python": source.last_synced_python,
         "last_counts": source.last_counts,
         "status": "failing" if source.failure else "ok",
         "last_error": source.failure["message"] if source.failure else None,

@@ -70,6 +70,9 @@ class SourceRecord(TypedDict):
     last_synced: datetime | None
     #: Who saved the last sync: ``daemon@HOST`` for a daemon, so several daemons show which one.
     last_synced_by: str | None
+    #: The host the last sync ran on and the Python that parsed it (null for syncs saved before they were kept).
+    last_synced_host: str | None
+    last_synced_python: str | None
     last_counts: dict[str, int]
     status: str
     last_error: str | None

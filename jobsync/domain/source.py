@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -21,6 +22,10 @@ class Source(Aggregate):
     #: Who saved the last sync (``daemon@HOST`` for a daemon); a class default, so snapshots taken
     #: before it was kept still load.
     last_synced_by: str | None = None
+    #: Where the last sync ran and which Python parsed it (syntax newer Pythons accept is a parse
+    #: error on older ones); None for syncs saved before they were recorded.
+    last_synced_host: str | None = None
+    last_synced_python: str | None = None
 
     class Event(Aggregate.Event):
         """Every source event says who caused it."""
@@ -36,8 +41,9 @@ class Source(Aggregate):
         branch: str | None
 
     class SourceSynced(Event):
-        """A sync read ``commit`` and saved what it found."""
+        """A sync read ``commit`` and saved what it found, on ``host`` with Python ``python``."""
 
+        class_version = 2
         commit: str
         branch: str
         added: int
@@ -45,6 +51,13 @@ class Source(Aggregate):
         uninstalled: int
         reinstalled: int
         problems: int
+        host: str | None
+        python: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["host"] = None
+            state["python"] = None
 
     class SourceSyncFailed(Event):
         """A sync could not read the source (``reason`` classifies why); nothing else was saved."""
@@ -87,8 +100,10 @@ class Source(Aggregate):
         self._relocate(url=url, branch=branch, actor=actor)
         return True
 
-    def record_sync(self, commit: str, branch: str, counts: dict[str, int], actor: str) -> None:
-        """Remember that ``commit`` was read and saved."""
+    def record_sync(
+        self, commit: str, branch: str, counts: dict[str, int], actor: str, host: str, python: str
+    ) -> None:
+        """Remember that ``commit`` was read and saved, where, and by which Python."""
         self._synced(
             commit=commit,
             branch=branch,
@@ -97,6 +112,8 @@ class Source(Aggregate):
             uninstalled=counts.get("uninstalled", 0),
             reinstalled=counts.get("reinstalled", 0),
             problems=counts.get("problems", 0),
+            host=host,
+            python=python,
             actor=actor,
         )
 
@@ -126,11 +143,15 @@ class Source(Aggregate):
         uninstalled: int,
         reinstalled: int,
         problems: int,
+        host: str | None,
+        python: str | None,
         actor: str,
     ) -> None:
         self.last_commit = commit
         self.last_branch = branch
         self.last_synced_by = actor
+        self.last_synced_host = host
+        self.last_synced_python = python
         self.failure = None
         self.last_counts = {
             "added": added,

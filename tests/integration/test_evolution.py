@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import platform
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,29 @@ class TestReadModelSchema:
         with Catalog.open(state_dir=state_dir) as reopened:
             assert reopened.jobs() == before
             assert reopened.replay(verify=True).ok
+
+
+class TestSourceSyncedVersions:
+    def test_version_1_sync_event_reads_without_host_or_python(self, repo: GitRepo, state_dir: Path) -> None:
+        """A SourceSynced stored before ``host`` and ``python`` existed loads with both null."""
+        catalog = synced_catalog(repo, state_dir)
+        source = catalog._app.get_source("netops")
+        assert source is not None
+        source.record_sync("c2", "main", {"changed": 1}, "old-release", "web1", "3.11.0")
+        [new_event] = source.collect_events()
+        old_shape = stored(catalog, new_event, {}, drop=("host", "python", "class_version"))
+        catalog._app.recorder.insert_events([old_shape])
+        catalog.close()
+
+        with Catalog.open(state_dir=state_dir) as reopened:
+            shown = reopened.source("netops")
+            assert shown["last_commit"] == "c2"
+            assert shown["last_synced_host"] is None and shown["last_synced_python"] is None
+            assert reopened.replay(verify=True).ok
+
+    def test_a_sync_records_its_host_and_python(self, repo: GitRepo, state_dir: Path) -> None:
+        """Which Python parsed a source decides what is a syntax error: each sync says which it was."""
+        with synced_catalog(repo, state_dir) as catalog:
+            shown = catalog.source("netops")
+            assert shown["last_synced_python"] == platform.python_version()
+            assert shown["last_synced_host"] == socket.gethostname()
