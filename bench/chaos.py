@@ -13,10 +13,11 @@ generator, 5 jobs a module to start with):
 * **override** -- a loop of ``jobs override JOB description ...`` / ``jobs clear JOB description``.
 * **worker** -- a loop of ``results record`` / ``start`` / ``log`` (x3) / ``finish`` of one job.
 
-The process running at a random moment gets SIGKILL -- only the process, as the OOM killer would
-send it, not its group. Delays are drawn from 0 to a little over how long an uninterrupted run of
-that kind took (measured at set-up, then from the runs that finished before their kill), so kills
-land in start-up, fetch, parse, save and projection. A resync that finishes before its kill is
+The running process gets SIGKILL -- only the process, as the OOM killer would send it, not its
+group. Loops are killed at a random moment; a sync kill is aimed (``TARGETS``): anywhere in how
+long an uninterrupted run of that kind took (measured at set-up, then from the runs that finished
+before their kill), or shortly after the sync is seen reaching its fetch, parse or projection
+(``when_sync_reaches``), so kills land in every step. A resync that finishes before its kill is
 not counted as a kill (its checks still run): rounds go on until ``--kills`` kills landed.
 
 After each kill, in order:
@@ -91,6 +92,13 @@ START_UP_SHARE = 0.2  # sync kills drawn from the start rather than from the end
 PHASES = ("resync", "daemon", "override", "worker")
 #: Seconds a killed process's group has to empty: parse workers look for their parent every 0.5 s.
 GRACE = 5.0
+#: Seconds between looks at a running operation (its process, the log, the mirror).
+POLL = 0.005
+#: Events a sync's own save holds at least (job events, source, result, log entries); smaller
+#: saves before it only record or finish sync results.
+BIG_SAVE = 5
+#: Where sync kills are aimed, and how often.
+TARGETS = {"anywhere": 0.3, "fetch": 0.15, "parse": 0.35, "projection": 0.2}
 #: Seconds any check command may take before the round counts it as stuck.
 PATIENCE = 300.0
 
@@ -196,29 +204,62 @@ class Jobsync:
         for leftover in self.state.glob("summaries.db*"):
             leftover.unlink()
 
-    def projection_lag(self) -> int | None:
-        """Events in the log not yet in the read models, read without catching up (None: unknown)."""
+    def fetched(self, commit: str) -> bool:
+        """The mirror's branch is at ``commit`` (read from its ref file: cheap enough to poll)."""
+        for mirror in self.mirrors():
+            with suppress(OSError):
+                if (mirror / "refs" / "heads" / "main").read_text().strip() == commit:
+                    return True
+        return False
+
+
+class LogPositions:
+    """The log's last notification id and the read models' position, read without catching up.
+
+    One connection for the life of the object, so a running sync can be watched every few ms.
+    """
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg: psycopg.Connection[Any] | None = None
+        self._queries: list[str | sql.Composed] = []
+
+    def read(self) -> tuple[int, int] | None:
+        """(last notification id, read models' position), or None when the store cannot say."""
         try:
             if self.store.startswith("sqlite"):
-                path = self.store.removeprefix("sqlite:///")
-                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-                    return _lag(db.execute("SELECT max(rowid) FROM stored_events").fetchone(),
-                                db.execute("SELECT max(notification_id) FROM tracking").fetchone())  # fmt: skip
-            with psycopg.connect(self.store, autocommit=True) as pg:  # tables named for the application
-                names: dict[str, str] = dict(pg.execute(_PG_TABLES).fetchall())
-                last, position = (
-                    pg.execute(
+                if self._sqlite is None:
+                    path = self.store.removeprefix("sqlite:///")
+                    self._sqlite = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+                last, position = (self._sqlite.execute(q).fetchone()[0] for q in _SQLITE_POSITIONS)
+            else:
+                if self._pg is None:
+                    self._pg = psycopg.connect(self.store, autocommit=True)
+                    names = dict(self._pg.execute(_PG_TABLES).fetchall())  # tables named for the application
+                    self._queries = [
                         sql.SQL("SELECT max(notification_id) FROM {}").format(sql.Identifier(names[kind]))
-                    )
-                    for kind in ("events", "tracking")
-                )
-                return _lag(last.fetchone(), position.fetchone())
+                        for kind in ("events", "tracking")
+                    ]
+                last, position = (self._pg.execute(q).fetchone()[0] for q in self._queries)  # type: ignore[index]
         except (sqlite3.Error, psycopg.Error, KeyError):
+            self.close()
             return None
+        return int(last or 0), int(position or 0)
+
+    def lag(self) -> int | None:
+        """Events in the log not yet in the read models (None: unknown)."""
+        read = self.read()
+        return None if read is None else read[0] - read[1]
+
+    def close(self) -> None:
+        for connection in (self._sqlite, self._pg):
+            if connection is not None:
+                connection.close()
+        self._sqlite = self._pg = None
 
 
-def _lag(last: Any, position: Any) -> int:
-    return int(last[0] or 0) - int(position[0] or 0)
+_SQLITE_POSITIONS = ("SELECT max(rowid) FROM stored_events", "SELECT max(notification_id) FROM tracking")
 
 
 class CheckError(Exception):
@@ -259,15 +300,17 @@ class Kill:
 
 
 Step = Callable[[subprocess.CompletedProcess[str] | None], list[str] | None]
+#: Seconds since the first command started -> is it time for the kill?
+Trigger = Callable[[float], bool]
 
 
-def run_and_kill(cli: Jobsync, step: Step, delay: float, logs: Path) -> Kill:
-    """Run ``step``'s commands one after another, each in its own process group; SIGKILL at ``delay``.
+def run_and_kill(cli: Jobsync, step: Step, trigger: Trigger, logs: Path) -> Kill:
+    """Run ``step``'s commands one after another, each in its own process group; SIGKILL when ``trigger``.
 
     ``step`` gets the previous command's outcome and returns the next command (None: done).
     Output goes to files, never pipes: a surviving orphan must not hold this script up.
     """
-    deadline = time.monotonic() + delay
+    begun = time.monotonic()
     previous: subprocess.CompletedProcess[str] | None = None
     failures: list[str] = []
     out, err = logs.with_suffix(".out"), logs.with_suffix(".err")
@@ -279,16 +322,52 @@ def run_and_kill(cli: Jobsync, step: Step, delay: float, logs: Path) -> Kill:
                 command, stdout=stdout, stderr=stderr, env=cli.env, start_new_session=True
             )
         started = time.monotonic()
-        try:
-            code = proc.wait(timeout=max(0.0, deadline - started))
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return Kill(command, proc.pid, True, time.monotonic() - started, orphans(proc.pid), failures)
+        while (code := proc.poll()) is None:
+            if trigger(time.monotonic() - begun):
+                os.kill(proc.pid, signal.SIGKILL)
+                at = time.monotonic() - begun
+                proc.wait()
+                return Kill(command, proc.pid, True, at, orphans(proc.pid), failures)
+            time.sleep(POLL)
         previous = subprocess.CompletedProcess(command, code, out.read_text(), err.read_text())
         if code != 0:
             failures.append(f"{' '.join(command[-4:])} exited {code}: {previous.stderr.strip()[-300:]}")
     return Kill(last, proc.pid, False, time.monotonic() - started, orphans(proc.pid), failures)
+
+
+def after(delay: float) -> Trigger:
+    return lambda elapsed: elapsed >= delay
+
+
+def when_sync_reaches(
+    target: str, cli: Jobsync, positions: LogPositions, commit: str, delay: float, limit: float
+) -> Trigger:
+    """Kill ``delay`` s after the sync of ``commit`` is seen reaching ``target`` (by ``limit`` at the latest).
+
+    ``fetch``: the log grew (a resync records its running result before fetching); ``parse``: the
+    mirror holds the commit; ``projection``: after that, a save of several events is in the log but
+    not yet in the read models. Only aimed: where the kill landed is judged afterwards.
+    """
+    first = positions.read()
+    seen: float | None = None
+    at_fetch: int | None = None
+
+    def trigger(elapsed: float) -> bool:
+        nonlocal seen, at_fetch
+        if seen is None:
+            now = positions.read()
+            if target == "fetch":
+                reached = now is not None and first is not None and now[0] > first[0]
+            elif at_fetch is None:
+                if cli.fetched(commit):
+                    at_fetch = now[0] if now else 0
+                reached = target == "parse" and at_fetch is not None
+            else:
+                reached = now is not None and now[0] - at_fetch >= BIG_SAVE and now[0] > now[1]
+            seen = elapsed if reached else None
+        return elapsed >= limit or (seen is not None and elapsed >= seen + delay)
+
+    return trigger
 
 
 def group_members(pgid: int) -> list[str]:
@@ -374,8 +453,9 @@ class Round:
     number: int
     phase: str
     kind: str  # cold / incremental for syncs, else the loop
+    aim: str  # where the kill was aimed (TARGETS)
     modules_changed: int
-    delay: float
+    delay: float  # seconds from the start to the kill (to the end, when the run finished first)
     landed: bool
     where: str
     seconds: float
@@ -398,28 +478,48 @@ class Estimates:
 
 
 def play_round(
-    number: int, cli: Jobsync, repo: ChaosRepo, rng: random.Random, estimates: Estimates, logs: Path
+    number: int,
+    cli: Jobsync,
+    repo: ChaosRepo,
+    rng: random.Random,
+    estimates: Estimates,
+    positions: LogPositions,
+    logs: Path,
 ) -> Round:
     phase = rng.choice(PHASES)
     before = repo.head()
-    after, changed, kind = before, 0, phase
+    after_commit, changed, kind = before, 0, phase
     worker_started: set[str] = set()
     if phase in ("resync", "daemon"):
         kind = "cold" if rng.random() < COLD_SHARE else "incremental"
         if kind == "cold":
             cli.forget_caches()
-        after, changed = repo.change(rng)
+        after_commit, changed = repo.change(rng)
         command = cli.command("resync", SOURCE, "--json") if phase == "resync" else cli.command("daemon")
+        step = once(command)
+        aim = rng.choices(list(TARGETS), weights=list(TARGETS.values()))[0]
+        if aim == "fetch" and phase == "daemon":  # the daemon records its result after fetching
+            aim = "anywhere"
         # Mostly after start-up (which a small repository's sync is mostly made of), some during it.
         end = (1.1 if phase == "resync" else 1.5) * estimates.of(kind)
         begin = 0.0 if rng.random() < START_UP_SHARE else min(estimates.of("start-up"), end / 2)
-        delay = rng.uniform(begin, end)
-        step = once(command)
+        delay = {
+            "anywhere": rng.uniform(begin, end),
+            "fetch": rng.uniform(0.0, 0.1 * estimates.of(kind)),
+            "parse": rng.uniform(0.0, 0.5 * estimates.of(kind)),
+            "projection": 0.0,
+        }[aim]
+        trigger = (
+            after(delay)
+            if aim == "anywhere"
+            else when_sync_reaches(aim, cli, positions, after_commit, delay, 3 * end + 2)
+        )
     else:
-        delay = rng.uniform(0.0, 2.5)
+        aim = "anywhere"
+        trigger = after(rng.uniform(0.0, 2.5))
         step = override_loop(cli, number) if phase == "override" else worker_loop(cli, worker_started)
     start = time.monotonic()
-    kill = run_and_kill(cli, step, delay, logs / f"{number:04d}-{phase}")
+    kill = run_and_kill(cli, step, trigger, logs / f"{number:04d}-{phase}")
     if phase == "resync" and not kill.landed and not kill.failures:
         estimates.add(kind, kill.seconds)
     failures = list(kill.failures)
@@ -431,11 +531,11 @@ def play_round(
         at = kill.command.index("--actor") + 2
         where = " ".join(kill.command[at : at + 2])
     try:
-        where = check_after_kill(cli, repo, phase, kill, before, after, where, failures)
+        where = check_after_kill(cli, repo, phase, kill, before, after_commit, positions, where, failures)
     except CheckError as exc:  # a read needed by the later checks failed: the round is unclean
         failures.append(str(exc))
     failures += check_recovery(cli, repo, kill, worker_started)
-    return Round(number, phase, kind, changed, round(delay, 3), kill.landed, where,
+    return Round(number, phase, kind, aim, changed, round(kill.seconds, 3), kill.landed, where,
                  round(time.monotonic() - start, 3), failures, locks)  # fmt: skip
 
 
@@ -446,11 +546,12 @@ def check_after_kill(
     kill: Kill,
     before: str,
     after: str,
+    positions: LogPositions,
     where: str,
     failures: list[str],
 ) -> str:
     """Checks 1, 2 and 5 on the state the kill left; returns where the kill landed."""
-    lag = cli.projection_lag()  # first: every CLI read below catches the read models up
+    lag = positions.lag()  # first: every CLI read below catches the read models up
     source = cli.json("sources", "show", SOURCE)
     count = cli.installed()
     pairs = {(before, repo.count[before]), (after, repo.count[after])}
@@ -562,13 +663,15 @@ def run_store(name: str, url: str, work: Path, args: argparse.Namespace) -> dict
     repo = ChaosRepo(folder / "repo", args.modules)
     estimates = Estimates()
     setup = set_up(cli, repo, rng, estimates)
+    positions = LogPositions(url)
     (logs := folder / "rounds").mkdir()
     rounds: list[Round] = []
     start = time.monotonic()
     while sum(r.landed for r in rounds) < args.kills:
-        played = play_round(len(rounds) + 1, cli, repo, rng, estimates, logs)
+        played = play_round(len(rounds) + 1, cli, repo, rng, estimates, positions, logs)
         rounds.append(played)
         progress(name, played, args)
+    positions.close()
     landed = [r for r in rounds if r.landed]
     return {
         "store": name,
@@ -588,8 +691,9 @@ def progress(store: str, r: Round, args: argparse.Namespace) -> None:
     """One line a round (stderr with --json, so stdout stays one document)."""
     mark = "clean" if not r.failures else "UNCLEAN"
     what = f"{r.phase}/{r.kind}" + (f" ({r.modules_changed} modules)" if r.modules_changed else "")
-    kill = f"kill at {r.delay:.2f} s in {r.where}" if r.landed else f"finished before {r.delay:.2f} s"
-    line = f"{store} {r.number:4d} {what:<34} {kill:<46} {mark} ({r.seconds:.1f} s)"
+    kill = f"kill at {r.delay:.2f} s in {r.where}" if r.landed else f"finished after {r.delay:.2f} s"
+    aim = f"aimed at {r.aim}" if r.phase in ("resync", "daemon") else ""
+    line = f"{store} {r.number:4d} {what:<34} {aim:<20} {kill:<46} {mark} ({r.seconds:.1f} s)"
     for failure in r.failures:
         line += f"\n      {failure}"
     print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
