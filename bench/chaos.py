@@ -484,9 +484,10 @@ def play_round(
     rng: random.Random,
     estimates: Estimates,
     positions: LogPositions,
+    phases: list[str],
     logs: Path,
 ) -> Round:
-    phase = rng.choice(PHASES)
+    phase = rng.choice(phases)
     before = repo.head()
     after_commit, changed, kind = before, 0, phase
     worker_started: set[str] = set()
@@ -668,7 +669,7 @@ def run_store(name: str, url: str, work: Path, args: argparse.Namespace) -> dict
     rounds: list[Round] = []
     start = time.monotonic()
     while sum(r.landed for r in rounds) < args.kills:
-        played = play_round(len(rounds) + 1, cli, repo, rng, estimates, positions, logs)
+        played = play_round(len(rounds) + 1, cli, repo, rng, estimates, positions, args.phases, logs)
         rounds.append(played)
         progress(name, played, args)
     positions.close()
@@ -720,11 +721,19 @@ def main() -> None:
     parser.add_argument("--modules", type=int, default=2000)
     parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--seed", default="jobsync", help="the same seed plays the same rounds")
+    parser.add_argument(
+        "--phases",
+        type=lambda text: text.split(","),
+        default=list(PHASES),
+        help=f"comma-separated phases to draw from (default: all of {','.join(PHASES)})",
+    )
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temp dir, removed)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     args = parser.parse_args()
     if args.kills < 1 or args.modules < 1:
         parser.error("need --kills >= 1 and --modules >= 1")
+    if not args.phases or set(args.phases) - set(PHASES):
+        parser.error(f"--phases takes some of {','.join(PHASES)}")
     # As pip install leaves them (see resync.cli_sync): with PYTHONDONTWRITEBYTECODE every
     # process would compile jobsync again, which stretches start-up and bends the kill spread.
     compileall.compile_dir(Path(jobsync.__file__).parent, quiet=1)
