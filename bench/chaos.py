@@ -487,6 +487,7 @@ def play_round(
     phases: list[str],
     logs: Path,
 ) -> Round:
+    """Pick a phase, start it, aim a SIGKILL at it, then run every check on what it left."""
     phase = rng.choice(phases)
     before = repo.head()
     after_commit, changed, kind = before, 0, phase
