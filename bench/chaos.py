@@ -16,8 +16,8 @@ generator, 5 jobs a module to start with):
 The running process gets SIGKILL -- only the process, as the OOM killer would send it, not its
 group. Loops are killed at a random moment; a sync kill is aimed (``TARGETS``): anywhere in how
 long an uninterrupted run of that kind took (measured at set-up, then from the runs that finished
-before their kill), or shortly after the sync is seen reaching its fetch, parse or projection
-(``when_sync_reaches``), so kills land in every step. A resync that finishes before its kill is
+before their kill), or shortly after the sync is seen reaching its fetch, parse, parse pool or
+projection (``when_sync_reaches``), so kills land in every step. A resync that finishes before its kill is
 not counted as a kill (its checks still run): rounds go on until ``--kills`` kills landed.
 
 After each kill, in order:
@@ -69,6 +69,7 @@ import psycopg
 from psycopg import sql
 
 import jobsync
+from jobsync.parsing import PARALLEL_THRESHOLD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.postgres
@@ -98,7 +99,7 @@ POLL = 0.005
 #: saves before it only record or finish sync results.
 BIG_SAVE = 5
 #: Where sync kills are aimed, and how often.
-TARGETS = {"anywhere": 0.3, "fetch": 0.15, "parse": 0.35, "projection": 0.2}
+TARGETS = {"anywhere": 0.25, "fetch": 0.15, "parse": 0.25, "pool": 0.15, "projection": 0.2}
 #: Seconds any check command may take before the round counts it as stuck.
 PATIENCE = 300.0
 
@@ -297,11 +298,12 @@ class Kill:
     seconds: float  # how long that process had run
     orphans: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # commands of a loop that failed before the kill
+    pool: bool = False  # it had child processes (a parse pool) when it was killed
 
 
 Step = Callable[[subprocess.CompletedProcess[str] | None], list[str] | None]
-#: Seconds since the first command started -> is it time for the kill?
-Trigger = Callable[[float], bool]
+#: (seconds since the first command started, pid of the running one) -> is it time for the kill?
+Trigger = Callable[[float, int], bool]
 
 
 def run_and_kill(cli: Jobsync, step: Step, trigger: Trigger, logs: Path) -> Kill:
@@ -323,11 +325,12 @@ def run_and_kill(cli: Jobsync, step: Step, trigger: Trigger, logs: Path) -> Kill
             )
         started = time.monotonic()
         while (code := proc.poll()) is None:
-            if trigger(time.monotonic() - begun):
+            if trigger(time.monotonic() - begun, proc.pid):
+                pool = _has_children(proc.pid)
                 os.kill(proc.pid, signal.SIGKILL)
                 at = time.monotonic() - begun
                 proc.wait()
-                return Kill(command, proc.pid, True, at, orphans(proc.pid), failures)
+                return Kill(command, proc.pid, True, at, orphans(proc.pid), failures, pool)
             time.sleep(POLL)
         previous = subprocess.CompletedProcess(command, code, out.read_text(), err.read_text())
         if code != 0:
@@ -336,7 +339,7 @@ def run_and_kill(cli: Jobsync, step: Step, trigger: Trigger, logs: Path) -> Kill
 
 
 def after(delay: float) -> Trigger:
-    return lambda elapsed: elapsed >= delay
+    return lambda elapsed, pid: elapsed >= delay
 
 
 def when_sync_reaches(
@@ -345,18 +348,21 @@ def when_sync_reaches(
     """Kill ``delay`` s after the sync of ``commit`` is seen reaching ``target`` (by ``limit`` at the latest).
 
     ``fetch``: the log grew (a resync records its running result before fetching); ``parse``: the
-    mirror holds the commit; ``projection``: after that, a save of several events is in the log but
-    not yet in the read models. Only aimed: where the kill landed is judged afterwards.
+    mirror holds the commit; ``pool``: the process has children (the parse pool: its workers, or a
+    fork server and a resource tracker); ``projection``: after the fetch, a save of several events
+    is in the log but not yet in the read models. Only aimed: where it landed is judged afterwards.
     """
     first = positions.read()
     seen: float | None = None
     at_fetch: int | None = None
 
-    def trigger(elapsed: float) -> bool:
+    def trigger(elapsed: float, pid: int) -> bool:
         nonlocal seen, at_fetch
         if seen is None:
             now = positions.read()
-            if target == "fetch":
+            if target == "pool":
+                reached = _has_children(pid)
+            elif target == "fetch":
                 reached = now is not None and first is not None and now[0] > first[0]
             elif at_fetch is None:
                 if cli.fetched(commit):
@@ -368,6 +374,13 @@ def when_sync_reaches(
         return elapsed >= limit or (seen is not None and elapsed >= seen + delay)
 
     return trigger
+
+
+def _has_children(pid: int) -> bool:
+    try:
+        return bool(Path(f"/proc/{pid}/task/{pid}/children").read_text().strip())
+    except OSError:
+        return False
 
 
 def group_members(pgid: int) -> list[str]:
@@ -502,6 +515,8 @@ def play_round(
         aim = rng.choices(list(TARGETS), weights=list(TARGETS.values()))[0]
         if aim == "fetch" and phase == "daemon":  # the daemon records its result after fetching
             aim = "anywhere"
+        if aim == "pool" and kind != "cold" and changed < PARALLEL_THRESHOLD:  # parsed in-process
+            aim = "parse"
         # Mostly after start-up (which a small repository's sync is mostly made of), some during it.
         end = (1.1 if phase == "resync" else 1.5) * estimates.of(kind)
         begin = 0.0 if rng.random() < START_UP_SHARE else min(estimates.of("start-up"), end / 2)
@@ -509,6 +524,7 @@ def play_round(
             "anywhere": rng.uniform(begin, end),
             "fetch": rng.uniform(0.0, 0.1 * estimates.of(kind)),
             "parse": rng.uniform(0.0, 0.5 * estimates.of(kind)),
+            "pool": rng.uniform(0.0, 0.2),
             "projection": 0.0,
         }[aim]
         trigger = (
@@ -589,7 +605,7 @@ def _where_sync_died(cli: Jobsync, kill: Kill, commit: str, last_commit: str, la
         for m in cli.mirrors()
     )  # fmt: skip
     if fetched:
-        return "parse, plan or save"
+        return "parse pool" if kill.pool else "parse, plan or save"
     try:
         results = cli.json("results", "list", "--limit", "10")
     except CheckError:
