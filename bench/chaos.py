@@ -498,6 +498,7 @@ def play_round(
     estimates: Estimates,
     positions: LogPositions,
     phases: list[str],
+    aims: list[str],
     logs: Path,
 ) -> Round:
     """Pick a phase, start it, aim a SIGKILL at it, then run every check on what it left."""
@@ -512,7 +513,7 @@ def play_round(
         after_commit, changed = repo.change(rng)
         command = cli.command("resync", SOURCE, "--json") if phase == "resync" else cli.command("daemon")
         step = once(command)
-        aim = rng.choices(list(TARGETS), weights=list(TARGETS.values()))[0]
+        aim = rng.choices(aims, weights=[TARGETS[a] for a in aims])[0]
         if aim == "fetch" and phase == "daemon":  # the daemon records its result after fetching
             aim = "anywhere"
         if aim == "pool" and kind != "cold" and changed < PARALLEL_THRESHOLD:  # parsed in-process
@@ -686,7 +687,9 @@ def run_store(name: str, url: str, work: Path, args: argparse.Namespace) -> dict
     rounds: list[Round] = []
     start = time.monotonic()
     while sum(r.landed for r in rounds) < args.kills:
-        played = play_round(len(rounds) + 1, cli, repo, rng, estimates, positions, args.phases, logs)
+        played = play_round(
+            len(rounds) + 1, cli, repo, rng, estimates, positions, args.phases, args.aims, logs
+        )
         rounds.append(played)
         progress(name, played, args)
     positions.close()
@@ -744,6 +747,12 @@ def main() -> None:
         default=list(PHASES),
         help=f"comma-separated phases to draw from (default: all of {','.join(PHASES)})",
     )
+    parser.add_argument(
+        "--aims",
+        type=lambda text: text.split(","),
+        default=list(TARGETS),
+        help=f"comma-separated aims of sync kills (default: all of {','.join(TARGETS)})",
+    )
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temp dir, removed)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     args = parser.parse_args()
@@ -751,6 +760,8 @@ def main() -> None:
         parser.error("need --kills >= 1 and --modules >= 1")
     if not args.phases or set(args.phases) - set(PHASES):
         parser.error(f"--phases takes some of {','.join(PHASES)}")
+    if not args.aims or set(args.aims) - set(TARGETS):
+        parser.error(f"--aims takes some of {','.join(TARGETS)}")
     # As pip install leaves them (see resync.cli_sync): with PYTHONDONTWRITEBYTECODE every
     # process would compile jobsync again, which stretches start-up and bends the kill spread.
     compileall.compile_dir(Path(jobsync.__file__).parent, quiet=1)
