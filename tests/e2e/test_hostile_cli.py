@@ -27,6 +27,7 @@ from jobsync import Catalog
 from jobsync.domain.source import source_id
 from jobsync.records import JobRecord
 from tests.helpers import Cli, GitRepo, assert_one_line_error
+from tests.postgres import PostgresServer
 
 #: Capabilities that let root write a file whatever its mode; without them root obeys ``chmod`` like anyone.
 _ROOT_OVERRIDES = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
@@ -388,6 +389,17 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, theirs, ...), from /proc."""
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        children = _children(pending.pop()) - found
+        found |= children
+        pending.extend(children)
+    return found
+
+
 class TestCrashLeftovers:
     @pytest.fixture
     def slow_repo(self, repo: GitRepo) -> GitRepo:
@@ -423,6 +435,28 @@ class TestCrashLeftovers:
             time.sleep(0.1)
         left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
         assert not left, f"parse workers {left} outlived the killed sync"
+
+    def test_workers_of_a_fork_server_leave_with_the_killed_sync(
+        self, tmp_path: Path, slow_repo: GitRepo, postgres_server: PostgresServer
+    ) -> None:
+        """On PostgreSQL (its pool has threads) the parse runs through a fork server, whose workers
+        are not the sync's children: killed mid-parse, none of the sync's descendants stays behind."""
+        store = postgres_server.url(postgres_server.create_database())
+        command = [sys.executable, "-m", "jobsync", "--config", str(Cli(tmp_path).config), "--store", store]
+        sync = subprocess.Popen([*command, "resync", slow_repo.url], stderr=subprocess.DEVNULL)
+        descendants: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(descendants) < 4 and sync.poll() is None and time.monotonic() < deadline:
+            descendants = _descendants(sync.pid)  # the resource tracker, the fork server, its workers
+            time.sleep(0.02)
+        assert len(descendants) >= 4, "the parse never ran in a fork server's workers"
+        sync.kill()
+        sync.wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in descendants) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [pid for pid in descendants if Path(f"/proc/{pid}").exists()]
+        assert not left, f"processes {left} outlived the killed sync"
 
     def test_the_next_sync_ends_the_killed_ones_result(self, tmp_path: Path, slow_repo: GitRepo) -> None:
         """The killed sync's result does not stay running forever: the next sync ends it, interrupted."""
