@@ -6,6 +6,7 @@ import platform
 import random
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,10 @@ from eventsourcing.persistence import (
 )
 
 from jobsync.domain.discovery import (
+    ERROR,
+    NOTE,
+    PROBLEM_KINDS,
+    WARNING,
     Discovery,
     ModuleEntry,
     ModuleSummary,
@@ -84,6 +89,10 @@ PYTHON_VERSION = platform.python_version()
 A = TypeVar("A", bound=Aggregate)
 
 
+#: The level a problem of each kind is logged at in the sync's result.
+_LOG_LEVELS = {ERROR: "error", WARNING: "warning", NOTE: "info"}
+
+
 @dataclass
 class SyncSummary:
     """What one sync of one source did, as ``resync`` prints it."""
@@ -99,12 +108,15 @@ class SyncSummary:
     result: UUID | None = None
 
     def counts(self) -> dict[str, int]:
+        """How many jobs each way, and how many problems of each kind (``problems``: all of them)."""
+        kinds = Counter(p.kind for p in self.problems)
         return {
             "added": len(self.added),
             "changed": len(self.changed),
             "uninstalled": len(self.uninstalled),
             "reinstalled": len(self.reinstalled),
             "problems": len(self.problems),
+            **{f"{kind}s": kinds[kind] for kind in PROBLEM_KINDS},
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,7 +127,9 @@ class SyncSummary:
             "changed": self.changed,
             "uninstalled": self.uninstalled,
             "reinstalled": self.reinstalled,
-            "problems": [{"file": p.file, "line": p.line, "reason": p.reason} for p in self.problems],
+            "problems": [
+                {"file": p.file, "line": p.line, "kind": p.kind, "reason": p.reason} for p in self.problems
+            ],
             "result": str(self.result) if self.result else None,
         }
 
@@ -134,7 +148,7 @@ class SyncSummary:
         entries += [
             LogEntry(
                 f"{p.file}:{p.line}: {p.reason}"[:MAX_MESSAGE],
-                "warning",
+                _LOG_LEVELS[p.kind],
                 "problems",
                 f"{p.file}:{p.line}"[:200],
             )
@@ -143,7 +157,7 @@ class SyncSummary:
         if self.up_to_date:
             entries.append(LogEntry(f"already up to date at {self.commit}", "success", "sync"))
         else:
-            counts = ", ".join(f"{n} {what}" for what, n in self.counts().items())
+            counts = ", ".join(f"{n} {what}" for what, n in self.counts().items() if what != "problems")
             entries.append(LogEntry(f"synced {self.commit}: {counts}", "success", "sync"))
         return entries
 
@@ -825,6 +839,7 @@ def _link_problems(links: Iterable[str], spec: SourceSpec) -> list[Problem]:
             path,
             0,
             "symbolic link: not followed (only regular files are read, so nothing outside the source is)",
+            NOTE,
         )
         for path in links
         if is_candidate(path, spec.include, spec.exclude)
@@ -832,8 +847,8 @@ def _link_problems(links: Iterable[str], spec: SourceSpec) -> list[Problem]:
     ]
 
 
-def _problem_order(problem: Problem) -> tuple[str, int, str]:
-    return (problem.file, problem.line, problem.reason)
+def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
+    return (problem.file, problem.line, problem.reason, problem.kind)
 
 
 __all__ = ["JobCatalogApp", "SyncSummary", "job_id"]

@@ -140,9 +140,12 @@ def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | 
 @click.argument("target", metavar="SOURCE|URL|PATH")
 @click.option("--branch", help="Branch to follow (default: the remote's HEAD).")
 @click.option("--name", help="Name to remember a new URL/PATH under (default: from the URL).")
+@click.option("-v", "--verbose", is_flag=True, help="Also list notes (files skipped on purpose).")
 @json_option
 @pass_catalog
-def resync(catalog: Catalog, target: str, branch: str | None, name: str | None, as_json: bool) -> None:
+def resync(
+    catalog: Catalog, target: str, branch: str | None, name: str | None, verbose: bool, as_json: bool
+) -> None:
     """Sync one source now and print what changed (waiting for another process's sync of it first)."""
     try:
         summary = catalog.resync(target, branch=branch, name=name, wait=0.0)
@@ -154,24 +157,37 @@ def resync(catalog: Catalog, target: str, branch: str | None, name: str | None, 
     if as_json:
         _print_json(summary.as_dict())
         return
-    click.echo(format_summary(summary))
+    click.echo(format_summary(summary, verbose=verbose))
 
 
-def format_summary(summary: SyncSummary) -> str:
-    """A sync summary for people: counts first, then each job and problem."""
+def format_summary(summary: SyncSummary, verbose: bool = False) -> str:
+    """A sync summary for people: counts first, then each job and problem; notes only when verbose."""
     head = f"{summary.source} @ {summary.commit[:12]}"
     if summary.up_to_date:
         return f"{shown(head)}: already up to date" + (
             f" (result {summary.result})" if summary.result else ""
         )
     counts = summary.counts()
-    lines = [shown(head) + ": " + ", ".join(f"{n} {what}" for what, n in counts.items())]
+    shown_counts = [
+        f"{n} {what}" if n != 1 or what not in _PLURAL_KINDS else f"1 {_PLURAL_KINDS[what]}"
+        for what, n in counts.items()
+        if what != "problems" and (what not in _PLURAL_KINDS or n) and (what != "notes" or verbose)
+    ]
+    lines = [shown(head) + ": " + ", ".join(shown_counts)]
     for what in ("added", "changed", "uninstalled", "reinstalled"):
         lines.extend(f"  {what:<11} {shown(ref)}" for ref in getattr(summary, what))
-    lines.extend(f"  problem     {shown(p.file)}:{p.line}: {shown(p.reason)}" for p in summary.problems)
+    lines.extend(
+        f"  {p.kind:<11} {shown(p.file)}:{p.line}: {shown(p.reason)}"
+        for p in summary.problems
+        if verbose or p.kind != "note"
+    )
     if summary.result is not None:
         lines.append(f"  result      {summary.result} (jobsync logs {str(summary.result)[:8]})")
     return "\n".join(lines)
+
+
+#: Problem counts are shown only when there are any, in the singular for one.
+_PLURAL_KINDS = {"errors": "error", "warnings": "warning", "notes": "note"}
 
 
 # -- sources ------------------------------------------------------------------------------------

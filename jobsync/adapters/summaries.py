@@ -33,7 +33,7 @@ T = TypeVar("T")
 #: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
 _LOCK_TIMEOUT = 30.0
 #: Bump when the tables change shape: a file of another format is emptied and rebuilt (it is derived).
-_FORMAT = 4
+_FORMAT = 5
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS summary_sources (source TEXT PRIMARY KEY, filters TEXT NOT NULL, "
     "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL, registration TEXT)",
@@ -250,11 +250,11 @@ def decode_summary(text: str) -> ModuleSummary:
 
 
 def _problem_plain(problem: Problem | None) -> _Plain | None:
-    return None if problem is None else [problem.file, problem.line, problem.reason]
+    return None if problem is None else [problem.file, problem.line, problem.reason, problem.kind]
 
 
 def _problem(plain: _Plain | None) -> Problem | None:
-    return None if plain is None else Problem(plain[0], plain[1], plain[2])
+    return None if plain is None else Problem(plain[0], plain[1], plain[2], plain[3])
 
 
 def _refs_plain(refs: Sequence[NameRef]) -> _Plain:

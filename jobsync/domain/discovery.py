@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import textwrap
@@ -59,13 +60,21 @@ MAX_CLASS_CHAIN = 256
 _MAX_REASON = 200
 
 
+#: What a reported item is (DESIGN §4), kept apart everywhere: a file that could not be read or
+#: parsed (its jobs keep their state); a value that fell back to a default, a registration that
+#: could not be resolved, a name that collided; a file skipped on purpose.
+ERROR, WARNING, NOTE = "error", "warning", "note"
+PROBLEM_KINDS = (ERROR, WARNING, NOTE)
+
+
 @dataclass(frozen=True)
 class Problem:
-    """Something discovery could not read or had to correct, with where it is."""
+    """Something discovery could not read, had to correct, or skipped, with where it is."""
 
     file: str
     line: int
     reason: str
+    kind: str = WARNING
 
 
 @dataclass(frozen=True)
@@ -340,12 +349,17 @@ def _package_of(path: str, module_name: str) -> str:
     return module_name.rpartition(".")[0]
 
 
+#: Folders whose files are never scanned, whatever ``include`` says (as hidden folders).
+_SKIPPED_FOLDERS = frozenset(("tests", "migrations"))
+
+
 def is_candidate(path: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
-    """Whether a source-relative file is scanned: ``*.py``, not hidden, not under ``tests/``, not setup.py."""
+    """Whether a source-relative file is scanned: ``*.py``, not hidden, not setup.py, not under
+    ``tests/`` or ``migrations/`` (an app's Django migrations hold no jobs)."""
     if not path.endswith(".py") or path == "setup.py":
         return False
     parts = path.split("/")
-    if any(part.startswith(".") for part in parts) or "tests" in parts[:-1]:
+    if any(part.startswith(".") for part in parts) or not _SKIPPED_FOLDERS.isdisjoint(parts[:-1]):
         return False
     if include and not any(fnmatchcase(path, pattern) for pattern in include):
         return False
@@ -362,11 +376,16 @@ def summarize_oversized(path: str, size: int, *, max_size: int = MAX_FILE_SIZE) 
         # Nautobot imports job files; Python cannot import this one, so it holds no jobs (and its
         # register_jobs, if any, never runs).
         return _failed(
-            path, module_name, 0, f"{module_name!r} is not an importable module name; skipped", False
+            path, module_name, 0, f"{module_name!r} is not an importable module name; skipped", False, NOTE
         )
     if size > max_size:
         return _failed(
-            path, module_name, 0, f"file is {size} bytes, over the {max_size}-byte limit; skipped", False
+            path,
+            module_name,
+            0,
+            f"file is {size} bytes, over the {max_size}-byte limit; skipped",
+            False,
+            NOTE,
         )
     return None
 
@@ -398,8 +417,10 @@ def summarize_module(path: str, data: bytes, *, max_size: int = MAX_FILE_SIZE) -
         )
 
 
-def _failed(path: str, module_name: str, line: int, reason: str, mentions: bool) -> ModuleSummary:
-    problem = Problem(path, line, _one_line(reason))
+def _failed(
+    path: str, module_name: str, line: int, reason: str, mentions: bool, kind: str = ERROR
+) -> ModuleSummary:
+    problem = Problem(path, line, _one_line(reason), kind)
     return ModuleSummary(path, module_name, error=problem, mentions_register_jobs=mentions)
 
 
@@ -408,18 +429,20 @@ def _decode(path: str, data: bytes) -> tuple[str, Problem | None]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        return "", Problem(path, 1, _one_line(f"bad encoding declaration: {exc}"))
+        return "", Problem(path, 1, _one_line(f"bad encoding declaration: {exc}"), ERROR)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         bad = data[exc.start : exc.start + 1].hex()
-        return "", Problem(path, line, f"not valid {encoding}: byte 0x{bad} cannot be decoded ({exc.reason})")
+        return "", Problem(
+            path, line, f"not valid {encoding}: byte 0x{bad} cannot be decoded ({exc.reason})", ERROR
+        )
     except LookupError as exc:
-        return "", Problem(path, 1, _one_line(f"unknown encoding: {exc}"))
+        return "", Problem(path, 1, _one_line(f"unknown encoding: {exc}"), ERROR)
     nul = text.find("\x00")
     if nul >= 0:
-        return "", Problem(path, text.count("\n", 0, nul) + 1, "file contains a NUL byte")
+        return "", Problem(path, text.count("\n", 0, nul) + 1, "file contains a NUL byte", ERROR)
     return text.removeprefix("\ufeff"), None
 
 
@@ -876,7 +899,7 @@ class _Resolver:
             if name in paths or name in self.broken:
                 winner = paths[name] if name in paths else self.broken[name].path
                 self.problems.add(
-                    Problem(path, 0, f"module {name} is also {winner}, which Python imports; skipped")
+                    Problem(path, 0, f"module {name} is also {winner}, which Python imports; skipped", NOTE)
                 )
             elif entry.error is not None:
                 self.broken[name] = entry
@@ -947,6 +970,10 @@ class _Resolver:
                 f"{', '.join(affected) or 'no other module'} keep their last known state"
             )
             self.problems.update(Problem(path, 0, _one_line(reason)) for path in unsure)
+        for module in self.scope:
+            entry = self.entries[module]
+            if entry.registers or entry.path.endswith("__init__.py"):
+                self.problems.update(self._missing_imports(module))
         jobs = [facts for node in selected if (facts := self._facts(node)) is not None]
         jobs.sort(key=lambda f: (f.module_name, f.job_class_name))
         return Discovery(
@@ -957,6 +984,56 @@ class _Resolver:
             scope=None if self.decided is None else frozenset(self.decided),
             registration=registration,
         )
+
+    @functools.cached_property
+    def _packages(self) -> frozenset[str]:
+        """Every module of the source and every package above one (folders, with or without __init__)."""
+        names = set(self.modules.paths) | set(self.broken)
+        return frozenset(
+            ".".join(parts[:i])
+            for name in names
+            for parts in [name.split(".")]
+            for i in range(1, len(parts) + 1)
+        )
+
+    def _missing_imports(self, module: str) -> Iterator[Problem]:
+        """Imports of a package or a registering module that name no file of the source.
+
+        Nautobot imports such a module to load its jobs; one import that fails fails them all (a
+        ``jobs/__init__.py`` importing a file that is not there loads none of the repository's jobs).
+        """
+        summary = self.modules[module]
+        for binding in summary.bindings:
+            if binding.kind != "import" or len(binding.targets) != 1:
+                continue
+            target = binding.targets[0]
+            parts = target.split(".")
+            known = next(
+                (i for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in self._packages),
+                None,
+            )
+            if known is None or known == len(parts) or ".".join(parts[:known]) in self.broken:
+                continue  # not the source's, or a module of it: Python finds it
+            owner, name = ".".join(parts[:known]), parts[known]
+            if f"{owner}.{name}" in self.broken:
+                continue  # the file is there but unreadable: reported already
+            # A folder without __init__.py (a namespace package) binds nothing but its modules.
+            if owner in self.modules:
+                if owner != module:
+                    # A name another module may define is not looked up: that would read its
+                    # summary, and a sync reads only what its change reaches.
+                    continue
+                defined = self.namespaces[owner].get(name)
+                if (defined is not None and defined.targets != (target,)) or summary.star_imports:
+                    continue  # bound here (the import binding itself is no definition)
+            yield Problem(
+                summary.path,
+                binding.line,
+                _one_line(
+                    f"import of {target} names no file of the source and nothing {owner} defines; "
+                    f"Nautobot cannot import {module}, so it would load none of its jobs"
+                ),
+            )
 
     # - registration, and what deciding it looked at -
 

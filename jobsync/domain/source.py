@@ -51,13 +51,16 @@ class Source(Aggregate):
         uninstalled: int
         reinstalled: int
         problems: int
+        #: ``problems`` by kind (DESIGN §4); None in syncs saved before kinds were kept apart.
+        errors: int | None
+        warnings: int | None
+        notes: int | None
         host: str | None
         python: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["host"] = None
-            state["python"] = None
+            state.update(errors=None, warnings=None, notes=None, host=None, python=None)
 
     class SourceSyncFailed(Event):
         """A sync could not read the source (``reason`` classifies why); nothing else was saved."""
@@ -112,6 +115,9 @@ class Source(Aggregate):
             uninstalled=counts.get("uninstalled", 0),
             reinstalled=counts.get("reinstalled", 0),
             problems=counts.get("problems", 0),
+            errors=counts.get("errors"),
+            warnings=counts.get("warnings"),
+            notes=counts.get("notes"),
             host=host,
             python=python,
             actor=actor,
@@ -143,6 +149,9 @@ class Source(Aggregate):
         uninstalled: int,
         reinstalled: int,
         problems: int,
+        errors: int | None,
+        warnings: int | None,
+        notes: int | None,
         host: str | None,
         python: str | None,
         actor: str,
@@ -160,3 +169,6 @@ class Source(Aggregate):
             "reinstalled": reinstalled,
             "problems": problems,
         }
+        for kind, count in (("errors", errors), ("warnings", warnings), ("notes", notes)):
+            if count is not None:
+                self.last_counts[kind] = count

@@ -73,6 +73,50 @@ class TestResync:
         out = cli.ok("resync", repo.url, "--name", "netops")
         assert "2 added" in out and "netops:jobs.ops.Backup" in out
 
+    def test_problems_come_in_three_kinds(self, cli: Cli, repo: GitRepo) -> None:
+        """Errors and warnings are counted and listed; notes only with --verbose and in JSON; each kind
+        is logged at its own level in the sync's result; migrations are not even scanned."""
+        repo.write("jobs/ops.py", JOBS)
+        repo.write("jobs/broken.py", "class (:\n")
+        repo.write(
+            "jobs/timed.py",
+            "from nautobot.apps.jobs import Job\n\nclass Timed(Job):\n    class Meta:\n        time_limit = compute()\n",
+        )
+        repo.write("jobs/not-a-module.py", JOBS)
+        repo.write("jobs/migrations/0001_initial.py", "from django.db import migrations\n")
+        repo.commit("jobs")
+        out = cli.ok("resync", repo.url, "--name", "netops")
+        head, *lines = out.splitlines()
+        assert head.endswith("1 error, 1 warning")
+        assert any(line.split()[0] == "error" and "jobs/broken.py:1:" in line for line in lines)
+        assert any(line.split()[0] == "warning" and "jobs/timed.py" in line for line in lines)
+        assert not any("not-a-module" in line or "migrations" in line for line in lines)
+        repo.write("jobs/ops.py", JOBS + "\n")
+        repo.commit("touch")
+        verbose = cli.ok("resync", "netops", "--verbose")
+        assert any(
+            line.split()[0] == "note" and "jobs/not-a-module.py" in line for line in verbose.splitlines()
+        )
+        repo.write("jobs/ops.py", JOBS + "\n\n")
+        repo.commit("touch again")
+        data = cli.json("resync", "netops", "--json")
+        kinds = {p["file"]: p["kind"] for p in data["problems"]}
+        assert kinds == {
+            "jobs/broken.py": "error",
+            "jobs/timed.py": "warning",
+            "jobs/not-a-module.py": "note",
+        }
+        levels = {e["message"].split(":")[0]: e["level"] for e in cli.json("logs", data["result"], "--json")}
+        assert levels["jobs/broken.py"] == "error"
+        assert levels["jobs/timed.py"] == "warning"
+        assert levels["jobs/not-a-module.py"] == "info"
+        source = cli.json("sources", "show", "netops", "--json")
+        assert {k: source["last_counts"][k] for k in ("errors", "warnings", "notes")} == {
+            "errors": 1,
+            "warnings": 1,
+            "notes": 1,
+        }
+
     def test_unreachable_remote_is_one_line(self, cli: Cli, tmp_path: Path) -> None:
         """An unreachable remote gives one ``error:`` line and exit 1."""
         done = cli.run("resync", str(tmp_path / "missing"), "--name", "x")

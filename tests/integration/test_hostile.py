@@ -137,7 +137,8 @@ def assert_reported(summary: SyncSummary, catalog: Catalog, path: str, *fragment
     assert matches, summary.problems
     problem = matches[0]
     assert "\n" not in problem.reason and "Traceback" not in problem.reason
-    logged = [entry["message"] for entry in catalog.logs(str(summary.result), level="warning")]
+    level = {"error": "error", "warning": "warning", "note": "info"}[problem.kind]  # a note is no warning
+    logged = [entry["message"] for entry in catalog.logs(str(summary.result), level=level)]
     assert f"{problem.file}:{problem.line}: {problem.reason}" in logged
     return problem
 
@@ -377,7 +378,7 @@ class TestClasses:
         assert len(baseline.catalog.jobs(source="netops", grouping="jobs.many")) == 10_000
         logged = [entry["message"] for entry in baseline.catalog.logs(str(summary.result), level="success")]
         assert logged == [
-            f"synced {summary.commit}: 10000 added, 0 changed, 0 uninstalled, 0 reinstalled, 0 problems"
+            f"synced {summary.commit}: 10000 added, 0 changed, 0 uninstalled, 0 reinstalled, 0 errors, 0 warnings, 0 notes"
         ]
         baseline.assert_nothing_lost()
 

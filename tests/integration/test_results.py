@@ -446,7 +446,7 @@ class TestSyncResults:
         ]
         assert entries[-1]["level"] == "success"
         assert entries[-1]["message"] == (
-            f"synced {commit}: 2 added, 0 changed, 0 uninstalled, 0 reinstalled, 0 problems"
+            f"synced {commit}: 2 added, 0 changed, 0 uninstalled, 0 reinstalled, 0 errors, 0 warnings, 0 notes"
         )
 
     def test_sync_result_logs_match_the_summary(self, repo: GitRepo, catalog: Catalog) -> None:
@@ -467,17 +467,19 @@ class TestSyncResults:
             ("info", "sync", f"added {ARCHIVE_REF}", ARCHIVE_REF),
             ("info", "sync", f"changed {BACKUP_REF}", BACKUP_REF),
             ("warning", "sync", f"uninstalled {RESTORE_REF}", RESTORE_REF),
-            ("warning", "problems", f"jobs/broken.py:2: {problem.reason}", "jobs/broken.py:2"),
+            ("error", "problems", f"jobs/broken.py:2: {problem.reason}", "jobs/broken.py:2"),
             (
                 "success",
                 "sync",
-                f"synced {commit}: 1 added, 1 changed, 1 uninstalled, 0 reinstalled, 1 problems",
+                f"synced {commit}: 1 added, 1 changed, 1 uninstalled, 0 reinstalled, 1 errors, 0 warnings, 0 notes",
                 "",
             ),
         ]
         result = catalog.result(str(summary.result))
         assert result["status"] == "completed"
-        assert result["data"]["problems"] == [{"file": "jobs/broken.py", "line": 2, "reason": problem.reason}]
+        assert result["data"]["problems"] == [
+            {"file": "jobs/broken.py", "line": 2, "kind": "error", "reason": problem.reason}
+        ]
 
     def test_reinstalled_job_is_logged(self, repo: GitRepo, catalog: Catalog) -> None:
         """A job that comes back is logged as reinstalled by the sync that found it."""

@@ -139,6 +139,9 @@ class TestChanges:
             "uninstalled": 0,
             "reinstalled": 0,
             "problems": 0,
+            "errors": 0,
+            "warnings": 0,
+            "notes": 0,
         }
         assert catalog_event_count(catalog) == before + 1  # SourceSynced only
         assert catalog.history(BACKUP_REF) == history_before

@@ -85,6 +85,13 @@ class TestIsCandidate:
         assert not is_candidate("jobs/tests/test_a.py")
         assert is_candidate("jobs/tests.py")
 
+    def test_migrations_folders_are_skipped(self) -> None:
+        """An app's Django migrations hold no jobs and are not even reported: skipped like tests/."""
+        assert not is_candidate("my_app/migrations/0001_initial.py")
+        assert not is_candidate("migrations/0002_auto.py")
+        assert not is_candidate("my_app/migrations/0001_initial.py", include=["my_app/*"])
+        assert is_candidate("my_app/migrations.py")
+
     def test_top_level_setup_py_is_skipped(self) -> None:
         """Only the setup.py at the source root is skipped."""
         assert not is_candidate("setup.py")
@@ -677,18 +684,18 @@ class TestUnreadableFiles:
     def test_nul_byte(self) -> None:
         """A NUL byte is reported with its line instead of raising."""
         summary = summarize_module("jobs/a.py", b"x = 1\n\x00\n")
-        assert summary.error == Problem("jobs/a.py", 2, "file contains a NUL byte")
+        assert summary.error == Problem("jobs/a.py", 2, "file contains a NUL byte", "error")
 
     def test_too_deep(self) -> None:
         """A 5,000-level nested expression is reported, not a crash."""
         data = ("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n").encode()
         summary = summarize_module("jobs/a.py", data)
-        assert summary.error == Problem("jobs/a.py", 1, "syntax error: too many nested parentheses")
+        assert summary.error == Problem("jobs/a.py", 1, "syntax error: too many nested parentheses", "error")
 
     def test_too_deep_without_parentheses(self) -> None:
         """Deep nesting the tokenizer accepts (5,000 unary operators) is reported as too deep, not a crash."""
         summary = summarize_module("jobs/a.py", ("x = " + "-" * 5000 + "1\n").encode())
-        assert summary.error == Problem("jobs/a.py", 0, "code is nested too deeply to parse")
+        assert summary.error == Problem("jobs/a.py", 0, "code is nested too deeply to parse", "error")
 
     def test_too_large(self) -> None:
         """A file over the size limit is skipped with a problem naming its size."""
@@ -803,3 +810,75 @@ class TestHostileShapes:
         assert classes > 35_000
         assert jobs == MAX_CLASS_CHAIN - 2  # Job and BaseJob count in the chain
         assert problems == 1
+
+
+class TestProblemKinds:
+    def test_errors_warnings_and_notes_are_kept_apart(self) -> None:
+        """A file that does not parse is an error, a default used is a warning, a skipped file a note."""
+        result = discover(
+            {
+                "jobs/broken.py": "class (:\n",
+                "jobs/meta.py": """\
+                    from nautobot.apps.jobs import Job
+
+                    class Timed(Job):
+                        class Meta:
+                            time_limit = compute()
+                    """,
+                "jobs/not-a-module.py": SIMPLE,
+            }
+        )
+        kinds = {p.file: p.kind for p in result.problems}
+        assert kinds == {"jobs/broken.py": "error", "jobs/meta.py": "warning", "jobs/not-a-module.py": "note"}
+
+    def test_an_oversized_file_is_a_note(self) -> None:
+        summary = summarize_module("jobs/big.py", b"#" * (MAX_FILE_SIZE + 1))
+        assert summary.error is not None and summary.error.kind == "note"
+
+
+class TestImportsThatFail:
+    """An import Nautobot would fail on, in a package or a registering module, is a warning."""
+
+    REGISTERED = "from nautobot.apps.jobs import Job, register_jobs\n\nclass Present(Job):\n    pass\n"
+
+    def test_a_relative_import_of_a_missing_file_in_the_package_is_a_warning(self) -> None:
+        result = discover(
+            {
+                "jobs/__init__.py": "from . import hello_world\nfrom . import present\n",
+                "jobs/present.py": SIMPLE,
+            }
+        )
+        [problem] = result.problems
+        assert (problem.file, problem.line, problem.kind) == ("jobs/__init__.py", 1, "warning")
+        assert "jobs.hello_world names no file of the source" in problem.reason
+        assert keys(result) == ["jobs.present.Backup"]  # DESIGN: a warning; the jobs are still listed
+
+    def test_a_missing_module_in_a_registering_module_is_a_warning(self) -> None:
+        result = discover(
+            {
+                "jobs/registry.py": "from .present import Present\nfrom .absent import Absent\n"
+                "from nautobot.apps.jobs import register_jobs\nregister_jobs(Present)\n",
+                "jobs/present.py": self.REGISTERED,
+            }
+        )
+        assert [(p.file, p.line) for p in result.problems if "jobs.absent.Absent" in p.reason] == [
+            ("jobs/registry.py", 2)
+        ]
+
+    def test_imports_that_resolve_are_not_reported(self) -> None:
+        """A file, a subpackage, a name the module binds, or anything under a star import."""
+        result = discover(
+            {
+                "jobs/__init__.py": "from . import present, sub\nfrom .present import Present\n"
+                "from .starred import Anything\nimport os\nfrom nautobot.apps.jobs import Job\n",
+                "jobs/present.py": self.REGISTERED,
+                "jobs/sub/__init__.py": "",
+                "jobs/starred.py": "from os.path import *\n",
+            }
+        )
+        assert result.problems == ()
+
+    def test_a_plain_module_is_not_checked(self) -> None:
+        """Only packages and registering modules: elsewhere Nautobot's import failure costs that module."""
+        result = discover({"jobs/a.py": "from .missing import X\n" + SIMPLE})
+        assert result.problems == ()
