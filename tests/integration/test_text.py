@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from jobsync import Catalog, FieldError, JobNotFoundError, JobSyncError, ResultError, SourceConflictError
+from jobsync import (
+    Catalog,
+    FieldError,
+    JobNotFoundError,
+    JobSyncError,
+    ResultError,
+    SourceConflictError,
+)
+from jobsync.cli import shown
 from tests.helpers import GitRepo
 
 REF = "netops:jobs.backup.Backup"
@@ -102,3 +112,38 @@ class TestWorkerLogs:
         assert entry["object"] == "r\ufffd1"
         assert [j["ref"] for j in synced.jobs()] == [REF, OTHER]  # the catalog still answers
         assert synced.replay(verify=True).ok
+
+
+class TestOneLineMessages:
+    """Found by test_text_properties.py: a message quoting a line break was not one line."""
+
+    def test_an_error_quoting_a_line_break_stays_one_line(self, synced: Catalog) -> None:
+        """A key with a record separator (U+001E) in refused data is quoted escaped, in one line."""
+        run = synced.record_result(REF)
+        with pytest.raises(ResultError) as caught:
+            synced.finish_result(run, "completed", {"\x1e": "\ud800"})
+        assert str(caught.value).splitlines() == [str(caught.value)] and "\\x1e" in str(caught.value)
+
+    def test_a_path_with_a_line_break_fails_in_one_line(self, catalog: Catalog, tmp_path: Path) -> None:
+        """``resync /tmp/x/0\\n`` (no such repository) says so in one line."""
+        with pytest.raises(JobSyncError) as caught:
+            catalog.resync(f"{tmp_path}/0\n")
+        assert len(str(caught.value).splitlines()) == 1 and "0\\n" in str(caught.value)
+
+
+class TestControls:
+    """Found by test_text_properties.py: U+061C, U+2028/9 and lone surrogates were not treated as controls."""
+
+    @pytest.mark.parametrize("char", ["\u061c", "\u2028", "\u2029"])
+    def test_an_arabic_letter_mark_or_a_line_separator_is_a_control(self, synced: Catalog, char: str) -> None:
+        """U+061C reorders text like the other bidi marks; U+2028/U+2029 end a line: no name holds them."""
+        with pytest.raises(FieldError, match="control character"):
+            synced.override(REF, "name", f"a{char}b")
+
+    @pytest.mark.parametrize(
+        ("text", "shown_as"),
+        [("\ud800", "\\ud800"), ("a\u061cb", "a\\u061cb"), ("a\u2028b\u2029", "a\\u2028b\\u2029")],
+    )
+    def test_plain_output_escapes_what_it_missed(self, text: str, shown_as: str) -> None:
+        """A lone surrogate (which no terminal can be sent), U+061C and the separators are shown escaped."""
+        assert shown(text) == shown_as
