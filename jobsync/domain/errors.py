@@ -41,7 +41,7 @@ class SourceNotFoundError(JobSyncError):
 
 
 class SourceConflictError(JobSyncError):
-    """A remembered source name was given a different URL."""
+    """A source was refused: its name is taken by another URL, or is no name (or location) a source may have."""
 
 
 class FieldError(JobSyncError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from jobsync import (
     JobSyncError,
     ResultError,
     SourceConflictError,
+    SourceSpec,
 )
 from jobsync.cli import shown
 from tests.helpers import GitRepo
@@ -147,3 +149,67 @@ class TestControls:
     def test_plain_output_escapes_what_it_missed(self, text: str, shown_as: str) -> None:
         """A lone surrogate (which no terminal can be sent), U+061C and the separators are shown escaped."""
         assert shown(text) == shown_as
+
+
+class TestInputChecks:
+    """Found by test_text_properties.py: text that reached a store, a path or an id before it was checked."""
+
+    def test_a_scheduled_job_name_with_a_nul_is_refused(self, synced: Catalog) -> None:
+        """``scheduled_job`` enters the result's first event: unstorable, it is refused in one line, unsaved."""
+        before = synced.event_count()
+        for bad in ("\x00", "\ud800"):
+            with pytest.raises(ResultError, match="scheduled job"):
+                synced.record_result(REF, scheduled_job=bad)
+        assert synced.event_count() == before and synced.results(job=REF) == []
+
+    def test_a_name_override_with_a_lone_surrogate_is_refused_before_the_store_is_asked(
+        self, synced: Catalog
+    ) -> None:
+        """The check that a name is free queried the store with the bad name; the value is checked first."""
+        with pytest.raises(FieldError, match="lone surrogate"):
+            synced.override(REF, "name", "\ud800")
+
+    def test_a_search_holding_a_line_break_is_refused(self, synced: Catalog) -> None:
+        """``search="\\n"`` matched every job: name and description are searched as one text joined by it."""
+        with pytest.raises(JobSyncError, match="control character"):
+            synced.jobs(search="\n")
+
+    def test_a_status_filter_is_one_of_the_statuses(self, synced: Catalog) -> None:
+        """``results(status=...)`` went to the store as given, where a lone surrogate raised UnicodeEncodeError."""
+        with pytest.raises(ResultError, match="status must be one of"):
+            synced.results(status="\ud800")
+        assert synced.results(status="pending") == []
+
+    @pytest.mark.parametrize("target", ["\ud800", "./a\x00b", "/tmp/\udcff"])
+    def test_a_location_no_store_keeps_is_refused_before_it_is_used(
+        self, catalog: Catalog, target: str
+    ) -> None:
+        """A path with a NUL or a lone surrogate was handed to pathlib, which raised ValueError."""
+        with pytest.raises(SourceConflictError, match="cannot be stored"):
+            catalog.resync(target)
+
+    def test_a_git_spec_with_an_unstorable_name_is_refused_before_its_mirror(
+        self, catalog: Catalog, repo: GitRepo
+    ) -> None:
+        """A SourceSpec given directly reaches no mirror path or id until its name is checked."""
+        with pytest.raises(SourceConflictError, match="lone surrogate"):
+            catalog.resync_spec(SourceSpec(name="net\ud800ops", url=repo.url))
+
+    @pytest.mark.parametrize(
+        ("name", "reason"),
+        [
+            ("a\x1f", "control character \\x1f"),
+            ("a:b", "':'"),
+            ("  ", "needs a name"),
+            ("x\u2028y", "\\u2028"),
+        ],
+    )
+    def test_a_new_source_name_is_an_operator_name(
+        self, catalog: Catalog, repo: GitRepo, name: str, reason: str
+    ) -> None:
+        """``resync PATH --name N`` refuses controls, ':' and a blank name, as the config file does."""
+        repo.write("jobs/backup.py", job_file("Backup", "        pass\n"))
+        repo.commit()
+        with pytest.raises(SourceConflictError, match=re.escape(reason)):
+            catalog.resync(repo.url, name=name)
+        assert catalog.sources() == []
