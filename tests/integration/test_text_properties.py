@@ -7,9 +7,8 @@ literal are made safe instead, and say so. Whatever was thrown, the store answer
 list, a verified replay and a further sync all work.
 
 Hypothesis runs derandomized rather than from a saved example database: the same examples on every
-run and every machine, so CI is deterministic, a failure reproduces by rerunning, and nothing is
-written to the tree. New inputs are found by exploring: JOBSYNC_EXPLORE=1 draws fresh examples, ten
-times as many. Each test opens one catalog (the ``store_url`` fixture: SQLite, then PostgreSQL) and
+run and every machine, so CI is deterministic and a failure reproduces by rerunning. New inputs are
+found by exploring: JOBSYNC_EXPLORE=1 draws fresh examples, ten times as many. Each test opens one catalog (the ``store_url`` fixture: SQLite, then PostgreSQL) and
 drives it through every example from an inner function, so the store keeps what each example left,
 as a real one would (the fixtures reach the examples by closure, on purpose, not as arguments).
 """
@@ -42,7 +41,7 @@ def examples(count: int) -> settings:
     """Settings for one property: ``count`` examples, derandomized unless exploring.
 
     No deadline and no too-slow check: a PostgreSQL round trip, or drawing text, on two busy cores
-    is slow now and then, and slow is not wrong. No example database: nothing is written to the tree.
+    is slow now and then, and slow is not wrong. No example database: the fixed seed finds a failure again.
     """
     return settings(
         max_examples=count * 10 if _EXPLORE else count,
