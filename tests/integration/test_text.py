@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -64,6 +65,21 @@ class TestDiscoveredText:
         repo.commit()
         synced.resync("netops")
         assert synced.job(REF)["grouping"] == "ops\ufffd"
+
+    def test_a_file_name_that_is_not_utf8_in_a_folder(self, catalog: Catalog, tmp_path: Path) -> None:
+        """A local folder holding ``caf\\xe9.py`` (latin-1 bytes) syncs; the name is escaped as git's reader does.
+
+        It made every sync of the folder fail with UnicodeEncodeError (found by syncing ``/``).
+        """
+        root = tmp_path / "src"
+        (root / "jobs").mkdir(parents=True)
+        (root / "jobs" / "backup.py").write_text(job_file("Backup", "        pass\n"))
+        Path(os.fsdecode(bytes(root) + b"/jobs/caf\xe9.py")).write_text(job_file("Cafe", "        pass\n"))
+        Path(os.fsdecode(bytes(root) + b"/d\xe9r")).mkdir()
+        summary = catalog.resync(str(root), name="src")
+        assert summary.added == ["src:jobs.backup.Backup"]
+        assert {p.file for p in summary.problems} == {"jobs/caf\\xe9.py"}
+        assert catalog.resync("src").up_to_date and catalog.replay(verify=True).ok
 
 
 class TestOperatorInput:
