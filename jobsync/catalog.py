@@ -29,6 +29,7 @@ from jobsync.domain.errors import (
     ResultNotFoundError,
     SourceConflictError,
     SourceNotFoundError,
+    SourceReadError,
     StoreError,
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
@@ -565,7 +566,10 @@ def _is_plain_folder(location: str) -> bool:
 def _normalise_location(target: str) -> str:
     if "://" in target or re.match(r"^[^/:@\s]+@[^/:\s]+:", target):
         return target
-    return str(Path(target).expanduser().resolve())
+    try:
+        return str(Path(target).expanduser().resolve())
+    except RuntimeError as exc:  # ~user of no such user; a loop of links (Python 3.11)
+        raise SourceReadError("NotFound", f"cannot find {target!r}: {exc}") from None
 
 
 def _name_from_url(url: str) -> str:

@@ -15,6 +15,7 @@ from jobsync import (
     JobSyncError,
     ResultError,
     SourceConflictError,
+    SourceReadError,
     SourceSpec,
 )
 from jobsync.cli import shown
@@ -203,6 +204,11 @@ class TestInputChecks:
         """A path with a NUL or a lone surrogate was handed to pathlib, which raised ValueError."""
         with pytest.raises(SourceConflictError, match="cannot be stored"):
             catalog.resync(target)
+
+    def test_a_home_folder_of_no_such_user_is_one_line(self, catalog: Catalog) -> None:
+        """``resync ~nosuchuser/jobs`` raised RuntimeError from pathlib's expanduser."""
+        with pytest.raises(SourceReadError, match="cannot find '~nosuchuser/jobs'"):
+            catalog.resync("~nosuchuser/jobs")
 
     def test_a_git_spec_with_an_unstorable_name_is_refused_before_its_mirror(
         self, catalog: Catalog, repo: GitRepo
