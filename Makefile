@@ -42,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/resync.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

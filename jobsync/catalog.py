@@ -31,13 +31,15 @@ from jobsync.domain.errors import (
     JobSyncError,
     ResultNotFoundError,
     SourceBusyError,
+    SourceConflictError,
     SourceNotFoundError,
+    SourceReadError,
     StoreError,
 )
-from jobsync.domain.fields import OVERRIDABLE_FIELDS
+from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
 from jobsync.domain.job import job_id
-from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
-from jobsync.domain.text import unstorable
+from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError
+from jobsync.domain.text import CONTROLS, escaped, unstorable
 from jobsync.ports import SourceReader, SummaryStore, WorkLocks
 from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
 from jobsync.projector import ReplayReport, replay
@@ -52,7 +54,7 @@ from jobsync.records import (
     result_from_json,
     source_from_json,
 )
-from jobsync.spec import SourceSpec
+from jobsync.spec import SourceSpec, source_name_problem
 from jobsync.sync import open_reader
 from jobsync.times import moment_of
 from jobsync.urls import redact_url
@@ -136,7 +138,9 @@ class Catalog:
         except BaseException:  # a refused store (an incomplete copy, a wrong password) leaves nothing open
             summaries.close()
             raise
-        catalog = cls(app, state, _storable_actor(actor or default_actor()), scratch, url, work_locks(url))
+        catalog = cls(
+            app, state, _storable("actor name", actor or default_actor()), scratch, url, work_locks(url)
+        )
         catalog._configured = {spec.name: spec for spec in sources or []}
         return catalog
 
@@ -175,8 +179,20 @@ class Catalog:
         self, spec: SourceSpec, actor: str | None = None, wait: float = RESYNC_WAIT
     ) -> SyncSummary:
         """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
+        self._check_source(spec)
         with self._syncing(spec.name, wait):
             return self._app.resync_source(spec, open_reader(spec, self.state_dir), self._who(actor))
+
+    def _check_source(self, spec: SourceSpec) -> None:
+        """A source's name and location enter every event of its sync: checked before anything is read.
+
+        Only a new source's name must follow the naming rule; one the log already holds keeps its name.
+        """
+        for what, text in (("name", spec.name), ("location", spec.location), ("branch", spec.branch or "")):
+            _storable(f"source {what}", text, SourceConflictError)
+        problem = source_name_problem(spec.name)
+        if problem is not None and self._app.get_source(spec.name) is None:
+            raise SourceConflictError(f"source name {spec.name!r}: {problem}")
 
     def poll(self, spec: SourceSpec, reader: SourceReader) -> SyncSummary:
         """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved.
@@ -212,6 +228,8 @@ class Catalog:
         return redact_password(self._store_url)
 
     def _spec_for(self, target: str, *, branch: str | None, name: str | None) -> SourceSpec:
+        # Before a path or an id is made of it: neither can be of a NUL or a lone surrogate.
+        _storable("source name or location", target, SourceConflictError)
         if target in self._configured and name is None:
             spec = self._configured[target]
             # A one-off --branch is this sync's choice, not the config's: it relocates nothing.
@@ -298,6 +316,10 @@ class Catalog:
             problem = unstorable(text or "")
             if problem is not None:
                 raise JobSyncError(f"{what} holds {problem}, which no job can hold")
+        # What an operator types holds no control (a line break would also match across the name
+        # and the description, which the search text joins with one).
+        if search is not None and (found := CONTROLS.search(search)) is not None:
+            raise JobSyncError(f"search may not hold the control character {escaped(found.group())}")
         self._app.catch_up_quietly()
         return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
@@ -340,7 +362,8 @@ class Catalog:
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
-        return self._app.override_field(self.resolve(ref), field, value, self._who(actor))
+        checked = validate_field_value(field, value)  # before the store is asked whether a name is free
+        return self._app.override_field(self.resolve(ref), field, checked, self._who(actor))
 
     def clear_override(self, ref: str, field: str, actor: str | None = None) -> bool:
         """Let ``field`` follow the job's current source value again; False when it was not overridden."""
@@ -378,6 +401,8 @@ class Catalog:
     ) -> UUID:
         """Queue a run of an installed, enabled job; returns the result id. ``args`` is kept to re-queue."""
         _check_json("args", args)
+        if scheduled_job is not None:
+            _storable("scheduled job", scheduled_job, ResultError)
         return self._app.record_result(
             self.resolve(job), {} if args is None else args, self._who(actor), scheduled_job
         )
@@ -414,6 +439,8 @@ class Catalog:
         self, job: str | UUID | None = None, status: str | None = None, limit: int | None = None
     ) -> list[ResultRecord]:
         """Results, newest first; ``job`` narrows to one job's runs."""
+        if status is not None and status not in STATUSES:
+            raise ResultError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         self._app.catch_up_quietly()
         if job is None:
             stored = self._views.list_results(status=status, limit=limit)
@@ -480,7 +507,7 @@ class Catalog:
 
     def _who(self, actor: str | None) -> str:
         """Who acts: the caller's ``actor`` (checked) or the catalog's."""
-        return self.actor if actor is None else _storable_actor(actor)
+        return self.actor if actor is None else _storable("actor name", actor)
 
     def _exists(self, ident: UUID) -> bool:
         try:
@@ -517,12 +544,12 @@ def open_app(
     return app, lambda: scratch(app.factory)
 
 
-def _storable_actor(actor: str) -> str:
-    """Every event records its actor: one no store can keep is refused before anything is written."""
-    problem = unstorable(actor)
+def _storable(what: str, text: str, error: type[JobSyncError] = JobSyncError) -> str:
+    """Text that enters an event (an actor, a source's name): one no store can keep is refused, unsaved."""
+    problem = unstorable(text)
     if problem is not None:
-        raise JobSyncError(f"the actor name holds {problem}, which cannot be stored")
-    return actor
+        raise error(f"the {what} holds {problem}, which cannot be stored")
+    return text
 
 
 #: How deep args and data may nest: far beyond any real job's arguments, far below what breaks a parser.
@@ -591,7 +618,10 @@ def _is_plain_folder(location: str) -> bool:
 def _normalise_location(target: str) -> str:
     if "://" in target or re.match(r"^[^/:@\s]+@[^/:\s]+:", target):
         return target
-    return str(Path(target).expanduser().resolve())
+    try:
+        return str(Path(target).expanduser().resolve())
+    except RuntimeError as exc:  # ~user of no such user; a loop of links (Python 3.11)
+        raise SourceReadError("NotFound", f"cannot find {target!r}: {exc}") from None
 
 
 def _name_from_url(url: str) -> str:

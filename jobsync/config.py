@@ -11,7 +11,7 @@ from typing import Any
 from jobsync.adapters.store import default_store_url
 from jobsync.defaults import default_state_dir
 from jobsync.domain.errors import ConfigError
-from jobsync.spec import DEFAULT_INTERVAL, DEFAULT_TIMEOUT, SourceSpec
+from jobsync.spec import DEFAULT_INTERVAL, DEFAULT_TIMEOUT, SourceSpec, source_name_problem
 from jobsync.urls import redact_url, url_transport
 
 DEFAULT_CONFIG = Path("/etc/jobsync/config.toml")
@@ -155,9 +155,10 @@ def _store_url(value: object) -> str | None:
 
 def _source(raw: dict[str, Any], where: str) -> SourceSpec:
     _refuse_unknown(raw, _SOURCE_KEYS, f"{where}.")
-    name = _optional_str(raw, "name", f"{where}.name")
-    if not name or ":" in name:
-        raise ConfigError(f"{where}.name: a source needs a name without ':'")
+    name = _optional_str(raw, "name", f"{where}.name") or ""
+    problem = source_name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"{where}.name: {problem}")
     kind = _optional_str(raw, "kind", f"{where}.kind") or "git"
     if kind not in _LOCATION_KEY:
         raise ConfigError(f"{where}.kind: must be 'git', 'local' or 'app', not {kind!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from jobsync.domain.text import CONTROLS, escaped, unstorable
 from jobsync.urls import redact_url
 
 #: How often the daemon syncs a git source when the config does not say (seconds).
@@ -53,3 +54,21 @@ class SourceSpec:
     def filters(self) -> str:
         """The include/exclude globs as one key: summaries made under other filters are not reused."""
         return json.dumps([self.include, self.exclude])
+
+
+def source_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a new source, or None: it starts every ref of its jobs (``SOURCE:MODULE.CLASS``).
+
+    An operator chooses it, so, like an override, it holds no control character.
+    """
+    if not name.strip():
+        return "a source needs a name"
+    if ":" in name:
+        return "a source name may not hold ':' (it ends the source in a job ref)"
+    problem = unstorable(name)
+    if problem is not None:
+        return f"holds {problem}, which cannot be stored"
+    found = CONTROLS.search(name)
+    if found is not None:
+        return f"may not hold the control character {escaped(found.group())}"
+    return None

@@ -49,6 +49,7 @@ class FolderSnapshot:
     _data: dict[str, bytes] = field(default_factory=dict)  # sha -> contents read during the scan
     branch: str = ""
     skipped_links: list[str] = field(default_factory=list)
+    _files: dict[str, Path] = field(default_factory=dict)  # path -> the file, where its name is not UTF-8
 
     def files(self) -> list[FileEntry]:
         return [FileEntry(path, sha, _size_of(sha)) for path, sha in sorted(self.entries.items())]
@@ -75,7 +76,8 @@ class FolderSnapshot:
             data = self._data.get(sha)
             if data is None:
                 try:
-                    data = (self._root / by_sha[sha]).read_bytes()
+                    path = by_sha[sha]
+                    data = self._files.get(path, self._root / path).read_bytes()
                 except (OSError, KeyError) as exc:
                     raise SourceReadError("NotFound", f"cannot read {by_sha.get(sha, sha)}: {exc}") from None
             contents.append(data)
@@ -100,6 +102,7 @@ class Folder:
         if not self.root.is_dir():
             raise SourceReadError("NotFound", f"folder {self.label} does not exist or is not a folder")
         entries: dict[str, str] = {}
+        renamed: dict[str, Path] = {}
         data: dict[str, bytes] = {}
         seen: dict[str, _Seen] = {}
         self._skipped = []
@@ -124,11 +127,13 @@ class Folder:
                 sha = blob_sha(contents)
                 data[sha] = contents
             entries[path] = sha
+            if "\\" in path:  # perhaps a name _text_path escaped: read the file, not its escaped name
+                renamed[path] = full
             seen[path] = _Seen(stamp, sha, racy=stat.st_mtime_ns >= scan_started - _RACY_WINDOW_NS)
         self._seen = seen
         listing = "\n".join(f"{path} {sha}" for path, sha in sorted(entries.items()))
         commit = FOLDER_COMMIT_PREFIX + hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
-        return FolderSnapshot(commit, entries, self.root, data, skipped_links=self._skipped)
+        return FolderSnapshot(commit, entries, self.root, data, skipped_links=self._skipped, _files=renamed)
 
     def _candidates(self) -> Iterable[tuple[str, Path]]:
         """(relative POSIX path, file) pairs; links leaving the root and hidden folders are skipped."""
@@ -141,17 +146,26 @@ class Folder:
             return
         for folder, dirs, files in os.walk(root, followlinks=False):
             linked = sorted(d for d in dirs if (Path(folder) / d).is_symlink())
-            self._skipped += [(Path(folder) / d).relative_to(root).as_posix() for d in linked]
+            self._skipped += [_text_path(Path(folder) / d, root) for d in linked]
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked)
             for name in sorted(files):
                 full = Path(folder) / name
-                path = full.relative_to(root).as_posix()
+                path = _text_path(full, root)
                 if not self.wanted(path):
                     continue
                 if _inside(full, root) and full.is_file():
                     yield path, full
                 elif full.is_symlink():
                     self._skipped.append(path)
+
+
+def _text_path(full: Path, root: Path) -> str:
+    """``full``'s POSIX path under ``root``, as text every store keeps.
+
+    A name that is not UTF-8 is escaped (``caf\\xe9.py``), as the git reader names it, rather than
+    carried as lone surrogates, which made every sync of the folder fail.
+    """
+    return os.fsencode(full.relative_to(root).as_posix()).decode("utf-8", "backslashreplace")
 
 
 def _size_of(sha: str) -> int | None:

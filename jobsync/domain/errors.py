@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from jobsync.domain.text import one_line
+
 
 class JobSyncError(Exception):
-    """Base of every error jobsync reports to a user as ``error: <message>``."""
+    """Base of every error jobsync reports to a user as ``error: <message>``.
+
+    The message stays one line whatever it quotes (a path, a key, a device's words): line breaks
+    in it are escaped here, once, rather than trusted to every place that builds a message.
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(one_line(message) if isinstance(message, str) else message, *args)
 
 
 class JobNotFoundError(JobSyncError):
@@ -32,7 +41,7 @@ class SourceNotFoundError(JobSyncError):
 
 
 class SourceConflictError(JobSyncError):
-    """A remembered source name was given a different URL."""
+    """A source was refused: its name is taken by another URL, or is no name (or location) a source may have."""
 
 
 class FieldError(JobSyncError):

@@ -13,6 +13,7 @@ from jobsync.domain.text import storable
 
 PENDING, RUNNING, COMPLETED, FAILED, ERRORED = "pending", "running", "completed", "failed", "errored"
 FINISHED_STATUSES = (COMPLETED, FAILED, ERRORED)
+STATUSES = (PENDING, RUNNING, *FINISHED_STATUSES)
 #: Nautobot's log levels, in order of severity.
 LOG_LEVELS = ("debug", "info", "success", "warning", "failure", "error", "critical")
 TASKS = ("job", "sync")

@@ -106,6 +106,11 @@ class TestRefusals:
             "sources[0].name: "
         )
 
+    def test_name_holds_no_control_character(self, tmp_path: Path) -> None:
+        """A source name is chosen by an operator: the config refuses controls in it, as ``resync --name`` does."""
+        message = refusal(tmp_path, '[[sources]]\nname = "net\\u001bops"\nurl = "https://x"\n')
+        assert message == "sources[0].name: may not hold the control character \\x1b"
+
     def test_credentials_env_and_file_together(self, tmp_path: Path) -> None:
         """credentials_env and credentials_file exclude each other."""
         text = GIT + 'credentials_env = "TOKEN"\ncredentials_file = "/run/credentials/token"\n'
