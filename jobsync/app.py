@@ -50,6 +50,7 @@ from jobsync.domain.errors import (
     SourceConflictError,
     SourceReadError,
 )
+from jobsync.domain.fields import validate_field_value
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.planning import SyncPlan, plan_sync
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
@@ -556,10 +557,12 @@ class JobCatalogApp(Application[UUID]):
     def override_field(self, ident: UUID, field_name: str, value: object, actor: str) -> bool:
         """Pin a job's field to a validated value (a name must be free); False when it already was."""
 
+        checked = validate_field_value(field_name, value)  # before the name is looked up in the views
+
         def change(job: Job) -> bool:
-            if field_name == "name" and isinstance(value, str):
-                self._check_name_free(job, value)
-            return job.override(field_name, value, actor=actor)
+            if field_name == "name" and isinstance(checked, str):
+                self._check_name_free(job, checked)
+            return job.override(field_name, checked, actor=actor)
 
         return self._change(ident, Job, change)
 

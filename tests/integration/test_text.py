@@ -91,6 +91,12 @@ class TestOperatorInput:
             synced.override(REF, "description", "a\x00b")
         assert "\n" not in str(caught.value) and synced.event_count() == before
 
+    def test_the_use_case_checks_a_name_before_looking_it_up(self, synced: Catalog) -> None:
+        """Through the application itself (no Catalog checks before it): a name no store keeps is a
+        FieldError, never the database driver's encoding error from the name lookup."""
+        with pytest.raises(FieldError, match="lone surrogate"):
+            synced._app.override_field(synced.resolve(REF), "name", "bad\ud800", "tester")
+
     def test_args_with_a_lone_surrogate_are_refused(self, synced: Catalog) -> None:
         """Run arguments must be storable text, keys included."""
         with pytest.raises(ResultError, match="lone surrogate"):
