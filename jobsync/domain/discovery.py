@@ -667,19 +667,24 @@ class _ModuleWalker:
         does; a name not (yet) bound there is the module's. Class scopes do not nest: a Meta body
         sees its own names and the module's, not the enclosing class's.
         """
+        local: dict[str, ConstExpr | _NotConstant | None] = {}  # None: bound by some other statement
         counts: dict[str, int] = {}
-        for item in body:
-            for name in _bound_names(item):
-                counts[name] = counts.get(name, 0) + 1
-        local: dict[str, ConstExpr | _NotConstant] = {}
 
         def scope(dotted: str) -> ConstExpr:
             head, dot, _ = dotted.partition(".")
             if head not in local:
                 return ("name", dotted)
+            if not counts:  # counted only when a class-level name is used: seldom
+                for item in body:
+                    for name in _statement_names(item):
+                        counts[name] = counts.get(name, 0) + 1
+            if counts[head] > 1:
+                raise _NotConstant(f"{head} is bound {counts[head]} times in {owner}")
             found = local[head]
             if dot:
                 raise _NotConstant(f"{dotted} is an attribute of a value")
+            if found is None:
+                raise _NotConstant(f"{head} is not bound to a constant expression in {owner}")
             if isinstance(found, _NotConstant):
                 raise found
             if found[0] != "v":
@@ -691,8 +696,19 @@ class _ModuleWalker:
         for item in body:
             value: ast.expr | None = None
             names: list[str] = []
-            if isinstance(item, ast.Assign) and all(isinstance(t, ast.Name) for t in item.targets):
-                value, names = item.value, [t.id for t in item.targets if isinstance(t, ast.Name)]
+            if type(item) is ast.Assign:  # the usual statements first, tested cheaply: this runs per class
+                targets = item.targets
+                if len(targets) == 1 and type(targets[0]) is ast.Name:
+                    value, names = item.value, [targets[0].id]
+                elif all(isinstance(t, ast.Name) for t in targets):
+                    value, names = item.value, [t.id for t in targets if isinstance(t, ast.Name)]
+            elif type(item) is ast.FunctionDef or type(item) is ast.Expr:
+                if type(item) is ast.FunctionDef:
+                    local[item.name] = None
+                    if item.name in keys:
+                        entries.pop(item.name, None)
+                        entries[item.name] = (item.name, item.lineno, _NotConstant("a function"))
+                continue
             elif (
                 isinstance(item, ast.AnnAssign)
                 and isinstance(item.target, ast.Name)
@@ -700,23 +716,23 @@ class _ModuleWalker:
             ):
                 value, names = item.value, [item.target.id]
             if value is not None:
-                found = self._constant(value, scope)
+                if type(value) is ast.Constant and type(value.value) in (str, int, float, bool):
+                    found: ConstExpr | _NotConstant = ("v", value.value)
+                else:
+                    found = self._constant(value, scope)
                 for name in names:
                     if name in keys:
                         entries.pop(name, None)
                         entries[name] = (name, item.lineno, found)
-                    if counts[name] == 1:
-                        local[name] = found
-                    else:
-                        local[name] = _NotConstant(f"{name} is bound {counts[name]} times in {owner}")
+                    local[name] = found
                 continue
             if isinstance(item, ast.ClassDef) and item.name == "Meta":
                 meta = item
-            what = _STATEMENT_KINDS.get(type(item), "bound by a statement")
-            for name in _bound_names(item):
-                local[name] = _NotConstant(f"{name} is not bound to a constant expression in {owner}")
+            for name in _statement_names(item):
+                local[name] = None
                 if name in keys:
                     entries.pop(name, None)
+                    what = _STATEMENT_KINDS.get(type(item), "bound by a statement")
                     entries[name] = (name, item.lineno, _NotConstant(what))
         return list(entries.values()), meta
 
@@ -759,22 +775,22 @@ class _ModuleWalker:
 
     def _class_summary(self, pending: _PendingClass) -> ClassSummary:
         owner = pending.name
-        attributes = tuple(
-            _entry(key, found, line, f"class attribute {key} of {owner}", dedent=False)
-            for key, line, found in pending.attributes
-        )
-        meta = None
-        if pending.meta is not None:
-            entries = tuple(
-                _entry(key, found, line, f"Meta.{key} of {owner}", dedent=True)
-                for key, line, found in pending.meta.entries
+        attributes: tuple[MetaEntry, ...] = ()
+        if pending.attributes:
+            attributes = tuple(
+                [_entry(k, found, line, owner, _ATTRIBUTE) for k, line, found in pending.attributes]
             )
-            view = _EMPTY_VIEW
-            if all(e.expr is None for e in entries):
-                view = _view(
-                    {e.key: _Found(e, self.path, owner, True) for e in entries}, self.path, pending.meta.line
-                )
-            meta = MetaSummary(pending.meta.line, entries, pending.meta.bases, view)
+        if pending.meta is None:
+            return ClassSummary(owner, pending.line, pending.bases, None, attributes)
+        found: dict[str, _Found] = {}
+        entries = []
+        for key, line, value in pending.meta.entries:
+            entry = _entry(key, value, line, owner, _IN_META)
+            entries.append(entry)
+            found[key] = (entry, self.path, owner, True)
+        deferred = any(entry.expr is not None for entry in entries)
+        view = _EMPTY_VIEW if deferred else _view(found, self.path, pending.meta.line)
+        meta = MetaSummary(pending.meta.line, tuple(entries), pending.meta.bases, view)
         return ClassSummary(owner, pending.line, pending.bases, meta, attributes)
 
     def _grouping(self) -> tuple[str | None, Problem | None, MetaEntry | None]:
@@ -782,15 +798,14 @@ class _ModuleWalker:
         binding = self.namespace.get("name")
         if binding is None:
             return None, None, None
-        label = f"module-level name of {self.module_name}"
         if "name" in self.assigned:
             line, node = self.assigned["name"]
-            entry = _entry("grouping", self._constant(node, _module_scope), line, label, dedent=False)
+            entry = _entry("grouping", self._constant(node, _module_scope), line, self.module_name, _MODULE)
         elif binding.kind == "import":
             entry = MetaEntry("grouping", None, binding.line, None, ("ref", binding.targets, "name"))
         else:
             what = "a class" if binding.kind == "class" else "bound by a statement"
-            entry = _entry("grouping", _NotConstant(what), binding.line, label, dedent=False)
+            entry = _entry("grouping", _NotConstant(what), binding.line, self.module_name, _MODULE)
         if entry.expr is not None:
             return None, None, entry
         warning = None if entry.warning is None else Problem(self.path, entry.line, entry.warning)
@@ -1067,12 +1082,26 @@ def _checked_value(value: ConstValue) -> ConstValue:
     return value
 
 
-def _bound_names(node: ast.AST) -> list[str]:
-    """The names a statement (or assignment target) binds or deletes, without entering nested scopes."""
-    if isinstance(node, ast.AnnAssign) and node.value is None:
-        return []  # an annotation alone binds nothing
+def _statement_names(stmt: ast.stmt) -> list[str]:
+    """``_bound_names`` of one statement of a class body, quick for the usual ones.
+
+    An assignment's value is not searched: a walrus in it is not followed.
+    """
+    if isinstance(stmt, ast.Assign):
+        if all(isinstance(target, ast.Name) for target in stmt.targets):
+            return [target.id for target in stmt.targets if isinstance(target, ast.Name)]
+        return _bound_names(*stmt.targets)
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [stmt.name]
+    if isinstance(stmt, ast.Expr | ast.Pass):
+        return []
+    return _bound_names(stmt)
+
+
+def _bound_names(*nodes: ast.AST) -> list[str]:
+    """The names statements (or assignment targets) bind or delete, without entering nested scopes."""
     names: list[str] = []
-    pending = [node]
+    pending = [n for n in nodes if not (isinstance(n, ast.AnnAssign) and n.value is None)]
     while pending:
         sub = pending.pop()
         if isinstance(sub, ast.Name):
@@ -1094,26 +1123,35 @@ def _bound_names(node: ast.AST) -> list[str]:
     return names
 
 
-def _entry(key: str, found: ConstExpr | _NotConstant, line: int, label: str, *, dedent: bool) -> MetaEntry:
-    """A metadata entry from its expression: checked now when it is a value, else kept to evaluate later."""
-    fallback = (
-        "the module name is used as grouping" if label.startswith("module-level") else "using the default"
-    )
+_IN_META = "Meta.{key} of {owner}"
+_ATTRIBUTE = "class attribute {key} of {owner}"
+_MODULE = "module-level name of {owner}"
+
+
+def _entry(key: str, found: ConstExpr | _NotConstant, line: int, owner: str, where: str) -> MetaEntry:
+    """A metadata entry from its expression: checked now when it is a value, else kept to evaluate later.
+
+    ``where`` (_IN_META, _ATTRIBUTE or _MODULE, filled in with ``key`` and ``owner``) names it in a
+    warning. Only a Meta description is dedented, as Nautobot does inside its ``description`` property.
+    """
     if isinstance(found, _NotConstant):
-        return MetaEntry(
-            key, None, line, _one_line(f"{label} is not a constant expression ({found}); {fallback}")
-        )
-    if found[0] != "v":
+        reason = f"is not a constant expression ({found})"
+    elif found[0] != "v":
         return MetaEntry(key, None, line, None, found)
-    value, replaced = _storable_literal(found[1])
-    try:
-        checked = _check_meta_value(key, value, dedent)
-    except FieldError as exc:
-        return MetaEntry(key, None, line, _one_line(f"{label} is invalid ({exc}); {fallback}"))
-    warning = None
-    if replaced:
-        warning = f"{label} holds a NUL or a lone surrogate, which no store keeps; shown as U+FFFD"
-    return MetaEntry(key, checked, line, warning)
+    else:
+        value, replaced = _storable_literal(found[1])
+        try:
+            checked = _check_meta_value(key, value, where is _IN_META)
+        except FieldError as exc:
+            reason = f"is invalid ({exc})"
+        else:
+            if not replaced:
+                return MetaEntry(key, checked, line)
+            label = where.format(key=key, owner=owner)
+            warning = f"{label} holds a NUL or a lone surrogate, which no store keeps; shown as U+FFFD"
+            return MetaEntry(key, checked, line, warning)
+    fallback = "the module name is used as grouping" if where is _MODULE else "using the default"
+    return MetaEntry(key, None, line, _one_line(f"{where.format(key=key, owner=owner)} {reason}; {fallback}"))
 
 
 def _storable_literal(value: object) -> tuple[object, int]:
@@ -1139,17 +1177,13 @@ def _check_meta_value(key: str, value: object, dedent: bool) -> SummaryValue:
     return checked
 
 
-class _Found(NamedTuple):
-    """Where a field's value was found: a Meta's entry or a class attribute, in which file and class."""
+#: Where a field's value was found -- (entry, file, class, whether in its Meta rather than a class
+#: attribute) -- so a value can say where it came from. A plain tuple: the walker makes one per entry.
+_Found = tuple[MetaEntry, str, str, bool]
 
-    entry: MetaEntry
-    path: str
-    owner: str
-    in_meta: bool
 
-    @property
-    def label(self) -> str:
-        return f"Meta.{self.entry.key}" if self.in_meta else f"class attribute {self.entry.key}"
+def _found_label(found: _Found) -> str:
+    return f"{'Meta.' if found[3] else 'class attribute '}{found[0].key} of {found[2]}"
 
 
 def _view(found: Mapping[str, _Found], path: str, line: int) -> MetaView:
@@ -1173,9 +1207,9 @@ def _view(found: Mapping[str, _Found], path: str, line: int) -> MetaView:
     values.pop("abstract", None)
     soft, hard = values.get("soft_time_limit", 0), values.get("time_limit", 0)
     if limits_conflict(soft, hard):
-        first, second = found["soft_time_limit"], found["time_limit"]
+        first, second = _found_label(found["soft_time_limit"]), _found_label(found["time_limit"])
         reason = (
-            f"{first.label} ({soft}) of {first.owner} is not below {second.label} ({hard}); "
+            f"{first} ({soft}) is not below {second} ({hard}); "
             "the job will be stopped at the hard limit without the soft warning"
         )
         warnings.append(Problem(path, line, reason))
@@ -1687,7 +1721,10 @@ class _Resolver:
         view = found if isinstance(found, MetaView) else _view(found, summary.path, cls.line)
         values: dict[str, FieldValue] = dict(OVERRIDABLE_DEFAULTS)
         values["name"] = node[1]
-        grouping, grouping_warning = self._grouping(node[0])
+        if summary.grouping_expr is None:
+            grouping, grouping_warning = summary.grouping, summary.grouping_warning
+        else:
+            grouping, grouping_warning = self._grouping(node[0])
         values["grouping"] = node[0] if grouping is None else grouping
         values.update(view.values)
         values["task_queues"] = list(view.queues)  # a fresh list: facts never share a mutable value
@@ -1717,29 +1754,28 @@ class _Resolver:
         """
         attributes: dict[str, _Found] = {}
         meta_owner: _Node | None = None
+        meta: MetaSummary | None = None
         for owner in mro:
             if owner[0] == _NAUTOBOT:
                 break
             cls = self.classes.get(owner)
             if cls is None:
                 continue
-            if meta_owner is None and cls.meta is not None:
-                meta_owner = owner
+            if meta is None and cls.meta is not None:
+                meta_owner, meta = owner, cls.meta
             if cls.attributes:
                 path = self.modules[owner[0]].path
                 for entry in self._resolved(owner, cls.attributes, in_meta=False):
                     if entry.key not in attributes:
-                        attributes[entry.key] = _Found(entry, path, owner[1], False)
-        if meta_owner is None:
+                        attributes[entry.key] = (entry, path, owner[1], False)
+        if meta_owner is None or meta is None:
             return attributes or _EMPTY_VIEW
         if not attributes:
-            return self._meta_view(meta_owner)
+            return self._meta_view(meta_owner, meta)
         return {**self._meta_found(meta_owner), **attributes}
 
-    def _meta_view(self, owner: _Node) -> MetaView:
+    def _meta_view(self, owner: _Node, meta: MetaSummary) -> MetaView:
         """The view of ``owner``'s Meta, merged with its own bases (``class Meta(Base.Meta)``) when it has any."""
-        meta = self.classes[owner].meta
-        assert meta is not None
         if not meta.bases and not meta.deferred:
             return meta.view
         if owner not in self._metas:
@@ -1753,7 +1789,7 @@ class _Resolver:
             path = self.modules[meta_owner[0]].path
             for entry in entries:
                 if entry.key not in found:
-                    found[entry.key] = _Found(entry, path, meta_owner[1], True)
+                    found[entry.key] = (entry, path, meta_owner[1], True)
         return found
 
     def _meta_chain(self, owner: _Node) -> list[tuple[_Node, tuple[MetaEntry, ...]]]:
@@ -1780,8 +1816,14 @@ class _Resolver:
         meta = self.classes[node].meta
         if meta is None:
             return False
-        entries = self._resolved(node, meta.entries, in_meta=True)
-        return any(e.key == "abstract" and e.value is True for e in entries)
+        for entry in meta.entries:
+            if entry.key == "abstract":
+                if entry.expr is not None:
+                    entry = next(
+                        e for e in self._resolved(node, meta.entries, in_meta=True) if e.key == "abstract"
+                    )
+                return entry.value is True
+        return False
 
     # - constant expressions -
 
@@ -1800,10 +1842,8 @@ class _Resolver:
                     entry.key,
                     self._evaluate(entry.expr),
                     entry.line,
-                    f"Meta.{entry.key} of {owner[1]}"
-                    if in_meta
-                    else f"class attribute {entry.key} of {owner[1]}",
-                    dedent=in_meta,
+                    owner[1],
+                    _IN_META if in_meta else _ATTRIBUTE,
                 )
                 for entry in entries
             )
@@ -1816,8 +1856,7 @@ class _Resolver:
         if pending is None or pending.expr is None:
             return summary.grouping, summary.grouping_warning
         if module not in self._groupings:
-            label = f"module-level name of {module}"
-            entry = _entry("grouping", self._evaluate(pending.expr), pending.line, label, dedent=False)
+            entry = _entry("grouping", self._evaluate(pending.expr), pending.line, module, _MODULE)
             warning = None if entry.warning is None else Problem(summary.path, entry.line, entry.warning)
             self._groupings[module] = (entry.value if isinstance(entry.value, str) else None, warning)
         return self._groupings[module]
