@@ -1075,6 +1075,8 @@ def _apply(op: str, left: ConstValue, right: ConstValue) -> ConstValue:
 def _checked_value(value: ConstValue) -> ConstValue:
     if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
         raise _NotConstant("a number too large")
+    if isinstance(value, float) and value != value:  # NaN: equal to nothing, not even in a summary
+        raise _NotConstant("not a number")
     if isinstance(value, str) and len(value) > _MAX_TEXT:
         raise _NotConstant("a text too long")
     if isinstance(value, tuple) and len(value) > _MAX_ITEMS:

@@ -1079,6 +1079,7 @@ class TestConstantExpressions:
             ("", 'description = "x" * 3', "cannot apply"),
             ("", 'time_limit = "1" + 1', "cannot apply"),
             ("", "time_limit = 1 / 0", "division by zero"),
+            ("", "time_limit = 1e999 - 1e999", "not a number"),
             ("", "time_limit = 10 ** 100", "too large"),
             ("", "time_limit = True if x else False", "a conditional expression"),
         ],
