@@ -1185,7 +1185,7 @@ _Found = tuple[MetaEntry, str, str, bool]
 
 
 def _found_label(found: _Found) -> str:
-    return f"{'Meta.' if found[3] else 'class attribute '}{found[0].key} of {found[2]}"
+    return f"{'Meta.' if found[3] else 'class attribute '}{found[0].key}"
 
 
 def _view(found: Mapping[str, _Found], path: str, line: int) -> MetaView:
@@ -1209,9 +1209,10 @@ def _view(found: Mapping[str, _Found], path: str, line: int) -> MetaView:
     values.pop("abstract", None)
     soft, hard = values.get("soft_time_limit", 0), values.get("time_limit", 0)
     if limits_conflict(soft, hard):
-        first, second = _found_label(found["soft_time_limit"]), _found_label(found["time_limit"])
+        first, second = found["soft_time_limit"], found["time_limit"]
+        of_second = "" if second[2] == first[2] else f" of {second[2]}"
         reason = (
-            f"{first} ({soft}) is not below {second} ({hard}); "
+            f"{_found_label(first)} ({soft}) of {first[2]} is not below {_found_label(second)} ({hard}){of_second}; "
             "the job will be stopped at the hard limit without the soft warning"
         )
         warnings.append(Problem(path, line, reason))
