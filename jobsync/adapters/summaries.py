@@ -281,6 +281,9 @@ def _summary_plain(s: ModuleSummary) -> _Plain:
         s.grouping,
         _problem_plain(s.grouping_warning),
         s.mentions_register_jobs,
+        None if s.grouping_expr is None else _entry_plain(s.grouping_expr),
+        s.constants,
+        s.rebound,
     ]
 
 
@@ -296,7 +299,24 @@ def _summary_from_plain(p: _Plain) -> ModuleSummary:
         grouping=p[7],
         grouping_warning=_problem(p[8]),
         mentions_register_jobs=p[9],
+        grouping_expr=None if p[10] is None else _entry(p[10]),
+        constants=tuple((name, _tupled(expr)) for name, expr in p[11]),
+        rebound=tuple((name, count) for name, count in p[12]),
     )
+
+
+def _tupled(plain: Any) -> Any:
+    """JSON lists back into the tuples that constant expressions and their values are made of."""
+    return tuple(map(_tupled, plain)) if isinstance(plain, list) else plain
+
+
+def _entry_plain(e: MetaEntry) -> _Plain:
+    return [e.key, e.value, e.line, e.warning, e.expr]
+
+
+def _entry(p: _Plain) -> MetaEntry:
+    key, value, line, warning, expr = p
+    return MetaEntry(key, tuple(value) if isinstance(value, list) else value, line, warning, _tupled(expr))
 
 
 def _class_plain(c: ClassSummary) -> _Plain:
@@ -305,11 +325,11 @@ def _class_plain(c: ClassSummary) -> _Plain:
         m, v = c.meta, c.meta.view
         meta = [
             m.line,
-            [[e.key, e.value, e.line, e.warning] for e in m.entries],
+            [_entry_plain(e) for e in m.entries],
             m.bases,
             [v.values, v.queues, v.read_only, [_problem_plain(w) for w in v.warnings]],
         ]
-    return [c.name, c.line, c.bases, meta]
+    return [c.name, c.line, c.bases, meta, [_entry_plain(e) for e in c.attributes]]
 
 
 def _class_from_plain(p: _Plain) -> ClassSummary:
@@ -322,16 +342,8 @@ def _class_from_plain(p: _Plain) -> ClassSummary:
             read_only,
             tuple(w for w in map(_problem, warnings) if w is not None),
         )
-        meta = MetaSummary(
-            line,
-            tuple(
-                MetaEntry(key, tuple(value) if isinstance(value, list) else value, entry_line, warning)
-                for key, value, entry_line, warning in entries
-            ),
-            _bases(bases),
-            view,
-        )
-    return ClassSummary(p[0], p[1], _bases(p[2]), meta)
+        meta = MetaSummary(line, tuple(map(_entry, entries)), _bases(bases), view)
+    return ClassSummary(p[0], p[1], _bases(p[2]), meta, tuple(map(_entry, p[4])))
 
 
 def _registration_plain(r: Registration) -> _Plain:

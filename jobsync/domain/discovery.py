@@ -8,10 +8,10 @@ import hashlib
 import io
 import textwrap
 import tokenize
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from jobsync.domain.errors import FieldError
 from jobsync.domain.fields import (
@@ -25,10 +25,17 @@ from jobsync.domain.text import storable
 
 MAX_FILE_SIZE = 1024 * 1024
 #: Bump when summarize_module's output for the same file changes, so stored summaries are not reused.
-SUMMARY_VERSION = 5
+SUMMARY_VERSION = 6
 
 #: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
 SummaryValue = str | int | float | bool | tuple[str, ...]
+#: What a constant expression evaluates to; a list or tuple becomes a tuple (of such values).
+ConstValue = str | int | float | bool | tuple[Any, ...]
+#: A constant expression whose value waits for names looked up when the whole source is known, as
+#: nested tuples (JSON-able): ``("v", value)``, ``("ref", targets, text)`` (a name: its absolute
+#: dotted candidates and its spelling), ``("op", "+", left, right)``, ``("neg" | "pos", operand)``,
+#: ``("seq", items)``.
+ConstExpr = tuple[Any, ...]
 
 _JOB_MODULES = ("nautobot.extras.jobs", "nautobot.apps.jobs")
 _JOB_BASES = ("Job", "JobHookReceiver", "JobButtonReceiver")
@@ -53,7 +60,20 @@ _NAUTOBOT_MROS: dict[str, tuple[tuple[str, str], ...]] = {
 
 _META_BOOLS = ("read_only", "commit_default", "abstract")
 _META_KEYS = frozenset((*(key for key in OVERRIDABLE_DEFAULTS if key != "grouping"), *_META_BOOLS))
+#: Class attributes that shadow Nautobot's class properties of the same name. Nautobot reads every
+#: field as ``job_class.<field>`` (extras/utils.py refresh_job_model_from_job_class, 1.6 and 2.4), and
+#: a ``classproperty`` (marked ``@final`` for type checkers only) loses to a class attribute found
+#: earlier in the MRO. ``abstract`` is no property: only Meta says it.
+_ATTRIBUTE_KEYS = frozenset((*OVERRIDABLE_DEFAULTS, "read_only", "commit_default"))
 _MAX_DEPTH = 64
+#: Constant expressions nest at most this deep, and a name may stand for one bound to another name
+#: at most this many times over: enough for real code, and every evaluation stays small and bounded.
+_MAX_NESTING = 64
+_MAX_NAME_CHAIN = 32
+#: Bounds on what a constant expression may build: a chain of ``A = B + B`` doubles at each step.
+_MAX_TEXT = MAX_FILE_SIZE
+_MAX_ITEMS = 1000
+_MAX_INT_BITS = 64
 #: A class whose chain of base classes is longer than this is not read as a job (a warning says so):
 #: real job hierarchies are a few classes deep, and every longer chain costs memory as its square.
 MAX_CLASS_CHAIN = 256
@@ -93,12 +113,17 @@ class NameRef:
 
 @dataclass(frozen=True)
 class MetaEntry:
-    """One recognised ``class Meta`` key; ``value`` is None when it was unusable (see ``warning``)."""
+    """One recognised ``class Meta`` key or metadata class attribute.
+
+    ``value`` is None when it was unusable (see ``warning``) or waits for ``expr``: a constant
+    expression naming other modules' constants, evaluated when the whole source is resolved.
+    """
 
     key: str
     value: SummaryValue | None
     line: int
     warning: str | None = None
+    expr: ConstExpr | None = None
 
 
 @dataclass(frozen=True)
@@ -127,19 +152,21 @@ class MetaSummary:
     view: MetaView = _EMPTY_VIEW
 
     @property
-    def abstract(self) -> bool:
-        """True when this Meta itself says ``abstract = True``."""
-        return any(e.key == "abstract" and e.value is True for e in self.entries)
+    def deferred(self) -> bool:
+        """True when a value waits for a constant of another module (``view`` leaves it out)."""
+        return any(e.expr is not None for e in self.entries)
 
 
 @dataclass(frozen=True)
 class ClassSummary:
-    """A module-level class: its bases as absolute dotted candidates, and its own Meta if any."""
+    """A module-level class: its bases as absolute dotted candidates, its own Meta if any, and the
+    metadata fields its body binds as plain class attributes (they win over any Meta)."""
 
     name: str
     line: int
     bases: tuple[tuple[str, ...], ...]
     meta: MetaSummary | None
+    attributes: tuple[MetaEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +204,12 @@ class ModuleSummary:
     grouping_warning: Problem | None = None
     #: The raw bytes mention register_jobs: for an unreadable file, registration cannot be ruled out.
     mentions_register_jobs: bool = False
+    #: The module-level name when it waits for another module's constant (key "grouping").
+    grouping_expr: MetaEntry | None = None
+    #: Module-level names bound exactly once, by an assignment of a constant expression.
+    constants: tuple[tuple[str, ConstExpr], ...] = ()
+    #: Module-level names bound more than once, with how often: none of them is a constant.
+    rebound: tuple[tuple[str, int], ...] = ()
 
     @property
     def imports(self) -> dict[str, tuple[str, ...]]:
@@ -216,12 +249,20 @@ def module_entry(summary: ModuleSummary, sha: str) -> ModuleEntry:
         targets += binding.targets
         for item in binding.items:
             targets += item.targets
+    exprs: list[ConstExpr | None] = [expr for _, expr in summary.constants]
+    if summary.grouping_expr is not None:
+        exprs.append(summary.grouping_expr.expr)
     for cls in summary.classes:
         for base in cls.bases:
             targets += base
+        exprs += [entry.expr for entry in cls.attributes]
         if cls.meta is not None:
             for base in cls.meta.bases:
                 targets += base
+            exprs += [entry.expr for entry in cls.meta.entries]
+    for expr in exprs:
+        if expr is not None:
+            targets += _expr_targets(expr)
     for call in summary.register_calls:
         targets += call.func
         for arg in call.args:
@@ -242,6 +283,21 @@ def module_entry(summary: ModuleSummary, sha: str) -> ModuleEntry:
         refs=frozenset(refs),
         defines_classes=bool(summary.classes),
     )
+
+
+def _expr_targets(expr: ConstExpr) -> Iterator[str]:
+    """Every absolute dotted name a constant expression may look up (another module's constants)."""
+    kind = expr[0]
+    if kind == "ref":
+        yield from expr[1]
+    elif kind == "op":
+        yield from _expr_targets(expr[2])
+        yield from _expr_targets(expr[3])
+    elif kind in ("neg", "pos"):
+        yield from _expr_targets(expr[1])
+    elif kind == "seq":
+        for item in expr[1]:
+            yield from _expr_targets(item)
 
 
 def _has_foreign_jobs(summary: ModuleSummary) -> bool:
@@ -476,23 +532,35 @@ class _ModuleWalker:
         self.package = package
         self.text = text
         self.namespace: dict[str, Binding] = {}
-        self.classes: dict[str, ClassSummary] = {}
+        self.classes: dict[str, _PendingClass] = {}
         self.stars: list[str] = []
         self.calls: list[RegisterCall] = []
-        self.grouping: str | None = None
-        self.grouping_warning: Problem | None = None
+        #: How often each module-level name is bound, and the assignment of those whose last binding is one.
+        self.counts: dict[str, int] = {}
+        self.assigned: dict[str, tuple[int, ast.expr]] = {}
 
     def summary(self, mentions: bool) -> ModuleSummary:
+        """The module's summary; names in constant expressions are linked now that all bindings are known."""
+        constants = []
+        for name, (_, value) in self.assigned.items():
+            if self.counts[name] == 1:
+                expr = self._constant(value, _module_scope)
+                if not isinstance(expr, _NotConstant):
+                    constants.append((name, expr))
+        grouping, grouping_warning, grouping_expr = self._grouping()
         return ModuleSummary(
             path=self.path,
             module_name=self.module_name,
-            classes=tuple(self.classes.values()),
+            classes=tuple(self._class_summary(pending) for pending in self.classes.values()),
             bindings=tuple(self.namespace.values()),
             star_imports=tuple(self.stars),
             register_calls=tuple(self.calls),
-            grouping=self.grouping,
-            grouping_warning=self.grouping_warning,
+            grouping=grouping,
+            grouping_warning=grouping_warning,
             mentions_register_jobs=mentions,
+            grouping_expr=grouping_expr,
+            constants=tuple(constants),
+            rebound=tuple((name, count) for name, count in self.counts.items() if count > 1),
         )
 
     # Only module-level statements and the blocks that run at import time are visited; function
@@ -523,24 +591,30 @@ class _ModuleWalker:
             elif isinstance(stmt, ast.Try | ast.TryStar):
                 # Handlers first: the ``try`` body is the path normally taken, so its bindings win.
                 for handler in stmt.handlers:
+                    if handler.name:
+                        self._count(handler.name)
                     self.walk(handler.body)
                 self.walk(stmt.body)
                 self.walk(stmt.orelse)
                 self.walk(stmt.finalbody)
             elif isinstance(stmt, ast.With | ast.AsyncWith):
+                for item in stmt.items:
+                    if item.optional_vars is not None:
+                        self._count(*_bound_names(item.optional_vars))
                 self.walk(stmt.body)
+            elif isinstance(stmt, ast.For | ast.AsyncFor | ast.While | ast.Match | ast.Delete):
+                # Not followed for jobs, but what they bind is no constant.
+                self._count(*_bound_names(stmt))
+
+    def _count(self, *names: str) -> None:
+        for name in names:
+            self.counts[name] = self.counts.get(name, 0) + 1
+            self.assigned.pop(name, None)
 
     def _bind(self, binding: Binding) -> None:
         self.namespace.pop(binding.name, None)  # re-insert so the final order follows the source
         self.namespace[binding.name] = binding
-        if binding.name == "name":  # _assign clears this again for a literal string
-            self.grouping = None
-            self.grouping_warning = Problem(
-                self.path,
-                binding.line,
-                f"module-level name of {self.module_name} is not a literal string; "
-                "the module name is used as grouping",
-            )
+        self._count(binding.name)
 
     def _import(self, stmt: ast.Import) -> None:
         for alias in stmt.names:
@@ -597,67 +671,181 @@ class _ModuleWalker:
         return tuple(self.translate(d) if (d := _dotted(n)) else () for n in nodes)
 
     def _class(self, stmt: ast.ClassDef) -> None:
-        meta: MetaSummary | None = None
-        for item in stmt.body:
-            if isinstance(item, ast.ClassDef) and item.name == "Meta":
-                meta = self._meta(item, stmt.name)
-        summary = ClassSummary(stmt.name, stmt.lineno, self._bases(stmt.bases), meta)
+        attributes, meta_def = self._class_body(stmt.body, _ATTRIBUTE_KEYS, stmt.name)
+        meta = None
+        if meta_def is not None:
+            entries, _ = self._class_body(meta_def.body, _META_KEYS, f"{stmt.name}.Meta")
+            meta = _PendingMeta(meta_def.lineno, entries, self._bases(meta_def.bases))
+        pending = _PendingClass(stmt.name, stmt.lineno, self._bases(stmt.bases), meta, attributes)
         self._bind(Binding(stmt.name, "class", stmt.lineno))
         self.classes.pop(stmt.name, None)
-        self.classes[stmt.name] = summary
+        self.classes[stmt.name] = pending
 
-    def _meta(self, meta: ast.ClassDef, owner: str) -> MetaSummary:
-        entries: dict[str, MetaEntry] = {}
-        for stmt in meta.body:
-            pairs: list[tuple[ast.expr, ast.expr]] = []
-            if isinstance(stmt, ast.Assign):
-                pairs = [(target, stmt.value) for target in stmt.targets]
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                pairs = [(stmt.target, stmt.value)]
-            for target, value in pairs:
-                if isinstance(target, ast.Name) and target.id in _META_KEYS:
-                    entries[target.id] = _meta_entry(target.id, value, stmt.lineno, owner)
-        view = _view(
-            {key: (entry, self.path) for key, entry in entries.items()}, owner, self.path, meta.lineno
-        )
-        return MetaSummary(meta.lineno, tuple(entries.values()), self._bases(meta.bases), view)
+    def _class_body(
+        self, body: Sequence[ast.stmt], keys: frozenset[str], owner: str
+    ) -> tuple[list[_RawEntry], ast.ClassDef | None]:
+        """The metadata a class body binds (the last binding of each key wins), and its ``class Meta``.
+
+        A name bound once in the body stands for its value further down, as Python's class scope
+        does; a name not (yet) bound there is the module's. Class scopes do not nest: a Meta body
+        sees its own names and the module's, not the enclosing class's.
+        """
+        local: dict[str, ConstExpr | _NotConstant | None] = {}  # None: bound by some other statement
+        counts: dict[str, int] = {}
+
+        def scope(dotted: str) -> ConstExpr:
+            head, dot, _ = dotted.partition(".")
+            if head not in local:
+                return ("name", dotted)
+            if not counts:  # counted only when a class-level name is used: seldom
+                for item in body:
+                    for name in _statement_names(item):
+                        counts[name] = counts.get(name, 0) + 1
+            if counts[head] > 1:
+                raise _NotConstant(f"{head} is bound {counts[head]} times in {owner}")
+            found = local[head]
+            if dot:
+                raise _NotConstant(f"{dotted} is an attribute of a value")
+            if found is None:
+                raise _NotConstant(f"{head} is not bound to a constant expression in {owner}")
+            if isinstance(found, _NotConstant):
+                raise found
+            if found[0] != "v":
+                _check_size(found)
+            return found
+
+        entries: dict[str, _RawEntry] = {}
+        meta: ast.ClassDef | None = None
+        for item in body:
+            value: ast.expr | None = None
+            names: list[str] = []
+            if type(item) is ast.Assign:  # the usual statements first, tested cheaply: this runs per class
+                targets = item.targets
+                if len(targets) == 1 and type(targets[0]) is ast.Name:
+                    value, names = item.value, [targets[0].id]
+                elif all(isinstance(t, ast.Name) for t in targets):
+                    value, names = item.value, [t.id for t in targets if isinstance(t, ast.Name)]
+            elif type(item) is ast.FunctionDef or type(item) is ast.Expr:
+                if type(item) is ast.FunctionDef:
+                    local[item.name] = None
+                    if item.name in keys:
+                        entries.pop(item.name, None)
+                        entries[item.name] = (item.name, item.lineno, _NotConstant("a function"))
+                continue
+            elif (
+                isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and item.value is not None
+            ):
+                value, names = item.value, [item.target.id]
+            if value is not None:
+                if type(value) is ast.Constant and type(value.value) in (str, int, float, bool):
+                    found: ConstExpr | _NotConstant = ("v", value.value)
+                else:
+                    found = self._constant(value, scope)
+                for name in names:
+                    if name in keys:
+                        entries.pop(name, None)
+                        entries[name] = (name, item.lineno, found)
+                    local[name] = found
+                continue
+            if isinstance(item, ast.ClassDef) and item.name == "Meta":
+                meta = item
+            for name in _statement_names(item):
+                local[name] = None
+                if name in keys:
+                    entries.pop(name, None)
+                    what = _STATEMENT_KINDS.get(type(item), "bound by a statement")
+                    entries[name] = (name, item.lineno, _NotConstant(what))
+        return list(entries.values()), meta
+
+    def _constant(self, node: ast.expr, scope: Callable[[str], ConstExpr]) -> ConstExpr | _NotConstant:
+        """A constant expression with its names linked: a value, or an expression that waits for names."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float):
+            return ("v", node.value)  # the common case, at once
+        try:
+            expr = self._link(_convert(node, scope, 0))
+            if not _has_refs(expr):
+                return ("v", _fold(expr, _no_names))
+            return expr
+        except _NotConstant as exc:
+            return exc
+
+    def _link(self, expr: ConstExpr) -> ConstExpr:
+        """Each module-level name becomes the absolute names it may denote (its own module's, if bound here)."""
+        kind = expr[0]
+        if kind == "name":
+            dotted = expr[1]
+            head = dotted.partition(".")[0]
+            binding = self.namespace.get(head)
+            if (binding is None and head not in self.counts) or (
+                binding is not None and binding.kind == "import"
+            ):
+                if self.counts.get(head, 0) > 1:
+                    raise _NotConstant(f"{head} is bound {self.counts[head]} times in {self.module_name}")
+                targets = self.translate(dotted)  # for an unbound name: the star-imported candidates
+                if not targets:
+                    raise _NotConstant(f"{dotted} is not defined")
+                return ("ref", targets, dotted)
+            return ("ref", (_join(self.module_name, dotted),), dotted)
+        if kind == "op":
+            return (kind, expr[1], self._link(expr[2]), self._link(expr[3]))
+        if kind in ("neg", "pos"):
+            return (kind, self._link(expr[1]))
+        if kind == "seq":
+            return (kind, tuple(self._link(item) for item in expr[1]))
+        return expr
+
+    def _class_summary(self, pending: _PendingClass) -> ClassSummary:
+        owner = pending.name
+        attributes: tuple[MetaEntry, ...] = ()
+        if pending.attributes:
+            attributes = tuple(
+                [_entry(k, found, line, owner, _ATTRIBUTE) for k, line, found in pending.attributes]
+            )
+        if pending.meta is None:
+            return ClassSummary(owner, pending.line, pending.bases, None, attributes)
+        found: dict[str, _Found] = {}
+        entries = []
+        for key, line, value in pending.meta.entries:
+            entry = _entry(key, value, line, owner, _IN_META)
+            entries.append(entry)
+            found[key] = (entry, self.path, owner, True)
+        deferred = any(entry.expr is not None for entry in entries)
+        view = _EMPTY_VIEW if deferred else _view(found, self.path, pending.meta.line)
+        meta = MetaSummary(pending.meta.line, tuple(entries), pending.meta.bases, view)
+        return ClassSummary(owner, pending.line, pending.bases, meta, attributes)
+
+    def _grouping(self) -> tuple[str | None, Problem | None, MetaEntry | None]:
+        """The module-level ``name`` that Nautobot's ``grouping`` reads: now, later, or with a warning."""
+        binding = self.namespace.get("name")
+        if binding is None:
+            return None, None, None
+        if "name" in self.assigned:
+            line, node = self.assigned["name"]
+            entry = _entry("grouping", self._constant(node, _module_scope), line, self.module_name, _MODULE)
+        elif binding.kind == "import":
+            entry = MetaEntry("grouping", None, binding.line, None, ("ref", binding.targets, "name"))
+        else:
+            what = "a class" if binding.kind == "class" else "bound by a statement"
+            entry = _entry("grouping", _NotConstant(what), binding.line, self.module_name, _MODULE)
+        if entry.expr is not None:
+            return None, None, entry
+        warning = None if entry.warning is None else Problem(self.path, entry.line, entry.warning)
+        return (entry.value if isinstance(entry.value, str) else None), warning, None
 
     def _assign(self, target: ast.expr, value: ast.expr, line: int) -> None:
-        if isinstance(target, ast.Tuple | ast.List):
-            for element in target.elts:
-                self._assign(element, ast.Constant(None), line)
+        if isinstance(target, ast.Tuple | ast.List | ast.Starred):
+            for name in _bound_names(target):
+                self._bind(Binding(name, "other", line))
             return
         if not isinstance(target, ast.Name):
             return
         if isinstance(value, ast.List | ast.Tuple):
             self._bind(Binding(target.id, "list", line, items=tuple(self.name_ref(e) for e in value.elts)))
-            return
-        self._bind(Binding(target.id, "other", line))
-        if target.id == "name":
-            self._grouping(value, line)
-
-    def _grouping(self, value: ast.expr, line: int) -> None:
-        literal = _literal(value)
-        if isinstance(literal, str):
-            literal, replaced = storable(literal)
-            try:
-                self.grouping = str(validate_field_value("grouping", literal))
-                self.grouping_warning = None
-                if replaced:
-                    self.grouping_warning = Problem(
-                        self.path,
-                        line,
-                        f"module-level name of {self.module_name} holds a NUL or a lone surrogate, "
-                        "which no store keeps; shown as U+FFFD",
-                    )
-                return
-            except FieldError as exc:
-                reason = f"module-level name of {self.module_name} is invalid ({exc})"
         else:
-            reason = f"module-level name of {self.module_name} is not a literal string"
-        self.grouping_warning = Problem(
-            self.path, line, _one_line(f"{reason}; the module name is used as grouping")
-        )
+            self._bind(Binding(target.id, "other", line))
+        self.assigned[target.id] = (line, value)
 
     def _augment(self, stmt: ast.AugAssign) -> None:
         if not isinstance(stmt.target, ast.Name):
@@ -699,37 +887,296 @@ class _ModuleWalker:
         self._bind(Binding(current.name, "list", current.line, items=current.items + extra))
 
 
-_NOT_LITERAL = object()
+# --- constant expressions ----------------------------------------------------------------------------
 
 
-def _literal(node: ast.expr) -> object:
-    """The value of a literal expression, or ``_NOT_LITERAL`` (f-strings, names and calls are not)."""
-    if isinstance(node, ast.Constant):  # the common case, without literal_eval's tree walk
-        return node.value
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-        return _NOT_LITERAL
+class _NotConstant(Exception):
+    """Not a constant expression, or not a usable one; the message says why."""
 
 
-def _meta_entry(key: str, node: ast.expr, line: int, owner: str) -> MetaEntry:
-    """Check one Meta value now, so resolve_jobs only merges values that were already checked."""
-    value = _literal(node)
-    if value is _NOT_LITERAL:
-        return MetaEntry(key, None, line, f"Meta.{key} of {owner} is not a literal; using the default")
-    value, replaced = _storable_literal(value)
-    try:
-        checked = _check_meta_value(key, value)
-    except FieldError as exc:
-        return MetaEntry(
-            key, None, line, _one_line(f"Meta.{key} of {owner} is invalid ({exc}); using the default")
-        )
-    warning = None
-    if replaced:
-        warning = (
-            f"Meta.{key} of {owner} holds a NUL or a lone surrogate, which no store keeps; shown as U+FFFD"
-        )
-    return MetaEntry(key, checked, line, warning)
+class _Unbound(_NotConstant):
+    """A name is not bound where it was looked up: another star-import candidate may bind it."""
+
+
+class _ChainTooLong(_NotConstant):
+    """A chain of names too long to follow; never remembered, as it depends on where the chain began."""
+
+
+#: A metadata binding as walked: key, line, and its linked expression or why it is none.
+_RawEntry = tuple[str, int, "ConstExpr | _NotConstant"]
+
+
+class _PendingMeta(NamedTuple):
+    line: int
+    entries: list[_RawEntry]
+    bases: tuple[tuple[str, ...], ...]
+
+
+class _PendingClass(NamedTuple):
+    """A class as walked; it becomes a ClassSummary once every module-level name is known."""
+
+    name: str
+    line: int
+    bases: tuple[tuple[str, ...], ...]
+    meta: _PendingMeta | None
+    attributes: list[_RawEntry]
+
+
+_OPERATORS: dict[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+}
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "//": lambda a, b: a // b,
+    "%": lambda a, b: a % b,
+    "**": lambda a, b: a**b,
+}
+_EXPRESSION_KINDS: dict[type[ast.expr], str] = {
+    ast.Call: "a call",
+    ast.Subscript: "a subscript",
+    ast.IfExp: "a conditional expression",
+    ast.BoolOp: "a boolean operation",
+    ast.Compare: "a comparison",
+    ast.Lambda: "a lambda",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.NamedExpr: "an assignment expression",
+    ast.Starred: "a starred item",
+    ast.JoinedStr: "an f-string with values",
+    ast.Attribute: "an attribute of a computed value",
+    ast.UnaryOp: "a unary operator other than - and +",
+    ast.BinOp: "an operator other than + - * / // % **",
+}
+_STATEMENT_KINDS: dict[type[ast.stmt], str] = {
+    ast.FunctionDef: "a function",
+    ast.AsyncFunctionDef: "a function",
+    ast.ClassDef: "a class",
+    ast.Import: "an import",
+    ast.ImportFrom: "an import",
+    ast.AugAssign: "an augmented assignment",
+    ast.Assign: "an unpacking assignment",
+    ast.If: "bound inside a block",
+    ast.For: "bound inside a block",
+    ast.While: "bound inside a block",
+    ast.Try: "bound inside a block",
+    ast.With: "bound inside a block",
+    ast.Match: "bound inside a block",
+}
+_MAX_NODES = 10_000
+
+
+def _module_scope(dotted: str) -> ConstExpr:
+    return ("name", dotted)
+
+
+def _convert(node: ast.expr, scope: Callable[[str], ConstExpr], depth: int) -> ConstExpr:
+    """The constant expression ``node`` is, names as ``scope`` gives them; raises _NotConstant."""
+    if depth > _MAX_NESTING:
+        raise _NotConstant("nested too deeply")
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, str | int | float):
+            return ("v", node.value)
+        raise _NotConstant("None" if node.value is None else f"a {type(node.value).__name__} literal")
+    if isinstance(node, ast.JoinedStr) and all(
+        isinstance(part, ast.Constant) and isinstance(part.value, str) for part in node.values
+    ):
+        return ("v", "".join(str(part.value) for part in node.values if isinstance(part, ast.Constant)))
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        left = _convert(node.left, scope, depth + 1)
+        return ("op", _OPERATORS[type(node.op)], left, _convert(node.right, scope, depth + 1))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return ("neg" if isinstance(node.op, ast.USub) else "pos", _convert(node.operand, scope, depth + 1))
+    if isinstance(node, ast.Tuple | ast.List):
+        if len(node.elts) > _MAX_ITEMS:
+            raise _NotConstant(f"more than {_MAX_ITEMS} items")
+        return ("seq", tuple(_convert(item, scope, depth + 1) for item in node.elts))
+    if isinstance(node, ast.Name | ast.Attribute) and (dotted := _dotted(node)) is not None:
+        found: ConstExpr = scope(dotted)
+        return found
+    raise _NotConstant(_EXPRESSION_KINDS.get(type(node), "an expression that is not constant"))
+
+
+def _children(expr: ConstExpr) -> tuple[ConstExpr, ...]:
+    kind = expr[0]
+    if kind == "op":
+        return (expr[2], expr[3])
+    if kind in ("neg", "pos"):
+        return (expr[1],)
+    if kind == "seq":
+        return tuple(expr[1])
+    return ()
+
+
+def _has_refs(expr: ConstExpr) -> bool:
+    return expr[0] == "ref" or any(_has_refs(child) for child in _children(expr))
+
+
+def _check_size(expr: ConstExpr) -> None:
+    """Refuse an expression too deep or too large to evaluate (names standing for names can build one)."""
+    pending, count = [(expr, 0)], 0
+    while pending:
+        node, depth = pending.pop()
+        count += 1
+        if depth > _MAX_NESTING or count > _MAX_NODES:
+            raise _NotConstant("nested too deeply or too large")
+        pending += [(child, depth + 1) for child in _children(node)]
+
+
+def _no_names(expr: ConstExpr) -> ConstValue:
+    raise _NotConstant(f"{expr[2]} is not known here")
+
+
+def _fold(expr: ConstExpr, lookup: Callable[[ConstExpr], ConstValue]) -> ConstValue:
+    """The value of a constant expression; ``lookup`` gives the value of each ``("ref", ...)``.
+
+    Iterative: a name's value may take a chain of lookups, each of which folds another expression,
+    and the stack must not grow with the nesting of every expression on the chain.
+    """
+    values: list[ConstValue] = []
+    pending: list[tuple[ConstExpr, bool]] = [(expr, False)]
+    while pending:
+        node, ready = pending.pop()
+        kind = node[0]
+        if kind == "v":
+            values.append(node[1])
+        elif kind == "ref":
+            values.append(lookup(node))
+        elif not ready:
+            pending.append((node, True))
+            pending += [(child, False) for child in reversed(_children(node))]
+        elif kind == "seq":
+            count = len(node[1])
+            items = tuple(values[len(values) - count :])
+            del values[len(values) - count :]
+            values.append(_checked_value(items))
+        elif kind in ("neg", "pos"):
+            operand = values.pop()
+            if not isinstance(operand, int | float):
+                sign = "-" if kind == "neg" else "+"
+                raise _NotConstant(f"cannot apply unary {sign} to {type(operand).__name__}")
+            values.append(_checked_value(-operand if kind == "neg" else +operand))
+        else:
+            right = values.pop()
+            values.append(_apply(node[1], values.pop(), right))
+    return values[0]
+
+
+def _apply(op: str, left: ConstValue, right: ConstValue) -> ConstValue:
+    """Numeric arithmetic, and ``+`` joining two texts or two sequences; nothing else."""
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        if op == "**" and abs(right) > _MAX_INT_BITS:
+            raise _NotConstant("a number too large")
+        try:
+            result = _ARITHMETIC[op](left, right)
+        except ZeroDivisionError:
+            raise _NotConstant("division by zero") from None
+        except OverflowError:
+            raise _NotConstant("a number too large") from None
+        if not isinstance(result, int | float):  # (-8) ** 0.5 is complex
+            raise _NotConstant(f"{left!r} {op} {right!r} is not a real number")
+        return _checked_value(result)
+    if op == "+" and isinstance(left, str) and isinstance(right, str):
+        return _checked_value(left + right)
+    if op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+        return _checked_value(left + right)
+    raise _NotConstant(f"cannot apply {op} to {type(left).__name__} and {type(right).__name__}")
+
+
+def _checked_value(value: ConstValue) -> ConstValue:
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise _NotConstant("a number too large")
+    if isinstance(value, float) and value != value:  # NaN: equal to nothing, not even in a summary
+        raise _NotConstant("not a number")
+    if isinstance(value, str) and len(value) > _MAX_TEXT:
+        raise _NotConstant("a text too long")
+    if isinstance(value, tuple) and len(value) > _MAX_ITEMS:
+        raise _NotConstant(f"more than {_MAX_ITEMS} items")
+    return value
+
+
+def _statement_names(stmt: ast.stmt) -> list[str]:
+    """``_bound_names`` of one statement of a class body, quick for the usual ones.
+
+    An assignment's value is not searched: a walrus in it is not followed.
+    """
+    if isinstance(stmt, ast.Assign):
+        if all(isinstance(target, ast.Name) for target in stmt.targets):
+            return [target.id for target in stmt.targets if isinstance(target, ast.Name)]
+        return _bound_names(*stmt.targets)
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [stmt.name]
+    if isinstance(stmt, ast.Expr | ast.Pass):
+        return []
+    return _bound_names(stmt)
+
+
+def _bound_names(*nodes: ast.AST) -> list[str]:
+    """The names statements (or assignment targets) bind or delete, without entering nested scopes."""
+    names: list[str] = []
+    pending = [n for n in nodes if not (isinstance(n, ast.AnnAssign) and n.value is None)]
+    while pending:
+        sub = pending.pop()
+        if isinstance(sub, ast.Name):
+            if not isinstance(sub.ctx, ast.Load):
+                names.append(sub.id)
+            continue
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(sub.name)
+            continue
+        if isinstance(sub, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            continue
+        if isinstance(sub, ast.alias) and sub.name != "*":
+            names.append(sub.asname or sub.name.split(".")[0])
+        elif isinstance(sub, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and sub.name:
+            names.append(sub.name)
+        elif isinstance(sub, ast.MatchMapping) and sub.rest:
+            names.append(sub.rest)
+        pending += ast.iter_child_nodes(sub)
+    return names
+
+
+_IN_META = "Meta.{key} of {owner}"
+_ATTRIBUTE = "class attribute {key} of {owner}"
+_MODULE = "module-level name of {owner}"
+
+
+def _entry(key: str, found: ConstExpr | _NotConstant, line: int, owner: str, where: str) -> MetaEntry:
+    """A metadata entry from its expression: checked now when it is a value, else kept to evaluate later.
+
+    ``where`` (_IN_META, _ATTRIBUTE or _MODULE, filled in with ``key`` and ``owner``) names it in a
+    warning. Only a Meta description is dedented, as Nautobot does inside its ``description`` property.
+    """
+    if isinstance(found, _NotConstant):
+        reason = f"is not a constant expression ({found})"
+    elif found[0] != "v":
+        return MetaEntry(key, None, line, None, found)
+    else:
+        value, replaced = _storable_literal(found[1])
+        try:
+            checked = _check_meta_value(key, value, where is _IN_META)
+        except FieldError as exc:
+            reason = f"is invalid ({exc})"
+        else:
+            if not replaced:
+                return MetaEntry(key, checked, line)
+            label = where.format(key=key, owner=owner)
+            warning = f"{label} holds a NUL or a lone surrogate, which no store keeps; shown as U+FFFD"
+            return MetaEntry(key, checked, line, warning)
+    fallback = "the module name is used as grouping" if where is _MODULE else "using the default"
+    return MetaEntry(key, None, line, _one_line(f"{where.format(key=key, owner=owner)} {reason}; {fallback}"))
 
 
 def _storable_literal(value: object) -> tuple[object, int]:
@@ -742,7 +1189,7 @@ def _storable_literal(value: object) -> tuple[object, int]:
     return value, 0
 
 
-def _check_meta_value(key: str, value: object) -> SummaryValue:
+def _check_meta_value(key: str, value: object, dedent: bool) -> SummaryValue:
     if key in _META_BOOLS:
         if not isinstance(value, bool):
             raise FieldError(f"takes true or false, not {value!r}")
@@ -750,17 +1197,26 @@ def _check_meta_value(key: str, value: object) -> SummaryValue:
     checked = validate_field_value(key, value)
     if isinstance(checked, list):
         return tuple(checked)
-    if key == "description" and isinstance(checked, str):
+    if dedent and key == "description" and isinstance(checked, str):
         return textwrap.dedent(checked).strip()  # what Nautobot shows
     return checked
 
 
-def _view(entries: Mapping[str, tuple[MetaEntry, str]], owner: str, path: str, line: int) -> MetaView:
-    """Turn merged Meta entries (each with its file) into effective values and warnings."""
+#: Where a field's value was found -- (entry, file, class, whether in its Meta rather than a class
+#: attribute) -- so a value can say where it came from. A plain tuple: the walker makes one per entry.
+_Found = tuple[MetaEntry, str, str, bool]
+
+
+def _found_label(found: _Found) -> str:
+    return f"{'Meta.' if found[3] else 'class attribute '}{found[0].key}"
+
+
+def _view(found: Mapping[str, _Found], path: str, line: int) -> MetaView:
+    """Turn the entries that won (each with where it was found) into effective values and warnings."""
     values: dict[str, str | int | float | bool] = {}
     queues: tuple[str, ...] = ()
     warnings: list[Problem] = []
-    for key, (entry, entry_path) in entries.items():
+    for key, (entry, entry_path, _, _) in found.items():
         if entry.warning is not None:
             warnings.append(Problem(entry_path, entry.line, entry.warning))
         if entry.value is None:
@@ -770,14 +1226,16 @@ def _view(entries: Mapping[str, tuple[MetaEntry, str]], owner: str, path: str, l
         else:
             values[key] = entry.value
     commit = values.pop("commit_default", None)
-    if "dryrun_default" not in entries and isinstance(commit, bool):
+    if "dryrun_default" not in found and isinstance(commit, bool):
         values["dryrun_default"] = not commit  # Nautobot 1: commit_default = X means dryrun_default = not X
     read_only = values.pop("read_only", False) is True
     values.pop("abstract", None)
     soft, hard = values.get("soft_time_limit", 0), values.get("time_limit", 0)
     if limits_conflict(soft, hard):
+        first, second = found["soft_time_limit"], found["time_limit"]
+        of_second = "" if second[2] == first[2] else f" of {second[2]}"
         reason = (
-            f"Meta.soft_time_limit ({soft}) of {owner} is not below Meta.time_limit ({hard}); "
+            f"{_found_label(first)} ({soft}) of {first[2]} is not below {_found_label(second)} ({hard}){of_second}; "
             "the job will be stopped at the hard limit without the soft warning"
         )
         warnings.append(Problem(path, line, reason))
@@ -925,6 +1383,12 @@ class _Resolver:
         self._too_deep: set[_Node] = set()
         self._deep_modules: set[str] = set()
         self._metas: dict[_Node, MetaView] = {}
+        #: Constant expressions: values by absolute name, each module's table, evaluated entries.
+        self._constants: dict[str, ConstValue | _NotConstant] = {}
+        self._evaluating: set[str] = set()
+        self._tables: dict[str, dict[str, ConstExpr]] = {}
+        self._evaluated: dict[tuple[_Node, bool], tuple[MetaEntry, ...]] = {}
+        self._groupings: dict[str, tuple[str | None, Problem | None]] = {}
         self._jobness: dict[_Node, bool] = {}
         self.registration_unknown = False
 
@@ -1306,8 +1770,7 @@ class _Resolver:
                 self.problems.add(Problem(summary.path, binding.line, reason))
             else:
                 for node in by_module.get(module, ()):
-                    meta = self.classes[node].meta
-                    if meta is None or not meta.abstract:
+                    if not self._is_abstract(node):
                         selected.setdefault(node, None)
         return list(selected)
 
@@ -1334,26 +1797,20 @@ class _Resolver:
             self.problems.add(self._problem(node, reason))
             return None
         summary, cls = self.modules[node[0]], self.classes[node]
-        # Python-style lookup: the first class in the MRO that defines Meta; Nautobot's BaseJob ends it.
-        view = _EMPTY_VIEW
-        if cls.meta is not None:
-            view = self._meta_view(node, cls.meta)
-        else:
-            for owner in mro[1:]:
-                if owner[0] == _NAUTOBOT:
-                    break
-                meta = self._own_meta(owner)
-                if meta is not None:
-                    view = self._meta_view(owner, meta)
-                    break
+        found = self._metadata(node, mro)
+        view = found if isinstance(found, MetaView) else _view(found, summary.path, cls.line)
         values: dict[str, FieldValue] = dict(OVERRIDABLE_DEFAULTS)
         values["name"] = node[1]
-        values["grouping"] = node[0] if summary.grouping is None else summary.grouping
+        if summary.grouping_expr is None:
+            grouping, grouping_warning = summary.grouping, summary.grouping_warning
+        else:
+            grouping, grouping_warning = self._grouping(node[0])
+        values["grouping"] = node[0] if grouping is None else grouping
         values.update(view.values)
         values["task_queues"] = list(view.queues)  # a fresh list: facts never share a mutable value
         warnings = view.warnings
-        if summary.grouping_warning is not None:
-            warnings = (*warnings, summary.grouping_warning)
+        if grouping_warning is not None:
+            warnings = (*warnings, grouping_warning)
         if warnings:
             self.problems.update(warnings)
         # Positional arguments: this runs once per job and keyword passing is measurably slower.
@@ -1369,40 +1826,195 @@ class _Resolver:
             tuple([w.reason for w in warnings]) if warnings else (),
         )
 
-    def _own_meta(self, node: _Node) -> MetaSummary | None:
-        cls = self.classes.get(node)
-        return cls.meta if cls is not None else None
+    def _metadata(self, node: _Node, mro: tuple[_Node, ...]) -> MetaView | dict[str, _Found]:
+        """Each field as Nautobot reads ``job_class.<field>``: a class attribute of the nearest class in
+        the MRO that binds one, else the nearest Meta's value (BaseJob's Meta, empty, ends the search).
+
+        Returns the nearest Meta's view when no class attribute takes part (the common case, cheap).
+        """
+        attributes: dict[str, _Found] = {}
+        meta_owner: _Node | None = None
+        meta: MetaSummary | None = None
+        for owner in mro:
+            if owner[0] == _NAUTOBOT:
+                break
+            cls = self.classes.get(owner)
+            if cls is None:
+                continue
+            if meta is None and cls.meta is not None:
+                meta_owner, meta = owner, cls.meta
+            if cls.attributes:
+                path = self.modules[owner[0]].path
+                for entry in self._resolved(owner, cls.attributes, in_meta=False):
+                    if entry.key not in attributes:
+                        attributes[entry.key] = (entry, path, owner[1], False)
+        if meta_owner is None or meta is None:
+            return attributes or _EMPTY_VIEW
+        if not attributes:
+            return self._meta_view(meta_owner, meta)
+        return {**self._meta_found(meta_owner), **attributes}
 
     def _meta_view(self, owner: _Node, meta: MetaSummary) -> MetaView:
-        """The nearest Meta, merged with its own bases (``class Meta(Base.Meta)``) when it has any."""
-        if not meta.bases:
+        """The view of ``owner``'s Meta, merged with its own bases (``class Meta(Base.Meta)``) when it has any."""
+        if not meta.bases and not meta.deferred:
             return meta.view
         if owner not in self._metas:
-            entries: dict[str, tuple[MetaEntry, str]] = {}
-            for meta_owner, chained in self._meta_chain(owner):
-                path = self.modules[meta_owner[0]].path
-                for entry in chained.entries:
-                    entries.setdefault(entry.key, (entry, path))
-            self._metas[owner] = _view(entries, owner[1], self.modules[owner[0]].path, meta.line)
+            self._metas[owner] = _view(self._meta_found(owner), self.modules[owner[0]].path, meta.line)
         return self._metas[owner]
 
-    def _meta_chain(self, owner: _Node) -> list[tuple[_Node, MetaSummary]]:
+    def _meta_found(self, owner: _Node) -> dict[str, _Found]:
+        """The entries of ``owner``'s Meta, then those its Meta inherits (``class Meta(Base.Meta)``)."""
+        found: dict[str, _Found] = {}
+        for meta_owner, entries in self._meta_chain(owner):
+            path = self.modules[meta_owner[0]].path
+            for entry in entries:
+                if entry.key not in found:
+                    found[entry.key] = (entry, path, meta_owner[1], True)
+        return found
+
+    def _meta_chain(self, owner: _Node) -> list[tuple[_Node, tuple[MetaEntry, ...]]]:
         """Metas consulted, in lookup order: the owner's, then its Meta's bases (``class Meta(Base.Meta)``)."""
-        chain: list[tuple[_Node, MetaSummary]] = []
+        chain: list[tuple[_Node, tuple[MetaEntry, ...]]] = []
         seen: set[_Node] = set()
         pending = [owner]
         while pending and len(chain) < _MAX_DEPTH:
             node = pending.pop(0)
-            meta = self._own_meta(node)
+            cls = self.classes.get(node)
+            meta = cls.meta if cls is not None else None
             if node in seen or meta is None:
                 continue
             seen.add(node)
-            chain.append((node, meta))
+            chain.append((node, self._resolved(node, meta.entries, in_meta=True)))
             for targets in meta.bases:
                 symbol = self._first(t.removesuffix(".Meta") for t in targets if t.endswith(".Meta"))
                 if symbol is not None and symbol[0] == "class":
                     pending.append((symbol[1], symbol[2]))
         return chain
+
+    def _is_abstract(self, node: _Node) -> bool:
+        """Whether the class's own Meta says ``abstract = True`` (not inherited, as in Nautobot 1)."""
+        meta = self.classes[node].meta
+        if meta is None:
+            return False
+        for entry in meta.entries:
+            if entry.key == "abstract":
+                if entry.expr is not None:
+                    entry = next(
+                        e for e in self._resolved(node, meta.entries, in_meta=True) if e.key == "abstract"
+                    )
+                return entry.value is True
+        return False
+
+    # - constant expressions -
+
+    def _resolved(
+        self, owner: _Node, entries: tuple[MetaEntry, ...], *, in_meta: bool
+    ) -> tuple[MetaEntry, ...]:
+        """``entries`` with every expression that waited for other modules' constants evaluated."""
+        if all(entry.expr is None for entry in entries):
+            return entries
+        key = (owner, in_meta)
+        if key not in self._evaluated:
+            self._evaluated[key] = tuple(
+                entry
+                if entry.expr is None
+                else _entry(
+                    entry.key,
+                    self._evaluate(entry.expr),
+                    entry.line,
+                    owner[1],
+                    _IN_META if in_meta else _ATTRIBUTE,
+                )
+                for entry in entries
+            )
+        return self._evaluated[key]
+
+    def _grouping(self, module: str) -> tuple[str | None, Problem | None]:
+        """The module-level name of ``module`` as Nautobot reads it, and the warning that goes with it."""
+        summary = self.modules[module]
+        pending = summary.grouping_expr
+        if pending is None or pending.expr is None:
+            return summary.grouping, summary.grouping_warning
+        if module not in self._groupings:
+            entry = _entry("grouping", self._evaluate(pending.expr), pending.line, module, _MODULE)
+            warning = None if entry.warning is None else Problem(summary.path, entry.line, entry.warning)
+            self._groupings[module] = (entry.value if isinstance(entry.value, str) else None, warning)
+        return self._groupings[module]
+
+    def _evaluate(self, expr: ConstExpr, depth: int = 0) -> ConstExpr | _NotConstant:
+        """The value of an expression whose names are looked up across the source, or why it has none."""
+        try:
+            return ("v", _fold(expr, lambda ref: self._reference(ref, depth)))
+        except _NotConstant as exc:
+            return exc
+
+    def _reference(self, ref: ConstExpr, depth: int) -> ConstValue:
+        """The value a name denotes: the first of its candidates (several after star imports) that binds it."""
+        _, targets, text = ref
+        first: _NotConstant | None = None
+        for target in targets:
+            try:
+                return self._constant(target, depth + 1)
+            except _Unbound as exc:
+                first = first or exc
+        raise first or _NotConstant(f"{text} is not defined")
+
+    def _constant(self, target: str, depth: int) -> ConstValue:
+        """The value of the constant an absolute dotted name denotes; memoised, cycles and long chains refused."""
+        known = self._constants.get(target)
+        if known is not None:
+            if isinstance(known, _NotConstant):
+                raise known
+            return known
+        if target in self._evaluating:
+            raise _NotConstant(f"{target} is defined in terms of itself (circular)")
+        if depth > _MAX_NAME_CHAIN:
+            raise _ChainTooLong(f"too long a chain of names at {target}")
+        self._evaluating.add(target)
+        try:
+            value = self._lookup_constant(target, depth)
+        except _ChainTooLong:
+            raise
+        except _NotConstant as exc:
+            self._constants[target] = exc
+            raise
+        finally:
+            self._evaluating.discard(target)
+        self._constants[target] = value
+        return value
+
+    def _lookup_constant(self, target: str, depth: int) -> ConstValue:
+        owner, _, name = target.rpartition(".")
+        symbol = self._resolve(owner) if owner else None
+        if symbol is None or symbol[0] not in ("module", "unreadable"):
+            raise _Unbound(f"{target} is not a constant of this source")
+        if symbol[0] == "unreadable":
+            raise _NotConstant(f"{target} is in {self.broken[symbol[1]].path}, which could not be read")
+        module = symbol[1]
+        summary = self.modules[module]
+        table = self._tables.get(module)
+        if table is None:
+            table = self._tables[module] = dict(summary.constants)
+        if name in table:
+            found = self._evaluate(table[name], depth)
+            if isinstance(found, _NotConstant):
+                raise found
+            value: ConstValue = found[1]
+            return value
+        rebound = dict(summary.rebound).get(name)
+        if rebound is not None:
+            raise _NotConstant(f"{module}.{name} is bound {rebound} times")
+        binding = self.namespaces[module].get(name)
+        if binding is None:
+            for star in reversed(summary.star_imports):
+                try:
+                    return self._constant(_join(star, name), depth + 1)
+                except _Unbound:
+                    continue
+            raise _Unbound(f"{module}.{name} is not defined")
+        if binding.kind == "import":
+            return self._reference(("ref", binding.targets, name), depth)
+        raise _NotConstant(f"{module}.{name} is not bound to a constant expression")
 
 
 def _plain_refs(refs: Iterable[NameRef]) -> list[tuple[str, tuple[str, ...], bool, bool]]:

@@ -456,8 +456,8 @@ class TestMeta:
     @pytest.mark.parametrize(
         ("lines", "field_name", "default", "says"),
         [
-            (("description = f'v{1 + 1}'",), "description", "", "not a literal"),
-            (("time_limit = compute_limit()",), "time_limit", 0, "not a literal"),
+            (("description = f'v{1 + 1}'",), "description", "", "not a constant expression (an f-string"),
+            (("time_limit = compute_limit()",), "time_limit", 0, "not a constant expression (a call)"),
             (("hidden = 'yes'",), "hidden", False, "takes true or false"),
             (("task_queues = 'default'",), "task_queues", [], "list of strings"),
             (("time_limit = " + "9" * 40,), "time_limit", 0, "over the 2147483647-second maximum"),
@@ -477,7 +477,7 @@ class TestMeta:
     def test_unusable_meta_value_gets_the_default_and_a_warning(
         self, baseline: Baseline, lines: tuple[str, ...], field_name: str, default: object, says: str
     ) -> None:
-        """A Meta value that is not a usable literal gets the default and a warning naming file and line."""
+        """A Meta value that is not a usable constant gets the default and a warning naming file and line."""
         summary = baseline.sync({"jobs/m.py": meta_module(*lines)})
         problem = assert_reported(summary, baseline.catalog, "jobs/m.py", f"Meta.{field_name} of M", says)
         assert problem.line == 6

@@ -110,6 +110,17 @@ class TestSQLiteSummaryStore:
         text = encode_summary(summary)
         assert text.startswith("[") and decode_summary(text) == summary
 
+    def test_constants_and_class_attributes_read_back_equal(self) -> None:
+        """Module constants, class attributes and expressions that wait for another module round-trip."""
+        source = (
+            "from .common import T\nfrom nautobot.apps.jobs import Job\nLOCAL = (1, 'a', 2.5, True)\n"
+            "name = T + 'x'\n\nclass A(Job):\n    time_limit = T * 2\n    description = 'd'\n"
+            "    hidden = call()\n\n    class Meta:\n        description = T\n        task_queues = ['q']\n"
+        )
+        summary = summarize_module("jobs/a.py", source.encode())
+        assert summary.constants and summary.classes[0].attributes
+        assert decode_summary(encode_summary(summary)) == summary
+
 
 class TestDamagedStore:
     def test_a_damaged_file_is_replaced_and_the_sync_goes_on(self, tmp_path: Path, repo: GitRepo) -> None:

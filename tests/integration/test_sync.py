@@ -352,3 +352,60 @@ class TestSourceStatus:
         catalog.resync("netops")  # up to date: nothing saved, so web2 synced it last
         [listed] = catalog.sources()
         assert listed["last_synced_by"] == "daemon@web2"
+
+
+COMMON = 'GROUPING = "{grouping}"\nMINUTE = 60\n'
+REPORT = """\
+from nautobot.apps.jobs import Job
+
+from . import common
+from .common import MINUTE
+
+name = common.GROUPING
+SUMMARY = "Every hardware notice"
+
+
+class HardwareReport(Job):
+    name = "Hardware notice report"
+    description = SUMMARY
+    soft_time_limit = 60 * 5
+    time_limit = 10 * MINUTE
+
+    class Meta:
+        name = "Shown only if the attribute were missing"
+        description = "Also not shown"
+        has_sensitive_variables = False
+"""
+REPORT_REF = "netops:jobs.report.HardwareReport"
+
+
+class TestMetadataAsNautobotReadsIt:
+    def test_class_attributes_and_constants_through_git(self, repo: GitRepo, catalog: Catalog) -> None:
+        """Class attributes win over Meta, constant expressions are evaluated, constants come from other modules."""
+        repo.write("jobs/__init__.py", "")
+        repo.write("jobs/common.py", COMMON.format(grouping="Hardware"))
+        repo.write("jobs/report.py", REPORT)
+        repo.commit("report")
+        summary = catalog.resync(repo.url, name="netops")
+        assert summary.added == [REPORT_REF] and not summary.problems
+        job = catalog.job(REPORT_REF)
+        assert (job["name"], job["description"]) == ("Hardware notice report", "Every hardware notice")
+        assert (job["soft_time_limit"], job["time_limit"]) == (300, 600)
+        assert (job["grouping"], job["has_sensitive_variables"]) == ("Hardware", False)
+
+    def test_editing_a_constant_in_another_module_resyncs_the_job(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """An incremental sync that changes only common.py re-decides the job that uses its constants."""
+        repo.write("jobs/__init__.py", "")
+        repo.write("jobs/common.py", COMMON.format(grouping="Hardware"))
+        repo.write("jobs/report.py", REPORT)
+        repo.commit("report")
+        catalog.resync(repo.url, name="netops")
+        repo.write("jobs/common.py", COMMON.format(grouping="Inventory").replace("60", "90"))
+        repo.commit("new grouping")
+        summary = catalog.resync("netops")
+        assert summary.changed == [REPORT_REF]
+        job = catalog.job(REPORT_REF)
+        assert (job["grouping"], job["time_limit"]) == ("Inventory", 900)
+        assert catalog.history(REPORT_REF)[-1]["changes"]["grouping"] == ["Hardware", "Inventory"]

@@ -580,7 +580,8 @@ class TestSummaryStore:
 
 
 #: Module texts that random edits pick from: jobs, bases across modules, star imports, re-exports,
-#: jobs lists, register_jobs in several spellings, a syntax error, name collisions, a grouping.
+#: jobs lists, register_jobs in several spellings, a syntax error, name collisions, a grouping,
+#: constants that other modules import (directly, through a module, through another constant).
 RANDOM_TEXTS: list[str | None] = [
     None,
     HEADER + "\nclass A(Job):\n    class Meta:\n        description = 'a1'\n",
@@ -596,6 +597,10 @@ RANDOM_TEXTS: list[str | None] = [
     "from nautobot.apps.jobs import register_jobs\nimport jobs.m1\nregister_jobs(jobs.m1.A)\n",
     "name = 'G'\nfrom jobs.m0 import A\n\nclass G(A):\n    pass\n",
     "from jobs.m5 import *\n",
+    "T = 60\nG = 'g1'\n",
+    "from .m0 import T as BASE\nT = BASE * 2\nG = 'g2'\n",
+    "from jobs.m6 import T, G\nname = G\n" + HEADER + "\nclass H(Job):\n    soft_time_limit = T * 5\n",
+    "from . import m5\n" + HEADER + "\nclass I(Job):\n    class Meta:\n        description = m5.G + '!'\n",
 ]
 RANDOM_PATHS = [f"jobs/m{i}.py" for i in range(7)] + ["jobs/__init__.py"]
 

@@ -14,7 +14,9 @@ from jobsync.domain.discovery import (
     Discovery,
     ModuleSummary,
     Problem,
+    affected_modules,
     is_candidate,
+    module_entry,
     module_name_for,
     resolve_jobs,
     summarize_module,
@@ -567,9 +569,9 @@ class TestMeta:
     @pytest.mark.parametrize(
         ("line", "field", "expected"),
         [
-            ('description = f"v{1}"', "description", "is not a literal"),
-            ("time_limit = compute()", "time_limit", "is not a literal"),
-            ("hidden = HIDDEN", "hidden", "is not a literal"),
+            ('description = f"v{1}"', "description", "is not a constant expression (an f-string"),
+            ("time_limit = compute()", "time_limit", "is not a constant expression (a call)"),
+            ("hidden = HIDDEN", "hidden", "is not a constant expression (HIDDEN is not defined)"),
             ("time_limit = 99999999999999999999999", "time_limit", "maximum"),
             ("soft_time_limit = -5", "soft_time_limit", ">= 0"),
             ('hidden = "yes"', "hidden", "true or false"),
@@ -579,7 +581,7 @@ class TestMeta:
         ],
     )
     def test_bad_values_get_the_default_and_a_warning(self, line: str, field: str, expected: str) -> None:
-        """A non-literal or invalid Meta value falls back to the default with a warning naming file and line."""
+        """A non-constant or invalid Meta value falls back to the default with a warning naming file and line."""
         source = SIMPLE.replace("pass", f"class Meta:\n        {line}")
         result = discover({"jobs/a.py": source})
         facts = result.jobs[0]
@@ -621,7 +623,11 @@ class TestMeta:
         result = discover({"jobs/a.py": source})
         assert len(result.jobs) == 2
         assert result.problems == (
-            Problem("jobs/a.py", 5, "Meta.time_limit of Parent is not a literal; using the default"),
+            Problem(
+                "jobs/a.py",
+                5,
+                "Meta.time_limit of Parent is not a constant expression (a call); using the default",
+            ),
         )
         assert all(j.warnings == (result.problems[0].reason,) for j in result.jobs)
 
@@ -637,7 +643,7 @@ class TestGrouping:
         result = discover({"jobs/a.py": "name = compute()\n" + SIMPLE})
         assert result.jobs[0].values["grouping"] == "jobs.a"
         assert result.problems[0].line == 1
-        assert "not a literal string" in result.problems[0].reason
+        assert "is not a constant expression (a call)" in result.problems[0].reason
 
     def test_grouping_of_registered_job_is_its_defining_module(self) -> None:
         """A job registered elsewhere takes the grouping of the module that defines it."""
@@ -882,3 +888,376 @@ class TestImportsThatFail:
         """Only packages and registering modules: elsewhere Nautobot's import failure costs that module."""
         result = discover({"jobs/a.py": "from .missing import X\n" + SIMPLE})
         assert result.problems == ()
+
+
+def values_of(files: dict[str, str | bytes], key: str) -> dict[str, object]:
+    return dict(job(discover(files), key).values)
+
+
+class TestClassAttributes:
+    def test_a_class_attribute_wins_over_meta(self) -> None:
+        """name and description written in the class body shadow Nautobot's class properties, so Meta loses."""
+        source = """\
+        from nautobot.apps.jobs import Job
+
+        class Report(Job):
+            name = "Hardware report"
+            description = "Every notice"
+
+            class Meta:
+                name = "Meta name"
+                description = "Meta description"
+                has_sensitive_variables = False
+        """
+        result = discover({"jobs/a.py": source})
+        values = result.jobs[0].values
+        assert (values["name"], values["description"]) == ("Hardware report", "Every notice")
+        assert values["has_sensitive_variables"] is False
+        assert result.problems == ()
+
+    def test_every_metadata_field_is_shadowed(self) -> None:
+        """Each field Nautobot reads as a class property can be set as a plain class attribute."""
+        source = """\
+        name = "Module grouping"
+        from nautobot.apps.jobs import Job
+
+        class Report(Job):
+            grouping = "Reports"
+            approval_required = True
+            dryrun_default = True
+            hidden = True
+            has_sensitive_variables = False
+            soft_time_limit = 30
+            time_limit = 60
+            task_queues = ["fast"]
+            is_singleton = True
+            read_only = True
+        """
+        facts = discover({"jobs/a.py": source}).jobs[0]
+        assert dict(facts.values) == dict(
+            OVERRIDABLE_DEFAULTS,
+            name="Report",
+            grouping="Reports",
+            approval_required=True,
+            dryrun_default=True,
+            hidden=True,
+            has_sensitive_variables=False,
+            soft_time_limit=30,
+            time_limit=60,
+            task_queues=["fast"],
+            is_singleton=True,
+        )
+        assert facts.read_only is True
+
+    def test_commit_default_as_a_class_attribute(self) -> None:
+        """Nautobot 1's commit_default class property is shadowed too: False means dryrun_default True."""
+        source = SIMPLE.replace("pass", "commit_default = False")
+        assert discover({"jobs/a.py": source}).jobs[0].values["dryrun_default"] is True
+
+    def test_an_inherited_class_attribute_wins_over_the_subclass_meta(self) -> None:
+        """Attribute lookup finds a base class's attribute before BaseJob's property, whatever Meta says."""
+        source = """\
+        from nautobot.apps.jobs import Job
+
+        class Base(Job):
+            description = "from the base"
+
+        class Child(Base):
+            class Meta:
+                description = "from Meta"
+                hidden = True
+        """
+        values = values_of({"jobs/a.py": source}, "jobs.a.Child")
+        assert (values["description"], values["hidden"]) == ("from the base", True)
+
+    def test_an_inherited_class_attribute_from_another_module(self) -> None:
+        """A base class of the source in another module contributes its class attributes."""
+        files: dict[str, str | bytes] = {
+            "jobs/base.py": "from nautobot.apps.jobs import Job\n\nclass Base(Job):\n    time_limit = 90\n",
+            "jobs/a.py": "from .base import Base\n\nclass Child(Base):\n    pass\n",
+        }
+        assert values_of(files, "jobs.a.Child")["time_limit"] == 90
+
+    def test_the_nearest_class_in_the_mro_wins(self) -> None:
+        """A subclass's attribute wins over its base's, and a mixin listed first wins over a later base."""
+        source = """\
+        from nautobot.apps.jobs import Job
+
+        class Base(Job):
+            name = "base"
+
+        class Child(Base):
+            name = "child"
+
+        class Mixin:
+            description = "mixin"
+
+        class Mixed(Mixin, Base):
+            pass
+        """
+        result = discover({"jobs/a.py": source})
+        assert job(result, "jobs.a.Child").values["name"] == "child"
+        assert job(result, "jobs.a.Mixed").values["name"] == "base"
+        assert job(result, "jobs.a.Mixed").values["description"] == "mixin"
+
+    def test_a_class_attribute_description_is_kept_as_written(self) -> None:
+        """Nautobot dedents only the Meta description (inside its property); an attribute shadows that too."""
+        source = """\
+        from nautobot.apps.jobs import Job
+
+        class Attribute(Job):
+            description = "  Saves configs.  "
+
+        class InMeta(Job):
+            class Meta:
+                description = '''
+                    Saves configs.
+                    '''
+        """
+        result = discover({"jobs/a.py": source})
+        assert job(result, "jobs.a.Attribute").values["description"] == "  Saves configs.  "
+        assert job(result, "jobs.a.InMeta").values["description"] == "Saves configs."
+
+    def test_a_bad_class_attribute_gets_the_default_and_a_warning(self) -> None:
+        """An invalid or non-constant class attribute falls back to the default, warned at its line."""
+        source = SIMPLE.replace("pass", "soft_time_limit = -1\n    description = build()")
+        result = discover({"jobs/a.py": source})
+        values = result.jobs[0].values
+        assert (values["soft_time_limit"], values["description"]) == (0, "")
+        assert [(p.file, p.line) for p in result.problems] == [("jobs/a.py", 4), ("jobs/a.py", 5)]
+        assert result.problems[0].reason.startswith("class attribute soft_time_limit of Backup is invalid")
+        assert "not a constant expression" in result.problems[1].reason
+
+    def test_a_method_named_like_a_field_is_not_a_value(self) -> None:
+        """A def named like a field shadows the property with a function: the default, and a warning."""
+        source = SIMPLE.replace("pass", "def description(self):\n        return 'x'")
+        result = discover({"jobs/a.py": source})
+        assert result.jobs[0].values["description"] == ""
+        assert "description of Backup is not a constant expression" in result.problems[0].reason
+
+    def test_other_class_attributes_are_ignored(self) -> None:
+        """Variables, abstract and unknown names in the class body are no metadata."""
+        source = SIMPLE.replace("pass", "abstract = True\n    device = ObjectVar()\n    other = 1")
+        result = discover({"jobs/a.py": source})
+        assert keys(result) == ["jobs.a.Backup"] and result.problems == ()
+
+
+class TestConstantExpressions:
+    @pytest.mark.parametrize(
+        ("line", "field", "value"),
+        [
+            ("soft_time_limit = 60 * 5", "soft_time_limit", 300),
+            ("time_limit = (60 + 30) * 2 - 10 // 3 % 2", "time_limit", 179),
+            ("time_limit = 1.5 * 2", "time_limit", 3.0),
+            ("time_limit = -(-5)", "time_limit", 5),
+            ("time_limit = 2 ** 10", "time_limit", 1024),
+            ('description = "Saves " + "configs" " daily"', "description", "Saves configs daily"),
+            ('description = f"no names"', "description", "no names"),
+            ('task_queues = ("a", "b") + ("c",)', "task_queues", ["a", "b", "c"]),
+            ('task_queues = ["a"] + ["b"]', "task_queues", ["a", "b"]),
+        ],
+    )
+    def test_constant_expressions_are_evaluated(self, line: str, field: str, value: object) -> None:
+        """Literals, arithmetic on numbers, concatenation and sequences of them are evaluated."""
+        for where in (f"class Meta:\n        {line}", line):  # in Meta and as a class attribute
+            result = discover({"jobs/a.py": SIMPLE.replace("pass", where)})
+            assert result.jobs[0].values[field] == value
+            assert result.problems == ()
+
+    def test_names_bound_once_in_the_module_or_class(self) -> None:
+        """Module, class and Meta constants, and names bound to them, stand for their values."""
+        source = """\
+        from nautobot.apps.jobs import Job
+
+        MINUTE = 60
+        TIMEOUT = 5 * MINUTE
+        PREFIX = "Back up"
+        QUEUES = ["fast", "slow"]
+
+        class Backup(Job):
+            LIMIT = TIMEOUT * 2
+            time_limit = LIMIT
+
+            class Meta:
+                SUFFIX = " configs"
+                description = PREFIX + SUFFIX
+                soft_time_limit = TIMEOUT
+                task_queues = QUEUES
+        """
+        values = discover({"jobs/a.py": source}).jobs[0].values
+        assert (values["time_limit"], values["soft_time_limit"]) == (600, 300)
+        assert (values["description"], values["task_queues"]) == ("Back up configs", ["fast", "slow"])
+
+    def test_a_module_constant_is_the_grouping(self) -> None:
+        """The module-level name may be a constant expression too."""
+        source = 'TEAM = "Net"\nname = TEAM + " ops"\n' + SIMPLE
+        assert discover({"jobs/a.py": source}).jobs[0].values["grouping"] == "Net ops"
+
+    @pytest.mark.parametrize(
+        ("files", "module"),
+        [
+            ({"jobs/a.py": "from .common import GROUPING, TIMEOUT\n"}, "jobs.a"),
+            (
+                {"jobs/a.py": "from . import common\nGROUPING = common.GROUPING\nTIMEOUT = common.TIMEOUT\n"},
+                "jobs.a",
+            ),
+            (
+                {
+                    "jobs/a.py": "import jobs.common\nGROUPING = jobs.common.GROUPING\nTIMEOUT = jobs.common.TIMEOUT\n"
+                },
+                "jobs.a",
+            ),
+            ({"jobs/a.py": "from jobs.common import *\n"}, "jobs.a"),
+            (
+                {
+                    "jobs/__init__.py": "from .common import GROUPING\nfrom .common import TIMEOUT as LIMIT\n",
+                    "jobs/a.py": "from . import GROUPING, LIMIT as TIMEOUT\n",
+                },
+                "jobs.a",
+            ),
+        ],
+    )
+    def test_a_constant_from_another_module_of_the_source(self, files: dict[str, str], module: str) -> None:
+        """Names imported from another module of the source (any spelling, re-exports) give its constants."""
+        common = 'GROUPING = "Shared"\nTIMEOUT = 60 * 5\n'
+        use = SIMPLE.replace("pass", "soft_time_limit = TIMEOUT")
+        sources: dict[str, str | bytes] = {"jobs/common.py": common}
+        for path, text in files.items():
+            sources[path] = text + ("name = GROUPING\n" + use if path == "jobs/a.py" else "")
+        values = values_of(sources, f"{module}.Backup")
+        assert (values["grouping"], values["soft_time_limit"]) == ("Shared", 300)
+
+    def test_a_chain_of_constants_across_modules(self) -> None:
+        """A constant defined from another module's constant is followed through both."""
+        files: dict[str, str | bytes] = {
+            "jobs/base.py": "MINUTES = 5\n",
+            "jobs/common.py": "from .base import MINUTES\nTIMEOUT = MINUTES * 60\n",
+            "jobs/a.py": "from .common import TIMEOUT\n" + SIMPLE.replace("pass", "time_limit = TIMEOUT + 1"),
+        }
+        assert values_of(files, "jobs.a.Backup")["time_limit"] == 301
+
+    @pytest.mark.parametrize(
+        ("prelude", "line", "expected"),
+        [
+            ("", "description = describe()", "a call"),
+            ("X = 1\n", 'description = f"v{X}"', "f-string"),
+            ("", "description = settings.TEXT", "settings.TEXT is not defined"),
+            ("import os\n", "description = os.sep", "os.sep is not a constant of this source"),
+            ("", "description = TEXTS[0]", "a subscript"),
+            ("", "description = UNDEFINED", "UNDEFINED is not defined"),
+            ('TEXT = "a"\nTEXT = "b"\n', "description = TEXT", "TEXT is bound 2 times"),
+            ('TEXT = "a"\nTEXT += "b"\n', "description = TEXT", "TEXT is bound 2 times"),
+            (
+                'if flag:\n    TEXT = "a"\nelse:\n    TEXT = "b"\n',
+                "description = TEXT",
+                "TEXT is bound 2 times",
+            ),
+            ('for TEXT in "ab":\n    pass\nTEXT = "c"\n', "description = TEXT", "TEXT is bound 2 times"),
+            ("TEXT = load()\n", "description = TEXT", "TEXT is not bound to a constant expression"),
+            ("A = B\nB = A\n", "description = A", "circular"),
+            ("", 'description = "x" * 3', "cannot apply"),
+            ("", 'time_limit = "1" + 1', "cannot apply"),
+            ("", "time_limit = 1 / 0", "division by zero"),
+            ("", "time_limit = 1e999 - 1e999", "not a number"),
+            ("", "time_limit = 10 ** 100", "too large"),
+            ("", "time_limit = True if x else False", "a conditional expression"),
+        ],
+    )
+    def test_anything_else_gets_the_default_and_a_warning(
+        self, prelude: str, line: str, expected: str
+    ) -> None:
+        """Calls, f-strings with values, attributes of unknown objects and rebound names are not evaluated."""
+        source = prelude + SIMPLE.replace("pass", f"class Meta:\n        {line}")
+        result = discover({"jobs/a.py": source})
+        field = line.split(" ")[0]
+        assert result.jobs[0].values[field] == OVERRIDABLE_DEFAULTS[field]
+        assert len(result.problems) == 1, result.problems
+        problem = result.problems[0]
+        assert (problem.file, problem.line) == ("jobs/a.py", prelude.count("\n") + 5)
+        assert problem.reason.startswith(f"Meta.{field} of Backup is not a constant expression")
+        assert expected in problem.reason
+
+    def test_a_missing_constant_in_another_module_is_a_warning(self) -> None:
+        """A name imported from a module of the source that binds no such constant gets the default."""
+        files: dict[str, str | bytes] = {
+            "jobs/common.py": "TIMEOUT = compute()\n",
+            "jobs/a.py": "from .common import TIMEOUT, MISSING\n"
+            + SIMPLE.replace("pass", "time_limit = TIMEOUT\n    soft_time_limit = MISSING"),
+        }
+        result = discover(files)
+        assert (result.jobs[0].values["time_limit"], result.jobs[0].values["soft_time_limit"]) == (0, 0)
+        assert [(p.line, p.reason.split(" (")[0]) for p in result.problems] == [
+            (5, "class attribute time_limit of Backup is not a constant expression"),
+            (6, "class attribute soft_time_limit of Backup is not a constant expression"),
+        ]
+        assert "jobs.common.TIMEOUT" in result.problems[0].reason
+
+    def test_a_circular_import_of_constants_is_a_warning(self) -> None:
+        """``A = B`` in one module and ``B = A`` in another end with the default, not a loop."""
+        files: dict[str, str | bytes] = {
+            "jobs/b.py": "from .a import A\nB = A\n",
+            "jobs/a.py": "from .b import B\nA = B\n" + SIMPLE.replace("pass", "time_limit = A"),
+        }
+        result = discover(files)
+        assert result.jobs[0].values["time_limit"] == 0
+        assert "circular" in result.problems[0].reason
+
+    def test_an_abstract_flag_may_be_a_constant(self) -> None:
+        """Meta.abstract is read through constants like every other key."""
+        source = "ABSTRACT = True\n" + SIMPLE.replace("pass", "class Meta:\n        abstract = ABSTRACT")
+        assert keys(discover({"jobs/a.py": source})) == []
+
+    def test_a_long_chain_of_names_is_bounded(self) -> None:
+        """A chain of 50,000 names, each bound to the previous one, ends in the default and one warning."""
+        chain = "A0 = 1\n" + "".join(f"A{i} = A{i - 1}\n" for i in range(1, 50_000))
+        source = chain + SIMPLE.replace("pass", "time_limit = A49999\n    soft_time_limit = A5")
+        result = discover({"jobs/a.py": source})
+        assert result.jobs[0].values["time_limit"] == 0
+        assert result.jobs[0].values["soft_time_limit"] == 1
+        assert len(result.problems) == 1 and "too long a chain" in result.problems[0].reason
+
+    def test_deep_nesting_is_bounded(self) -> None:
+        """An expression nested deeper than the limit is refused, not evaluated recursively."""
+        source = SIMPLE.replace("pass", "time_limit = " + "(" * 80 + "1" + " + 1)" * 80)
+        result = discover({"jobs/a.py": source})
+        assert result.jobs[0].values["time_limit"] == 0
+        assert "nested too deeply" in result.problems[0].reason
+
+    def test_deep_expressions_chained_across_modules_do_not_exhaust_the_stack(self) -> None:
+        """Thirty modules, each nesting the previous one's constant 60 levels deep, give a value or a warning."""
+        files: dict[str, str | bytes] = {"jobs/m0.py": "X = 0\n"}
+        for i in range(1, 30):
+            files[f"jobs/m{i}.py"] = (
+                f"from .m{i - 1} import X as P\nX = " + "(" * 60 + "P" + " + 1)" * 60 + "\n"
+            )
+        files["jobs/a.py"] = "from .m29 import X\n" + SIMPLE.replace("pass", "time_limit = X")
+        result = discover(files)
+        assert result.jobs[0].values["time_limit"] == 29 * 60
+
+    def test_names_that_double_a_value_stay_bounded(self) -> None:
+        """``B = A + A``, ``C = B + B``… in a class body are refused once too large, not built."""
+        lines = ["A0 = 'x'"] + [f"A{i} = A{i - 1} + A{i - 1}" for i in range(1, 80)]
+        body = "\n    ".join([*lines, "description = A79", "name = A3"])
+        result = discover({"jobs/a.py": SIMPLE.replace("pass", body)})
+        assert result.jobs[0].values["name"] == "x" * 8
+        assert result.jobs[0].values["description"] == ""
+        assert "too long" in result.problems[0].reason or "too large" in result.problems[0].reason
+
+    def test_a_constant_from_another_module_is_a_dependency(self) -> None:
+        """The module using an imported constant lists the constant's module among its refs."""
+        summary = summarize_module(
+            "ops/a.py", b"import ops.common\n" + SIMPLE.replace("pass", "time_limit = ops.common.T").encode()
+        )
+        entry = module_entry(summary, "")
+        assert {"ops.common", "ops.common.T"} <= entry.refs
+        common = module_entry(summarize_module("ops/common.py", b"T = 5\n"), "")
+        affected = affected_modules({"ops/a.py": entry, "ops/common.py": common}, {}, ["ops/common.py"])
+        assert affected == frozenset({"ops.a", "ops.common"})
+
+    def test_summaries_with_constants_pickle(self) -> None:
+        """Deferred expressions and module constants survive pickling unchanged."""
+        source = "from .common import T\nLOCAL = (1, 'a', 2.5, True)\nname = T + 'x'\n" + SIMPLE.replace(
+            "pass", "time_limit = T * 2\n    class Meta:\n        description = T"
+        )
+        summary = summarize_module("jobs/a.py", source.encode())
+        assert pickle.loads(pickle.dumps(summary)) == summary
