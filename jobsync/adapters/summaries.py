@@ -33,7 +33,7 @@ T = TypeVar("T")
 #: Seconds a writer waits for another process (the daemon, a CLI call) holding the file.
 _LOCK_TIMEOUT = 30.0
 #: Bump when the tables change shape: a file of another format is emptied and rebuilt (it is derived).
-_FORMAT = 5
+_FORMAT = 6
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS summary_sources (source TEXT PRIMARY KEY, filters TEXT NOT NULL, "
     "version INTEGER NOT NULL, commit_id TEXT NOT NULL, problems TEXT NOT NULL, registration TEXT)",
@@ -275,7 +275,7 @@ def _summary_plain(s: ModuleSummary) -> _Plain:
         s.module_name,
         _problem_plain(s.error),
         [_class_plain(c) for c in s.classes],
-        [[b.name, b.kind, b.line, b.targets, _refs_plain(b.items)] for b in s.bindings],
+        [[b.name, b.kind, b.line, b.targets, _refs_plain(b.items), b.computed] for b in s.bindings],
         s.star_imports,
         [[c.line, c.func, _refs_plain(c.args)] for c in s.register_calls],
         s.grouping,
@@ -293,7 +293,9 @@ def _summary_from_plain(p: _Plain) -> ModuleSummary:
         module_name=p[1],
         error=_problem(p[2]),
         classes=tuple(_class_from_plain(c) for c in p[3]),
-        bindings=tuple(Binding(n, k, line, tuple(t), _refs(items)) for n, k, line, t, items in p[4]),
+        bindings=tuple(
+            Binding(n, k, line, tuple(t), _refs(items), computed) for n, k, line, t, items, computed in p[4]
+        ),
         star_imports=tuple(p[5]),
         register_calls=tuple(RegisterCall(line, tuple(func), _refs(args)) for line, func, args in p[6]),
         grouping=p[7],

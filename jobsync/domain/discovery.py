@@ -25,7 +25,7 @@ from jobsync.domain.text import storable
 
 MAX_FILE_SIZE = 1024 * 1024
 #: Bump when summarize_module's output for the same file changes, so stored summaries are not reused.
-SUMMARY_VERSION = 6
+SUMMARY_VERSION = 7
 
 #: A Meta value as kept in a summary: task queues become a tuple so summaries stay immutable.
 SummaryValue = str | int | float | bool | tuple[str, ...]
@@ -178,6 +178,9 @@ class Binding:
     line: int
     targets: tuple[str, ...] = ()
     items: tuple[NameRef, ...] = ()
+    #: A list built in code (changed in an ``if``/``else`` branch or a loop): ``items`` is every
+    #: class it may hold, and which it holds depends on run-time settings.
+    computed: bool = False
 
 
 @dataclass(frozen=True)
@@ -537,6 +540,7 @@ class _ModuleWalker:
         self.calls: list[RegisterCall] = []
         #: How often each module-level name is bound, and the assignment of those whose last binding is one.
         self.counts: dict[str, int] = {}
+        self._branches = 0  # how deep in if/else branches and loops the walk is
         self.assigned: dict[str, tuple[int, ast.expr]] = {}
 
     def summary(self, mentions: bool) -> ModuleSummary:
@@ -585,9 +589,12 @@ class _ModuleWalker:
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 self._call(stmt.value, stmt.lineno)
             elif isinstance(stmt, ast.If):
-                # The ``if`` branch is walked last so its bindings win, as on the usual path.
+                # The ``if`` branch is walked last so its bindings win, as on the usual path; a list
+                # changed in either branch holds what both may put in it.
+                self._branches += 1
                 self.walk(stmt.orelse)
                 self.walk(stmt.body)
+                self._branches -= 1
             elif isinstance(stmt, ast.Try | ast.TryStar):
                 # Handlers first: the ``try`` body is the path normally taken, so its bindings win.
                 for handler in stmt.handlers:
@@ -603,8 +610,10 @@ class _ModuleWalker:
                         self._count(*_bound_names(item.optional_vars))
                 self.walk(stmt.body)
             elif isinstance(stmt, ast.For | ast.AsyncFor | ast.While | ast.Match | ast.Delete):
-                # Not followed for jobs, but what they bind is no constant.
+                # Not followed for jobs, but what they bind is no constant ...
                 self._count(*_bound_names(stmt))
+                if isinstance(stmt, ast.For | ast.AsyncFor | ast.While):
+                    self._grow_in_loop(stmt)  # ... except the classes a loop appends to a list
 
     def _count(self, *names: str) -> None:
         for name in names:
@@ -842,7 +851,15 @@ class _ModuleWalker:
         if not isinstance(target, ast.Name):
             return
         if isinstance(value, ast.List | ast.Tuple):
-            self._bind(Binding(target.id, "list", line, items=tuple(self.name_ref(e) for e in value.elts)))
+            items = tuple(self.name_ref(e) for e in value.elts)
+            current = self.namespace.get(target.id)
+            if self._branches and current is not None and current.kind == "list":
+                # Assigned in a branch: the other branch's (or the earlier) list may be the one kept.
+                self._bind(
+                    Binding(target.id, "list", current.line, items=current.items + items, computed=True)
+                )
+            else:
+                self._bind(Binding(target.id, "list", line, items=items))
         else:
             self._bind(Binding(target.id, "other", line))
         self.assigned[target.id] = (line, value)
@@ -851,16 +868,63 @@ class _ModuleWalker:
         if not isinstance(stmt.target, ast.Name):
             return
         current = self.namespace.get(stmt.target.id)
+        extra = self._list_items(stmt.value)
         if (
             current is not None
             and current.kind == "list"
             and isinstance(stmt.op, ast.Add)
-            and isinstance(stmt.value, ast.List | ast.Tuple)
+            and extra is not None
         ):
-            extra = tuple(self.name_ref(e) for e in stmt.value.elts)
-            self._bind(Binding(current.name, "list", current.line, items=current.items + extra))
+            self._grown(current, extra)
         else:
             self._bind(Binding(stmt.target.id, "other", stmt.lineno))
+
+    def _list_items(self, node: ast.expr) -> tuple[NameRef, ...] | None:
+        """What ``jobs += X`` / ``jobs.extend(X)`` adds: a literal list's items, or another list by name."""
+        if isinstance(node, ast.List | ast.Tuple):
+            return tuple(self.name_ref(e) for e in node.elts)
+        if _dotted(node) is not None:
+            return (self.name_ref(ast.Starred(value=node, ctx=ast.Load())),)  # opened up when resolved
+        return None
+
+    def _grown(self, current: Binding, extra: tuple[NameRef, ...]) -> None:
+        """The list with ``extra`` added: built in code when that happens in a branch or a loop."""
+        computed = current.computed or self._branches > 0
+        self._bind(
+            Binding(current.name, "list", current.line, items=current.items + extra, computed=computed)
+        )
+
+    def _grow_in_loop(self, loop: ast.For | ast.AsyncFor | ast.While) -> None:
+        """``for cls in (A, B): jobs.append(cls)``: a loop adding classes to a list adds each it names.
+
+        Only calls that grow a known list are followed, with the loop variable standing for every
+        item of a literal list (or a list by name) it runs over; nothing else in the loop is.
+        """
+        loop_items: tuple[NameRef, ...] | None = None
+        variable = None
+        if isinstance(loop, ast.For | ast.AsyncFor) and isinstance(loop.target, ast.Name):
+            variable, loop_items = loop.target.id, self._list_items(loop.iter)
+        self._branches += 1
+        for stmt in ast.walk(ast.Module(body=loop.body, type_ignores=[])):
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+                continue
+            call = stmt.value
+            func = _dotted(call.func)
+            head, _, method = (func or "").rpartition(".")
+            current = self.namespace.get(head)
+            if current is None or current.kind != "list" or method not in ("append", "extend"):
+                continue
+            if (
+                method == "append"
+                and len(call.args) == 1
+                and isinstance(call.args[0], ast.Name)
+                and call.args[0].id == variable
+                and loop_items is not None
+            ):
+                self._grown(current, loop_items)
+            else:
+                self._grow_list(current, method, call)
+        self._branches -= 1
 
     def _call(self, call: ast.Call, line: int) -> None:
         func = _dotted(call.func)
@@ -876,15 +940,16 @@ class _ModuleWalker:
             self.calls.append(RegisterCall(line, targets, tuple(self.name_ref(a) for a in call.args)))
 
     def _grow_list(self, current: Binding, method: str, call: ast.Call) -> None:
-        """``jobs.append(X)`` / ``jobs.extend([X, Y])`` keep a literal jobs list readable."""
+        """``jobs.append(X)`` / ``jobs.extend([X, Y])`` / ``jobs.extend(more)`` keep a jobs list readable."""
+        extra: tuple[NameRef, ...] | None = None
         if method == "append" and len(call.args) == 1:
-            extra: tuple[NameRef, ...] = (self.name_ref(call.args[0]),)
-        elif method == "extend" and len(call.args) == 1 and isinstance(call.args[0], ast.List | ast.Tuple):
-            extra = tuple(self.name_ref(e) for e in call.args[0].elts)
-        else:
+            extra = (self.name_ref(call.args[0]),)
+        elif method == "extend" and len(call.args) == 1:
+            extra = self._list_items(call.args[0])
+        if extra is None:
             self._bind(Binding(current.name, "other", call.lineno))
             return
-        self._bind(Binding(current.name, "list", current.line, items=current.items + extra))
+        self._grown(current, extra)
 
 
 # --- constant expressions ----------------------------------------------------------------------------
@@ -1719,7 +1784,13 @@ class _Resolver:
     def _select(
         self, summary: ModuleSummary, line: int, what: str, refs: Iterable[NameRef]
     ) -> Iterator[_Node]:
-        """The job classes a list of references names; anything else is reported at ``line``."""
+        """The job classes a list of references names; anything else is reported at ``line``.
+
+        A class registered explicitly whose bases leave the source (``nautobot_ssot``'s
+        ``DataSource``, Design Builder's ``DesignJob``) is a job too, as Nautobot registers it.
+        """
+        refs = list(refs)
+        self._note_computed(summary, line, what, refs)
         for ref, symbol in self._expand(refs):
             if not ref.is_name or ref.starred:
                 reason = f"cannot resolve {what} {ref.text} without running code"
@@ -1734,11 +1805,38 @@ class _Resolver:
             elif symbol[0] == "class" and self._is_job_class((symbol[1], symbol[2])):
                 yield (symbol[1], symbol[2])
                 continue
+            elif symbol[0] == "class" and (outside := self._outside_base((symbol[1], symbol[2]))):
+                reason = (
+                    f"{ref.text} derives from {outside}, from outside this source: registered as Nautobot "
+                    "does, but what it inherits from there (Meta, attributes) is unknown"
+                )
+                self.problems.add(Problem(summary.path, line, _one_line(reason), NOTE))
+                yield (symbol[1], symbol[2])
+                continue
             elif symbol[0] == "class" and symbol[1] in self.undetermined:
                 continue  # already reported: it depends on an unreadable file
             else:
                 reason = f"{what} {ref.text} is not a job class of this source"
             self.problems.add(Problem(summary.path, line, _one_line(reason)))
+
+    def _outside_base(self, node: _Node) -> str | None:
+        """The first base of ``node`` imported from outside the source, when it is not a job class here."""
+        try:
+            mro = self._mro(node)
+        except (_CycleError, _TooDeepError):
+            return None
+        return next((n[1] for n in mro if n[0] == _EXTERNAL and "." in n[1]), None)
+
+    def _note_computed(self, summary: ModuleSummary, line: int, what: str, refs: list[NameRef]) -> None:
+        """Say so when a registration list was built in code: every class it may hold is taken."""
+        for ref in refs:
+            symbol = self._first(ref.targets) if ref.starred else None
+            if symbol is not None and symbol[0] == "list" and self.namespaces[symbol[1]][symbol[2]].computed:
+                reason = (
+                    f"{what} {ref.text} is a list built in code (branches, loops, appends): every class it "
+                    "may hold is taken, though which it holds depends on run-time settings"
+                )
+                self.problems.add(Problem(summary.path, line, _one_line(reason), NOTE))
 
     def _registered(self, calls: list[tuple[ModuleSummary, RegisterCall]]) -> list[_Node]:
         """Nautobot 2: only registered classes are jobs; the first registration wins."""
@@ -1759,6 +1857,12 @@ class _Resolver:
             binding = self.namespaces[module].get("jobs")
             listed = self._jobs_list(binding)
             if listed is not None:
+                if listed.computed:
+                    reason = (
+                        f"jobs in {module} is a list built in code (branches, loops, appends): every class it "
+                        "may hold is taken, though which it holds depends on run-time settings"
+                    )
+                    self.problems.add(Problem(summary.path, listed.line, reason, NOTE))
                 for node in self._select(summary, listed.line, "jobs list entry", listed.items):
                     selected.setdefault(node, None)
             elif binding is not None and binding.kind != "import":
@@ -1781,7 +1885,7 @@ class _Resolver:
             symbol = self._first(binding.targets)
             if symbol is not None and symbol[0] == "list":
                 found = self.namespaces[symbol[1]][symbol[2]]
-                return Binding(binding.name, "list", binding.line, items=found.items)
+                return Binding(binding.name, "list", binding.line, items=found.items, computed=found.computed)
         return None
 
     # - facts -

@@ -409,3 +409,63 @@ class TestMetadataAsNautobotReadsIt:
         job = catalog.job(REPORT_REF)
         assert (job["grouping"], job["time_limit"]) == ("Inventory", 900)
         assert catalog.history(REPORT_REF)[-1]["changes"]["grouping"] == ["Hardware", "Inventory"]
+
+
+SSOT_INIT = """\
+from django.conf import settings
+from nautobot.apps.jobs import register_jobs
+from nautobot_ssot.jobs.base import DataSource
+
+from .examples import ExampleSource, ExampleTarget
+
+
+class OnboardDevices(DataSource):
+    name = "Onboard devices"
+
+
+jobs = [ExampleSource]
+if settings.DEBUG:
+    jobs.append(ExampleTarget)
+for job in (OnboardDevices,):
+    jobs.append(job)
+register_jobs(*jobs)
+"""
+SSOT_EXAMPLES = """\
+from nautobot.apps.jobs import Job
+
+
+class ExampleSource(Job):
+    pass
+
+
+class ExampleTarget(Job):
+    pass
+
+
+class NeverRegistered(Job):
+    pass
+"""
+
+
+class TestRegistrationAsAnAppDoesIt:
+    def test_an_ssot_like_package_registers_outside_bases_and_computed_lists(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """register_jobs(*jobs) of a list built in branches and loops, with a class whose base is
+        nautobot_ssot's: every class the list may hold is a job; notes say what is unknown."""
+        repo.write("jobs/__init__.py", SSOT_INIT)
+        repo.write("jobs/examples.py", SSOT_EXAMPLES)
+        repo.commit("ssot-like")
+        summary = catalog.resync(repo.url, name="netops")
+        assert summary.added == [
+            "netops:jobs.OnboardDevices",
+            "netops:jobs.examples.ExampleSource",
+            "netops:jobs.examples.ExampleTarget",
+        ]
+        assert catalog.job("netops:jobs.OnboardDevices")["name"] == "Onboard devices"
+        assert sorted(p.kind for p in summary.problems) == ["note", "note"]
+        assert any("nautobot_ssot.jobs.base.DataSource" in p.reason for p in summary.problems)
+        repo.write("jobs/__init__.py", SSOT_INIT.replace("jobs = [ExampleSource]", "jobs = []"))
+        repo.commit("drop one")
+        summary = catalog.resync("netops")
+        assert summary.uninstalled == ["netops:jobs.examples.ExampleSource"]

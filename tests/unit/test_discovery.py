@@ -1261,3 +1261,138 @@ class TestConstantExpressions:
         )
         summary = summarize_module("jobs/a.py", source.encode())
         assert pickle.loads(pickle.dumps(summary)) == summary
+
+
+class TestRegisteredFromOutside:
+    """A class registered explicitly whose bases leave the source is a job, as Nautobot registers it."""
+
+    SSOT = """\
+        from nautobot.apps.jobs import register_jobs
+        from nautobot_ssot.jobs.base import DataSource
+        import nautobot_design_builder.design_job as design
+
+        class Onboard(DataSource):
+            name = "Onboard devices"
+
+            class Meta:
+                description = "Sync from the inventory"
+
+        class Build(design.DesignJob):
+            pass
+
+        class NotRegistered(DataSource):
+            pass
+
+        register_jobs(Onboard, Build)
+        """
+
+    def test_registered_classes_with_outside_bases_are_jobs_with_a_note(self) -> None:
+        result = discover({"jobs/__init__.py": self.SSOT})
+        assert keys(result) == ["jobs.Build", "jobs.Onboard"]
+        onboard = job(result, "jobs.Onboard")
+        assert (onboard.values["name"], onboard.values["description"]) == (
+            "Onboard devices",
+            "Sync from the inventory",
+        )
+        notes = {p.reason.split(" ")[0]: p for p in result.problems}
+        assert (
+            notes["Onboard"].kind == "note"
+            and "nautobot_ssot.jobs.base.DataSource" in notes["Onboard"].reason
+        )
+        assert "nautobot_design_builder.design_job.DesignJob" in notes["Build"].reason
+
+    def test_an_unregistered_class_with_an_outside_base_is_not_a_job(self) -> None:
+        result = discover({"jobs/__init__.py": self.SSOT})
+        assert "jobs.NotRegistered" not in keys(result)
+
+    def test_a_nautobot_1_jobs_list_registers_them_too(self) -> None:
+        result = discover(
+            {
+                "jobs/sync.py": """\
+                    from nautobot_ssot.jobs.base import DataTarget
+
+                    class Export(DataTarget):
+                        pass
+
+                    jobs = [Export]
+                    """
+            }
+        )
+        assert keys(result) == ["jobs.sync.Export"]
+        assert [p.kind for p in result.problems] == ["note"]
+
+    def test_a_registered_class_without_any_job_base_is_still_refused(self) -> None:
+        result = discover(
+            {
+                "jobs/__init__.py": """\
+                    from nautobot.apps.jobs import register_jobs
+
+                    class Helper:
+                        pass
+
+                    register_jobs(Helper)
+                    """
+            }
+        )
+        assert keys(result) == []
+        assert [(p.kind, p.reason) for p in result.problems] == [
+            ("warning", "register_jobs argument Helper is not a job class of this source")
+        ]
+
+
+class TestRegistrationBuiltInCode:
+    """``jobs = [...]`` changed in branches and loops, then ``register_jobs(*jobs)``: every class it may hold."""
+
+    CLASSES = "from nautobot.apps.jobs import Job\n" + "".join(
+        f"\nclass {name}(Job):\n    pass\n" for name in ("A", "B", "C", "D", "E", "F")
+    )
+
+    def registered(self, init: str) -> Discovery:
+        return discover({"jobs/__init__.py": init, "jobs/parts.py": self.CLASSES})
+
+    def test_branches_loops_appends_and_extends_are_a_union(self) -> None:
+        result = self.registered(
+            """\
+            from django.conf import settings
+            from nautobot.apps.jobs import register_jobs
+            from .parts import A, B, C, D, E, F
+
+            EXTRA = [F]
+            if settings.DEBUG:
+                jobs = [A, B]
+            else:
+                jobs = [A]
+            for integration in (C, D):
+                jobs.append(integration)
+            jobs += [E]
+            jobs.extend(EXTRA)
+            register_jobs(*jobs)
+            """
+        )
+        assert keys(result) == [f"jobs.parts.{name}" for name in "ABCDEF"]
+        [note] = result.problems
+        assert note.kind == "note" and "depends on run-time settings" in note.reason and note.line == 14
+
+    def test_a_plain_literal_list_is_no_note(self) -> None:
+        result = self.registered(
+            "from nautobot.apps.jobs import register_jobs\nfrom .parts import A, B\n\n"
+            "jobs = [A]\njobs.append(B)\nregister_jobs(*jobs)\n"
+        )
+        assert keys(result) == ["jobs.parts.A", "jobs.parts.B"]
+        assert result.problems == ()
+
+    def test_a_loop_appending_what_only_running_code_knows_keeps_the_jobs_state(self) -> None:
+        result = self.registered(
+            """\
+            import importlib
+            from nautobot.apps.jobs import register_jobs
+            from .parts import A
+
+            jobs = [A]
+            for name in ("x", "y"):
+                jobs.append(importlib.import_module(name).Job)
+            register_jobs(*jobs)
+            """
+        )
+        assert "cannot resolve" in " ".join(p.reason for p in result.problems)
+        assert result.unreadable_modules  # which classes are registered is unknown: none is uninstalled
