@@ -2173,6 +2173,8 @@ def _explain_class(
             f"not registered: the source calls register_jobs ({', '.join(discovery.registration.registering)}) "
             f"and no call names {name}; Nautobot 2 loads only registered classes"
         )
+        if resolver._is_abstract(node):
+            reason += " (it is abstract too: its own Meta sets abstract = True)"
     elif (listed := resolver._jobs_list(resolver.namespaces[module].get("jobs"))) is not None:
         reason = f"not in the jobs list of {module} (line {listed.line}); Nautobot 1 loads only the classes it lists"
     elif resolver._is_abstract(node):
