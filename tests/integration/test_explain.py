@@ -10,6 +10,7 @@ import pytest
 import jobsync.app
 from jobsync import Catalog, FileNotInSourceError, SourceNotFoundError, SourceReadError
 from jobsync.domain.discovery import ModuleSummary
+from jobsync.parsing import summarize_files
 from jobsync.records import ClassExplanationRecord
 from jobsync.spec import SourceSpec
 from tests.helpers import GitRepo
@@ -105,11 +106,10 @@ class TestExplainGit:
         write_source(repo, modules=30)
         catalog.resync(repo.url, name="netops")
         parsed: list[str] = []
-        real = jobsync.app.summarize_files
 
         def counting(items: Sequence[tuple[str, bytes]]) -> list[ModuleSummary]:
             parsed.extend(path for path, _ in items)
-            return real(items)
+            return summarize_files(items)
 
         monkeypatch.setattr(jobsync.app, "summarize_files", counting)
         records = catalog.explain("netops", "jobs/extra7.py")
