@@ -24,13 +24,21 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
-from jobsync.records import HistoryEntry, JobRecord, LogRecord, ResultRecord, SourceRecord
+from jobsync.records import (
+    ClassExplanationRecord,
+    HistoryEntry,
+    JobRecord,
+    LogRecord,
+    ResultRecord,
+    SourceRecord,
+)
 from jobsync.spec import SourceSpec
 
 __all__ = [
     "LOG_LEVELS",
     "AmbiguousJobRefError",
     "Catalog",
+    "ClassExplanationRecord",
     "ConfigError",
     "ConflictError",
     "FieldError",
