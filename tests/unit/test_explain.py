@@ -225,6 +225,16 @@ class TestWhyOrWhyNot:
         assert entry.class_name is None and not entry.job
         assert entry.line == 2 and "does not parse at line 2" in entry.reason
 
+    def test_a_module_python_never_imports_is_skipped(self) -> None:
+        """``jobs.py`` beside a ``jobs/`` package is never imported: its one entry says which file wins."""
+        source = {
+            "jobs/__init__.py": "",
+            "jobs.py": "from nautobot.apps.jobs import Job\n\nclass A(Job):\n    pass\n",
+        }
+        [entry] = explain(source, "jobs.py").values()
+        assert entry.class_name is None and not entry.job
+        assert "file skipped" in entry.reason and "jobs/__init__.py" in entry.reason
+
     def test_a_metadata_warning_is_shown_with_the_job(self) -> None:
         """A value that fell back to its default keeps the resolver's warning next to the job."""
         found = explain(
