@@ -8,6 +8,7 @@ from jobsync.domain.errors import (
     ConfigError,
     ConflictError,
     FieldError,
+    FileNotInSourceError,
     GitError,
     IncompleteCopyError,
     JobDeletedError,
@@ -23,16 +24,25 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
-from jobsync.records import HistoryEntry, JobRecord, LogRecord, ResultRecord, SourceRecord
+from jobsync.records import (
+    ClassExplanationRecord,
+    HistoryEntry,
+    JobRecord,
+    LogRecord,
+    ResultRecord,
+    SourceRecord,
+)
 from jobsync.spec import SourceSpec
 
 __all__ = [
     "LOG_LEVELS",
     "AmbiguousJobRefError",
     "Catalog",
+    "ClassExplanationRecord",
     "ConfigError",
     "ConflictError",
     "FieldError",
+    "FileNotInSourceError",
     "GitError",
     "HistoryEntry",
     "IncompleteCopyError",

@@ -29,21 +29,26 @@ from jobsync.domain.discovery import (
     NOTE,
     PROBLEM_KINDS,
     WARNING,
+    ClassExplanation,
     Discovery,
     ModuleEntry,
     ModuleSummary,
     Problem,
     Registration,
     affected_modules,
+    explain_module,
     is_candidate,
     module_entry,
     module_name_for,
     resolve_jobs,
+    skip_reason,
+    skipped_file,
     summarize_oversized,
 )
 from jobsync.domain.errors import (
     ConflictError,
     FieldError,
+    FileNotInSourceError,
     JobSyncError,
     ProjectionError,
     ReadModelBehindWarning,
@@ -339,6 +344,30 @@ class JobCatalogApp(Application[UUID]):
             )
             return summary
         raise ConflictError(f"source {spec.name!r} kept changing under this sync; try again")
+
+    # -- explaining one file ----------------------------------------------------------------------
+
+    def explain_file(self, spec: SourceSpec, snapshot: Snapshot, path: str) -> list[ClassExplanation]:
+        """Why each class of ``path`` is or is not a job at ``snapshot``, decided as a sync decides it.
+
+        The stored summaries are reused (only files that differ from them are parsed) and nothing is
+        saved: explaining is a read. A file the source's rules skip gets that answer, not a resolution.
+        """
+        skipped = skip_reason(path, spec.include, spec.exclude)
+        if skipped is not None:
+            if path not in {entry.path for entry in snapshot.files()}:
+                raise FileNotInSourceError(spec.name, path, _at(spec, snapshot))
+            return [skipped_file(skipped)]
+        files = self._summaries_at(spec, snapshot, None)
+        if path not in files.entries:
+            raise FileNotInSourceError(spec.name, path, _at(spec, snapshot))
+        return explain_module(
+            path,
+            files.summaries,
+            files.entries,
+            registration=files.registration,
+            changed=files.changed_modules,
+        )
 
     def _record_sync(self, source: Source, snapshot: Snapshot, summary: SyncSummary, actor: str) -> None:
         host, _ = self.processes.current()
@@ -848,6 +877,11 @@ def _link_problems(links: Iterable[str], spec: SourceSpec) -> list[Problem]:
         if is_candidate(path, spec.include, spec.exclude)
         or is_candidate(f"{path}/__init__.py", spec.include, spec.exclude)
     ]
+
+
+def _at(spec: SourceSpec, snapshot: Snapshot) -> str:
+    """`` at commit 0a1b2c…`` for a git source; a folder's content digest means nothing to a person."""
+    return f" at commit {snapshot.commit[:12]}" if spec.kind == "git" else ""
 
 
 def _problem_order(problem: Problem) -> tuple[str, int, str, str]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import posixpath
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -44,18 +45,20 @@ from jobsync.ports import SourceReader, SummaryStore, WorkLocks
 from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
 from jobsync.projector import ReplayReport, replay
 from jobsync.records import (
+    ClassExplanationRecord,
     HistoryEntry,
     JobRecord,
     LogRecord,
     ResultRecord,
     SourceRecord,
+    explanation_record,
     job_from_json,
     log_from_json,
     result_from_json,
     source_from_json,
 )
 from jobsync.spec import SourceSpec, source_name_problem
-from jobsync.sync import open_reader
+from jobsync.sync import open_reader, synced_snapshot
 from jobsync.times import moment_of
 from jobsync.urls import redact_url
 
@@ -258,6 +261,22 @@ class Catalog:
             if record["name"] == name:
                 return record
         raise SourceNotFoundError(name)
+
+    def explain(self, source: str, path: str) -> list[ClassExplanationRecord]:
+        """Why each class of the file ``path`` is or is not a job, and where each job's values came from.
+
+        A git source is read at its last synced commit (from its mirror: nothing is fetched), a
+        folder or app as it is now. A file the source's rules skip gets one entry saying why; a
+        path that is no file of the source raises FileNotInSourceError.
+        """
+        if source not in self._configured and self._app.get_source(source) is None:
+            raise SourceNotFoundError(source)
+        spec = self._spec_for(source, branch=None, name=None)
+        relative = _relative_path(path, spec)
+        synced = self._app.get_source(spec.name)
+        commit = synced.last_commit if synced is not None else None
+        snapshot = synced_snapshot(spec, self.state_dir, commit, also=relative)
+        return [explanation_record(e) for e in self._app.explain_file(spec, snapshot, relative)]
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -594,6 +613,14 @@ def _check_json(what: str, value: Any) -> None:
             raise ResultError(
                 f"{what} must be JSON-serialisable: {type(item).__name__} at {where} is not a JSON type"
             )
+
+
+def _relative_path(path: str, spec: SourceSpec) -> str:
+    """A path as a source names its files: POSIX, relative to the root (a folder's absolute path is made so)."""
+    if spec.kind == "local" and Path(path).is_absolute():
+        with suppress(ValueError):
+            path = Path(path).relative_to(Path(spec.url)).as_posix()
+    return posixpath.normpath(path) if path else path
 
 
 def _looks_like_location(target: str) -> bool:

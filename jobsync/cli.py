@@ -27,7 +27,14 @@ from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import LOG_LEVELS
 from jobsync.domain.text import CONTROLS, escaped
 from jobsync.projections import JOB_SORTS
-from jobsync.records import HistoryEntry, LogRecord, SourceRecord, overridden_fields, to_json
+from jobsync.records import (
+    ClassExplanationRecord,
+    HistoryEntry,
+    LogRecord,
+    SourceRecord,
+    overridden_fields,
+    to_json,
+)
 from jobsync.times import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -188,6 +195,61 @@ def format_summary(summary: SyncSummary, verbose: bool = False) -> str:
 
 #: Problem counts are shown only when there are any, in the singular for one.
 _PLURAL_KINDS = {"errors": "error", "warnings": "warning", "notes": "note"}
+
+
+# -- explain ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("path")
+@json_option
+@pass_catalog
+def explain(catalog: Catalog, source: str, path: str, as_json: bool) -> None:
+    """Why each class of the file PATH of SOURCE is or is not a job, and where each job's values come from.
+
+    A git source is read at its last synced commit, a folder as it is now. A file the source's rules
+    skip, or one that does not parse, gets one entry saying so; a path that is no file of the
+    source is an error.
+
+    \b
+    Example:
+      jobsync explain netops jobs/backup.py
+      jobsync explain netops jobs/backup.py --json
+    """
+    records = catalog.explain(source, path)
+    if as_json:
+        _print_json(records)
+        return
+    click.echo(format_explanation(path, records))
+
+
+def format_explanation(path: str, records: Sequence[ClassExplanationRecord]) -> str:
+    """An explanation for people: each class, job or not and why; a job's fields with their origins."""
+    if not records:
+        return f"{shown(path)} defines no class at module level"
+    blocks = []
+    for record in records:
+        if record["class"] is None:
+            blocks.append(f"{shown(path)}: {shown(record['reason'])}")
+            continue
+        verdict = "job" if record["job"] else "not a job"
+        lines = [
+            f"{shown(record['class'])} (line {record['line']}): {verdict}",
+            f"  {shown(record['reason'])}",
+        ]
+        for key, found in record["metadata"].items():
+            where = f"  at {shown(found['file'])}:{found['line']}" if found["file"] is not None else ""
+            lines.append(f"    {key:<24} {_short(_text(found['value'])):<32} {shown(found['origin'])}{where}")
+        lines.extend(
+            f"  {p['kind']}: {shown(p['file'])}:{p['line']}: {shown(p['reason'])}" for p in record["problems"]
+        )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _short(text: str, width: int = 32) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 # -- sources ------------------------------------------------------------------------------------

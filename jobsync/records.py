@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypeAlias, TypedDict, cast
 from uuid import UUID
 
+from jobsync.domain.discovery import ClassExplanation
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 
 #: A JSON object as ``json.dumps`` takes it: what the CLI prints and the read models store.
@@ -121,6 +122,64 @@ class HistoryEntry(TypedDict):
     changes: dict[str, list[Any]]
 
 
+class FieldOriginRecord(TypedDict):
+    """A job's value of one field as ``explain`` shows it: where it came from (Meta, class attribute,
+    inherited from class X, module-level name, default), and the file and line (None for a default)."""
+
+    value: Any
+    origin: str
+    file: str | None
+    line: int | None
+
+
+class ProblemRecord(TypedDict):
+    """A problem as ``resync --json`` shows it."""
+
+    file: str
+    line: int
+    kind: str
+    reason: str
+
+
+#: One class of a file as ``explain`` shows it: is it a job, why or why not, and a job's ``metadata``
+#: (``{field: {value, origin, file, line}}``). ``class`` is None for the one entry about a whole file
+#: (skipped, or does not parse); ``problems`` are what discovery reported about the class. The
+#: functional form: ``class`` is a keyword.
+ClassExplanationRecord = TypedDict(
+    "ClassExplanationRecord",
+    {
+        "class": str | None,
+        "line": int,
+        "job": bool,
+        "reason": str,
+        "metadata": dict[str, FieldOriginRecord],
+        "problems": list[ProblemRecord],
+    },
+)
+
+
+def explanation_record(explanation: ClassExplanation) -> ClassExplanationRecord:
+    """The record of one class's explanation (plain JSON values: task queues as a list)."""
+    return {
+        "class": explanation.class_name,
+        "line": explanation.line,
+        "job": explanation.job,
+        "reason": explanation.reason,
+        "metadata": {
+            key: {
+                "value": list(found.value) if isinstance(found.value, tuple | list) else found.value,
+                "origin": found.origin,
+                "file": found.file,
+                "line": found.line,
+            }
+            for key, found in explanation.metadata.items()
+        },
+        "problems": [
+            {"file": p.file, "line": p.line, "kind": p.kind, "reason": p.reason} for p in explanation.problems
+        ],
+    }
+
+
 Record: TypeAlias = JobRecord | SourceRecord | ResultRecord | LogRecord | HistoryEntry
 
 
@@ -172,12 +231,16 @@ def _json_value(value: object) -> object:
 
 
 __all__ = [
+    "ClassExplanationRecord",
+    "FieldOriginRecord",
     "HistoryEntry",
     "JobRecord",
     "LogRecord",
+    "ProblemRecord",
     "Record",
     "ResultRecord",
     "SourceRecord",
+    "explanation_record",
     "job_from_json",
     "log_from_json",
     "overridden_fields",

@@ -114,16 +114,47 @@ def read_credentials(spec: SourceSpec) -> Credentials:
     return Credentials(password=text)
 
 
-def open_reader(spec: SourceSpec, state_dir: Path) -> SourceReader:
-    """The reader for a source: a bare mirror under the state dir, a watched folder, or an app's files."""
+def open_reader(spec: SourceSpec, state_dir: Path, also: str | None = None) -> SourceReader:
+    """The reader for a source: a bare mirror under the state dir, a watched folder, or an app's files.
+
+    ``also``: a folder's (an app's) reader lists this path too, even where the source's rules skip it.
+    """
 
     def wanted(path: str) -> bool:
-        return is_candidate(path, spec.include, spec.exclude)
+        return path == also or is_candidate(path, spec.include, spec.exclude)
 
     if spec.kind in ("local", "app"):
         from jobsync.adapters.folder import AppFolder, Folder  # imported only to read folder and app sources
 
         return Folder(Path(spec.url), wanted) if spec.kind == "local" else AppFolder(spec.url, wanted)
+    return _GitReader(_mirror(spec, state_dir), spec)
+
+
+def synced_snapshot(
+    spec: SourceSpec, state_dir: Path, commit: str | None, also: str | None = None
+) -> Snapshot:
+    """The source as its last sync read it, fetching nothing: a git mirror at ``commit``, else a folder's files now.
+
+    ``also`` as for ``open_reader``. A git source that was never synced, or whose mirror lost the
+    commit, has no such snapshot: a SourceReadError says to resync it.
+    """
+    if spec.kind in ("local", "app"):
+        return open_reader(spec, state_dir, also).snapshot()
+    mirror = _mirror(spec, state_dir)
+    if commit is None:
+        raise SourceReadError(
+            "NotFound", f"source {spec.name} has not been synced yet; run: jobsync resync {spec.name}"
+        )
+    if not mirror.has_commit(commit):
+        raise SourceReadError(
+            "NotFound",
+            f"the mirror of {spec.name} does not hold its last synced commit {commit[:12]}; "
+            f"run: jobsync resync {spec.name}",
+        )
+    return _GitSnapshot(mirror, commit, spec.branch or "")
+
+
+def _mirror(spec: SourceSpec, state_dir: Path) -> Mirror:
     from jobsync.adapters.git import Mirror, RemoteOptions  # dulwich: imported only to read git sources
 
     options = RemoteOptions(
@@ -133,5 +164,4 @@ def open_reader(spec: SourceSpec, state_dir: Path) -> SourceReader:
         ssh_key_file=spec.ssh_key_file,
         known_hosts_file=spec.known_hosts_file,
     )
-    mirror = Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url, options)
-    return _GitReader(mirror, spec)
+    return Mirror(state_dir / "mirrors" / f"{source_id(spec.name)}.git", spec.url, options)

@@ -9,7 +9,7 @@ import io
 import textwrap
 import tokenize
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple
 
@@ -415,14 +415,28 @@ _SKIPPED_FOLDERS = frozenset(("tests", "migrations"))
 def is_candidate(path: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
     """Whether a source-relative file is scanned: ``*.py``, not hidden, not setup.py, not under
     ``tests/`` or ``migrations/`` (an app's Django migrations hold no jobs)."""
-    if not path.endswith(".py") or path == "setup.py":
-        return False
+    return skip_reason(path, include, exclude) is None
+
+
+def skip_reason(path: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> str | None:
+    """Why a source-relative file is not scanned (see ``is_candidate``), or None when it is."""
+    if not path.endswith(".py"):
+        return "not a Python file (*.py); only those are scanned"
+    if path == "setup.py":
+        return "setup.py is never scanned"
     parts = path.split("/")
-    if any(part.startswith(".") for part in parts) or not _SKIPPED_FOLDERS.isdisjoint(parts[:-1]):
-        return False
+    hidden = next((part for part in parts if part.startswith(".")), None)
+    if hidden is not None:
+        return f"{hidden} is hidden; hidden files and folders are never scanned"
+    folder = next((part for part in parts[:-1] if part in _SKIPPED_FOLDERS), None)
+    if folder is not None:
+        return f"files under {folder}/ are never scanned"
     if include and not any(fnmatchcase(path, pattern) for pattern in include):
-        return False
-    return not any(fnmatchcase(path, pattern) for pattern in exclude)
+        return f"matches none of the source's include globs ({', '.join(include)})"
+    excluded = next((pattern for pattern in exclude if fnmatchcase(path, pattern)), None)
+    if excluded is not None:
+        return f"matches the source's exclude glob {excluded}"
+    return None
 
 
 # --- one file ----------------------------------------------------------------------------------------
@@ -1936,6 +1950,15 @@ class _Resolver:
 
         Returns the nearest Meta's view when no class attribute takes part (the common case, cheap).
         """
+        attributes, meta_owner, meta = self._winners(mro)
+        if meta_owner is None or meta is None:
+            return attributes or _EMPTY_VIEW
+        if not attributes:
+            return self._meta_view(meta_owner, meta)
+        return {**self._meta_found(meta_owner), **attributes}
+
+    def _winners(self, mro: tuple[_Node, ...]) -> tuple[dict[str, _Found], _Node | None, MetaSummary | None]:
+        """The class attributes that win (each from the nearest class binding it) and the nearest Meta."""
         attributes: dict[str, _Found] = {}
         meta_owner: _Node | None = None
         meta: MetaSummary | None = None
@@ -1952,11 +1975,7 @@ class _Resolver:
                 for entry in self._resolved(owner, cls.attributes, in_meta=False):
                     if entry.key not in attributes:
                         attributes[entry.key] = (entry, path, owner[1], False)
-        if meta_owner is None or meta is None:
-            return attributes or _EMPTY_VIEW
-        if not attributes:
-            return self._meta_view(meta_owner, meta)
-        return {**self._meta_found(meta_owner), **attributes}
+        return attributes, meta_owner, meta
 
     def _meta_view(self, owner: _Node, meta: MetaSummary) -> MetaView:
         """The view of ``owner``'s Meta, merged with its own bases (``class Meta(Base.Meta)``) when it has any."""
@@ -2146,3 +2165,182 @@ def _c3(sequences: list[list[_Node]]) -> list[_Node]:
         pending = [s[1:] if s[0] == head else s for s in pending]
         pending = [s for s in pending if s]
     return result
+
+
+# --- explaining one file ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldOrigin:
+    """A job's value of one metadata field, and where it came from (``file``/``line`` unless a default)."""
+
+    value: FieldValue
+    origin: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ClassExplanation:
+    """Whether one class of a file is a job, why or why not, and where each of a job's values came from.
+
+    ``class_name`` is None for the one entry about a whole file that is skipped or does not parse.
+    ``problems`` are what the resolver reported about this class (and, for a job, its warnings).
+    """
+
+    class_name: str | None
+    line: int
+    job: bool
+    reason: str
+    metadata: Mapping[str, FieldOrigin] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+
+#: The metadata fields an explanation shows, in the order DESIGN §3 lists them.
+EXPLAINED_FIELDS = (*OVERRIDABLE_DEFAULTS, "read_only")
+
+
+def skipped_file(reason: str) -> ClassExplanation:
+    """The answer for a file discovery never reads (a glob, a default rule): skipped, and why."""
+    return ClassExplanation(None, 0, False, _one_line(f"file skipped: {reason}"))
+
+
+def explain_module(
+    path: str,
+    summaries: Mapping[str, ModuleSummary],
+    entries: Mapping[str, ModuleEntry],
+    *,
+    registration: Registration | None = None,
+    changed: Collection[str] = (),
+) -> list[ClassExplanation]:
+    """For each module-level class of ``path``: is it a job, why or why not, and where its metadata came from.
+
+    The answer is read off a resolution of the same source, so it cannot disagree with a sync: a class
+    is a job exactly when ``resolve_jobs`` finds it. Arguments are ``resolve_jobs``'s: with a stored
+    ``registration`` still holding (nothing it looked at lies in a ``changed`` module), only this
+    module is decided, and only the summaries its lookups reach are read.
+    """
+    entry = entries[path]
+    if entry.error is not None:
+        return [_unread_file(entry.error)]
+    module = entry.module_name
+    # A Nautobot 1 ``jobs`` list may pick classes of other modules: then the whole source is decided.
+    foreign = any(e.foreign_jobs for e in entries.values())
+    resolver = _Resolver(summaries, entries, None if foreign else {module})
+    discovery = resolver.run(frozenset(changed), registration)
+    if resolver.modules.paths.get(module) != path:
+        why = next((p.reason for p in discovery.problems if p.file == path), f"module {module} is elsewhere")
+        return [skipped_file(why)]
+    jobs = {facts.job_class_name: facts for facts in discovery.jobs if facts.module_name == module}
+    return [
+        _explain_class(resolver, discovery, (module, cls.name), jobs.get(cls.name))
+        for cls in resolver.modules[module].classes
+    ]
+
+
+def _unread_file(error: Problem) -> ClassExplanation:
+    if error.kind == NOTE:
+        return ClassExplanation(None, error.line, False, _one_line(f"file skipped: {error.reason}"))
+    reason = f"file does not parse at line {error.line}: {error.reason}; no class of it is read"
+    return ClassExplanation(None, error.line, False, _one_line(reason), problems=(error,))
+
+
+def _explain_class(
+    resolver: _Resolver, discovery: Discovery, node: _Node, facts: JobFacts | None
+) -> ClassExplanation:
+    """One class, in the resolver's own words where it had any (its problems on the class's line)."""
+    module, name = node
+    path, cls = resolver.modules[module].path, resolver.classes[node]
+    own = tuple(p for p in discovery.problems if p.file == path and p.line == cls.line)
+    if facts is not None:
+        warnings = set(facts.warnings)
+        problems = own + tuple(p for p in discovery.problems if p.reason in warnings and p not in own)
+        return ClassExplanation(
+            name,
+            cls.line,
+            True,
+            _why_job(resolver, discovery, node),
+            _origins(resolver, node, facts),
+            problems,
+        )
+    if not resolver._is_job_class(node):
+        reason = own[0].reason if own else _not_derived(resolver._mro(node))
+    elif own:
+        reason = own[0].reason  # both receivers, and whatever else the resolver refused it for
+    elif module in discovery.unreadable_modules:
+        reason = (
+            f"cannot be told without running code or reading a file that could not be read: the jobs of "
+            f"{module} keep their last known state (see the source's problems)"
+        )
+    elif discovery.registration is not None:
+        reason = (
+            f"not registered: the source calls register_jobs ({', '.join(discovery.registration.registering)}) "
+            f"and no call names {name}; Nautobot 2 loads only registered classes"
+        )
+        if resolver._is_abstract(node):
+            reason += " (it is abstract too: its own Meta sets abstract = True)"
+    elif (listed := resolver._jobs_list(resolver.namespaces[module].get("jobs"))) is not None:
+        reason = f"not in the jobs list of {module} (line {listed.line}); Nautobot 1 loads only the classes it lists"
+    elif resolver._is_abstract(node):
+        reason = "abstract: its own Meta sets abstract = True, so it is a base for other jobs, not a job"
+    else:  # pragma: no cover - every way the resolver leaves a job class out is named above
+        reason = "not selected as a job"
+    return ClassExplanation(name, cls.line, False, _one_line(reason), problems=own)
+
+
+def _why_job(resolver: _Resolver, discovery: Discovery, node: _Node) -> str:
+    mro = resolver._mro(node)
+    nautobot = next((n[1] for n in mro if n[0] == _NAUTOBOT), None)
+    through = [n[1] for n in mro[1:] if n[0] not in (_NAUTOBOT, _EXTERNAL, _UNREADABLE)]
+    if nautobot is not None:
+        lineage = f"derives from {nautobot}" + (f" through {', '.join(through)}" if through else "")
+    else:
+        outside = [n[1] for n in mro if n[0] == _EXTERNAL]
+        lineage = f"its base {', '.join(outside) or '?'} comes from outside the source"
+    if discovery.registration is not None:
+        how = "registered with register_jobs"
+    elif (listed := resolver._jobs_list(resolver.namespaces[node[0]].get("jobs"))) is not None:
+        how = f"listed in the jobs list of {node[0]} (line {listed.line})"
+    else:
+        how = f"{node[0]} has no jobs list, so every job class it defines that is not abstract is a job"
+    return _one_line(f"a job: {lineage}; {how}")
+
+
+def _not_derived(mro: tuple[_Node, ...]) -> str:
+    outside = [n[1] for n in mro if n[0] == _EXTERNAL]
+    reason = (
+        "not a job class: it does not derive from Job, JobHookReceiver or JobButtonReceiver "
+        "of nautobot.extras.jobs or nautobot.apps.jobs"
+    )
+    if outside:
+        reason += f" (bases from outside the source: {', '.join(outside)})"
+    return _one_line(reason)
+
+
+def _origins(resolver: _Resolver, node: _Node, facts: JobFacts) -> dict[str, FieldOrigin]:
+    """Each field's value as the sync has it, with the Meta, class attribute or default it came from."""
+    attributes, meta_owner, _ = resolver._winners(resolver._mro(node))
+    found = {**(resolver._meta_found(meta_owner) if meta_owner is not None else {}), **attributes}
+    summary = resolver.modules[node[0]]
+    origins: dict[str, FieldOrigin] = {}
+    for key in EXPLAINED_FIELDS:
+        value: FieldValue = facts.read_only if key == "read_only" else facts.values[key]
+        winner = found.get(key)
+        if key == "dryrun_default" and winner is None:
+            winner = found.get("commit_default")  # Nautobot 1: dryrun_default = not commit_default
+        if winner is not None and winner[0].value is not None:
+            entry, where, owner, in_meta = winner
+            label = "Meta" if in_meta else "class attribute"
+            if entry.key != key:
+                label += f" {entry.key} (Nautobot 1: dryrun_default = not commit_default)"
+            if (where, owner) != (summary.path, node[1]):
+                label = f"inherited from class {owner} ({label})"
+            origins[key] = FieldOrigin(value, label, where, entry.line)
+        elif key == "grouping" and resolver._grouping(node[0])[0] is not None:
+            line = resolver.namespaces[node[0]]["name"].line
+            origins[key] = FieldOrigin(value, "module-level name", summary.path, line)
+        elif key in ("name", "grouping"):
+            origins[key] = FieldOrigin(value, f"default (the {'class' if key == 'name' else 'module'} name)")
+        else:
+            origins[key] = FieldOrigin(value, "default")
+    return origins

@@ -40,6 +40,15 @@ class SourceNotFoundError(JobSyncError):
         self.name = name
 
 
+class FileNotInSourceError(JobSyncError):
+    """A path a person asked about is not a file of the source (at the commit it was read at)."""
+
+    def __init__(self, source: str, path: str, where: str = "") -> None:
+        super().__init__(f"source {source} has no file {path!r}{where}")
+        self.source = source
+        self.path = path
+
+
 class SourceConflictError(JobSyncError):
     """A source was refused: its name is taken by another URL, or is no name (or location) a source may have."""
 

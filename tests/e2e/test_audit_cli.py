@@ -63,11 +63,6 @@ RESET_REF = "labs:jobs.lab.ResetLab"
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
-
-
-@pytest.fixture
 def catalogued(cli: Cli, repo: GitRepo, tmp_path: Path) -> Cli:
     """``netops`` synced by alice, ``labs`` by bob; Backup and ResetLab enabled, CheckNtp's description pinned."""
     repo.write("jobs/__init__.py", "")

@@ -34,11 +34,6 @@ jobs = [Backup, Restore]
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
-
-
-@pytest.fixture
 def synced(cli: Cli, repo: GitRepo) -> Cli:
     repo.write("jobs/ops.py", JOBS)
     repo.commit("jobs")

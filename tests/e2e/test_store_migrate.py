@@ -83,11 +83,6 @@ def source(tmp_path: Path, repo: GitRepo) -> tuple[str, int]:
     return url, build_source(url, tmp_path / "source-state", repo)
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
-
-
 class TestKilledMigration:
     """A SIGKILLed ``store migrate`` leaves a target that says so, and a re-run finishes the copy."""
 
