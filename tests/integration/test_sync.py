@@ -469,3 +469,22 @@ class TestRegistrationAsAnAppDoesIt:
         repo.commit("drop one")
         summary = catalog.resync("netops")
         assert summary.uninstalled == ["netops:jobs.examples.ExampleSource"]
+
+
+class TestBrokenPackage:
+    def test_a_package_importing_a_missing_file_is_warned_about(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """``from . import hello_world`` with no such file: Nautobot would load none of the package's
+        jobs. The sync lists them (DESIGN §4) and warns, naming the file and line; adding the file clears it."""
+        write_backup(repo)
+        repo.write("jobs/__init__.py", "from . import backup\nfrom . import hello_world\n")
+        repo.commit("import a module that is not there")
+        summary = catalog.resync(repo.url, name="netops")
+        assert BACKUP_REF in summary.added
+        [warning] = [p for p in summary.problems if p.kind == "warning"]
+        assert (warning.file, warning.line) == ("jobs/__init__.py", 2)
+        assert "jobs.hello_world names no file of the source" in warning.reason
+        repo.write("jobs/hello_world.py", "")
+        repo.commit("add the missing module")
+        assert catalog.resync("netops").problems == []
