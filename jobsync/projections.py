@@ -643,7 +643,12 @@ def _result_change(e: JobResult.Event) -> tuple[str, tuple[Any, ...]]:
 def _storable_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """A row whose text every database keeps: events written before text was checked at the
     boundary may hold a NUL or a lone surrogate, and one such value must never wedge the views."""
-    return tuple(storable(value)[0] if isinstance(value, str) else value for value in row)
+    return tuple(_storable_text(value) if isinstance(value, str) else value for value in row)
+
+
+def _storable_text(text: str) -> str:
+    """``text`` in a form every database keeps; ASCII without NUL (nearly all of it) costs no regex."""
+    return text if text.isascii() and "\x00" not in text else storable(text)[0]
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
