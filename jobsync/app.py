@@ -50,6 +50,7 @@ from jobsync.domain.errors import (
     FieldError,
     FileNotInSourceError,
     JobSyncError,
+    MassUninstallError,
     ProjectionError,
     ReadModelBehindWarning,
     SourceConflictError,
@@ -57,7 +58,7 @@ from jobsync.domain.errors import (
 )
 from jobsync.domain.fields import validate_field_value
 from jobsync.domain.job import Job, job_id
-from jobsync.domain.planning import SyncPlan, plan_sync
+from jobsync.domain.planning import SyncPlan, check_uninstalls, plan_sync
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.text import unstorable
@@ -129,6 +130,7 @@ class SyncSummary:
         return {
             "source": self.source,
             "commit": self.commit,
+            "up_to_date": self.up_to_date,
             "added": self.added,
             "changed": self.changed,
             "uninstalled": self.uninstalled,
@@ -252,14 +254,19 @@ class JobCatalogApp(Application[UUID]):
 
     # -- the sync use case -------------------------------------------------------------------------
 
-    def resync_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
-        """Sync one source now, recorded as a result of the built-in sync task even when nothing moved."""
+    def resync_source(
+        self, spec: SourceSpec, reader: SourceReader, actor: str, allow_mass_uninstall: bool = False
+    ) -> SyncSummary:
+        """Sync one source now, recorded as a result of the built-in sync task even when nothing moved.
+
+        ``allow_mass_uninstall`` lets this one sync uninstall more than the source's limit allows.
+        """
         source = self._source_for(spec, actor)  # a name taken by another location is refused before anything
         self._finish_interrupted_syncs(spec.name, actor)
         result_id = self._start_sync_result(spec.name, actor)
         with self._recording_failure(spec.name, result_id, actor):
             snapshot = reader.snapshot(spec.branch)
-            return self._sync(spec, source, snapshot, result_id, actor)
+            return self._sync(spec, source, snapshot, result_id, actor, allow_mass_uninstall)
 
     def poll_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
         """The daemon's periodic sync: a healthy source that has not moved records nothing at all."""
@@ -278,13 +285,20 @@ class JobCatalogApp(Application[UUID]):
             return self._sync(spec, source, snapshot, result_id, actor)
 
     def _sync(
-        self, spec: SourceSpec, source: Source, snapshot: Snapshot, result_id: UUID, actor: str
+        self,
+        spec: SourceSpec,
+        source: Source,
+        snapshot: Snapshot,
+        result_id: UUID,
+        actor: str,
+        allow_mass_uninstall: bool = False,
     ) -> SyncSummary:
         """From a fetched snapshot to saved events: the one path every sync takes (DESIGN §5).
 
         Parse only the files that changed, decide only the modules they can affect, plan only
         those modules' jobs, then save the source, the jobs and the finished result atomically;
-        if another writer saved first, re-plan (bounded), never overwrite.
+        if another writer saved first, re-plan (bounded), never overwrite. A plan that uninstalls
+        more of the source than its limit allows is refused before anything is applied.
         """
         if source.last_commit == snapshot.commit:
             summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
@@ -317,6 +331,9 @@ class JobCatalogApp(Application[UUID]):
             planned_at = self.views.position()
             rows = self.views.source_rows(spec.name, discovery.scope)
             plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
+            if not allow_mass_uninstall:
+                installed = self.views.installed_count(spec.name)
+                check_uninstalls(spec.name, len(plan.uninstalled), installed, spec.max_uninstall)
             summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, unsaved)
             summary.problems = sorted([*found, *plan.problems], key=_problem_order)
             summary.result = result_id
@@ -526,7 +543,8 @@ class JobCatalogApp(Application[UUID]):
             reason = (
                 exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__.removesuffix("Error")
             )
-            source = self.get_source(name)
+            # A refused mass uninstall is no fault of the source: only its result says so.
+            source = None if isinstance(exc, MassUninstallError) else self.get_source(name)
             if source is not None and source.record_failure(reason, str(exc), actor=actor):
                 with suppress(Exception):  # another writer, or the store itself failing, must not hide exc
                     self.save_and_project(source)

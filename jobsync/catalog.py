@@ -170,21 +170,30 @@ class Catalog:
         name: str | None = None,
         actor: str | None = None,
         wait: float = RESYNC_WAIT,
+        allow_mass_uninstall: bool = False,
     ) -> SyncSummary:
         """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``).
 
         While another process syncs the same source this waits for it, up to ``wait`` seconds, then
-        raises SourceBusyError.
+        raises SourceBusyError. A sync that would uninstall more of the source than its limit allows
+        (``max_uninstall``; by default more than half, when at least five) raises MassUninstallError
+        and applies nothing, unless ``allow_mass_uninstall``.
         """
-        return self.resync_spec(self._spec_for(target, branch=branch, name=name), actor=actor, wait=wait)
+        spec = self._spec_for(target, branch=branch, name=name)
+        return self.resync_spec(spec, actor=actor, wait=wait, allow_mass_uninstall=allow_mass_uninstall)
 
     def resync_spec(
-        self, spec: SourceSpec, actor: str | None = None, wait: float = RESYNC_WAIT
+        self,
+        spec: SourceSpec,
+        actor: str | None = None,
+        wait: float = RESYNC_WAIT,
+        allow_mass_uninstall: bool = False,
     ) -> SyncSummary:
         """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
         self._check_source(spec)
         with self._syncing(spec.name, wait):
-            return self._app.resync_source(spec, open_reader(spec, self.state_dir), self._who(actor))
+            reader = open_reader(spec, self.state_dir)
+            return self._app.resync_source(spec, reader, self._who(actor), allow_mass_uninstall)
 
     def _check_source(self, spec: SourceSpec) -> None:
         """A source's name and location enter every event of its sync: checked before anything is read.

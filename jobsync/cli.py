@@ -148,19 +148,35 @@ def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | 
 @click.option("--branch", help="Branch to follow (default: the remote's HEAD).")
 @click.option("--name", help="Name to remember a new URL/PATH under (default: from the URL).")
 @click.option("-v", "--verbose", is_flag=True, help="Also list notes (files skipped on purpose).")
+@click.option(
+    "--allow-mass-uninstall",
+    is_flag=True,
+    help="Apply even a sync that uninstalls more than the source's limit (default: over half, if 5 or more).",
+)
 @json_option
 @pass_catalog
 def resync(
-    catalog: Catalog, target: str, branch: str | None, name: str | None, verbose: bool, as_json: bool
+    catalog: Catalog,
+    target: str,
+    branch: str | None,
+    name: str | None,
+    verbose: bool,
+    allow_mass_uninstall: bool,
+    as_json: bool,
 ) -> None:
-    """Sync one source now and print what changed (waiting for another process's sync of it first)."""
+    """Sync one source now and print what changed (waiting for another process's sync of it first).
+
+    A sync that would uninstall more than half of the source's installed jobs (and at least 5), or
+    more than its ``max_uninstall``, is refused and applies nothing, unless --allow-mass-uninstall.
+    """
+    allow = allow_mass_uninstall
     try:
-        summary = catalog.resync(target, branch=branch, name=name, wait=0.0)
+        summary = catalog.resync(target, branch=branch, name=name, wait=0.0, allow_mass_uninstall=allow)
     except SourceBusyError as busy:
         click.echo(
             f"waiting up to {RESYNC_WAIT:g} s: another process is syncing {shown(busy.name)}", err=True
         )
-        summary = catalog.resync(target, branch=branch, name=name)
+        summary = catalog.resync(target, branch=branch, name=name, allow_mass_uninstall=allow)
     if as_json:
         _print_json(summary.as_dict())
         return

@@ -11,6 +11,7 @@ from typing import Any
 from jobsync.adapters.store import default_store_url
 from jobsync.defaults import default_state_dir
 from jobsync.domain.errors import ConfigError
+from jobsync.domain.planning import max_uninstall_problem
 from jobsync.spec import DEFAULT_INTERVAL, DEFAULT_TIMEOUT, SourceSpec, source_name_problem
 from jobsync.urls import redact_url, url_transport
 
@@ -63,6 +64,7 @@ _SOURCE_KEYS = {
     "exclude",
     "credentials_env",
     "credentials_file",
+    "max_uninstall",
     *(key for key in _KIND_ONLY if key not in ("url", "path", "distribution")),
 }
 
@@ -176,6 +178,9 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
     if credentials_env and credentials_file:
         raise ConfigError(f"{where}.credentials_file: give credentials_env or credentials_file, not both")
     remote = _remote_keys(raw, where, location) if kind == "git" else {}
+    max_uninstall = raw.get("max_uninstall")
+    if max_uninstall is not None and (problem := max_uninstall_problem(max_uninstall)) is not None:
+        raise ConfigError(f"{where}.max_uninstall: {problem}")
     return SourceSpec(
         name=name,
         url=location,
@@ -186,6 +191,7 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
         interval=parse_interval(raw.get("interval", DEFAULT_INTERVAL), f"{where}.interval"),
         credentials_env=credentials_env,
         credentials_file=credentials_file,
+        max_uninstall=max_uninstall,
         configured=True,
         **remote,
     )
@@ -287,6 +293,7 @@ def effective(config: Config) -> dict[str, Any]:
                 "exclude": list(spec.exclude),
                 **({"credentials_env": spec.credentials_env} if spec.credentials_env else {}),
                 **({"credentials_file": spec.credentials_file} if spec.credentials_file else {}),
+                **({"max_uninstall": spec.max_uninstall} if spec.max_uninstall is not None else {}),
                 **(_effective_remote(spec) if spec.kind == "git" else {}),
             }
             for spec in config.sources

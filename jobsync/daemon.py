@@ -21,7 +21,7 @@ from jobsync.adapters.notify import Notifier
 from jobsync.adapters.watch import FolderWatcher
 from jobsync.catalog import Catalog
 from jobsync.config import Config
-from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceReadError
+from jobsync.domain.errors import JobSyncError, MassUninstallError, SourceBusyError, SourceReadError
 from jobsync.ports import SourceReader
 from jobsync.spec import SourceSpec
 
@@ -148,10 +148,13 @@ class Daemon:
         except JobSyncError as exc:
             state.failures += 1
             state.last_reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__
-            delay = self._retry_delay(state)
+            # A refused mass uninstall is no fault to back off from: the source reads fine, its content
+            # wants a person's word. Ask again each interval; a fixed source or a raised limit then syncs.
+            refused = isinstance(exc, MassUninstallError)
+            delay = _jittered(state.period) if refused else self._retry_delay(state)
             state.next_due = self.clock() + delay
             log.warning(
-                "sync failed",
+                "sync refused" if refused else "sync failed",
                 source=spec.name,
                 reason=state.last_reason,
                 error=str(exc),

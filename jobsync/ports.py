@@ -172,6 +172,10 @@ class CatalogReadModel(Protocol):
         """The jobs of ``source`` (of these ``modules`` only, when given)."""
         ...
 
+    def installed_count(self, source: str) -> int:
+        """How many live jobs of ``source`` are installed (all of them, whatever a sync planned)."""
+        ...
+
     def name_holders(self, names: Iterable[str]) -> dict[str, str]:
         """Which live (not deleted) job holds each of ``names``: name -> ref."""
         ...

@@ -332,6 +332,18 @@ class CatalogViews(TrackingRecorder):
                 rows += [_job_row(row) for row in c.fetchall()]
             return rows
 
+    def installed_count(self, source: str) -> int:
+        """How many live jobs of ``source`` are installed: what the mass-uninstall guard weighs a sync against."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(
+                    "SELECT COUNT(*) AS n FROM {jobs} WHERE source = ? AND installed = 1 AND deleted = 0"
+                ),
+                (source,),
+            )
+            row = c.fetchone()
+        return int(row["n"]) if row is not None else 0
+
     def name_holders(self, names: Iterable[str]) -> dict[str, str]:
         """Which live (not deleted) job holds each of ``names``: name -> ref."""
         wanted = list(set(names))

@@ -22,6 +22,8 @@ class SourceSpec:
     A git source follows at most one of ``branch``, ``tag`` and ``commit`` (none: the remote HEAD).
     ``auth`` says how the secret from ``credentials_env``/``credentials_file`` is sent over
     http(s): ``basic`` (``user:secret``, or a bare token as the password) or ``bearer``.
+    ``max_uninstall``: how many jobs one sync may uninstall, a count or a percentage such as
+    ``"20%"`` of the installed ones (None: more than half, when at least five, is refused).
     ``configured``: the spec comes from the config file, whose word on a source's location wins
     (a changed URL relocates the source); a URL given on the command line never moves one.
     """
@@ -43,6 +45,7 @@ class SourceSpec:
     timeout: float = DEFAULT_TIMEOUT
     ssh_key_file: str | None = None
     known_hosts_file: str | None = None
+    max_uninstall: int | str | None = None
     configured: bool = False
 
     @property

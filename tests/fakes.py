@@ -119,6 +119,11 @@ class MemoryReadModel:
             if owner == source and (modules is None or row.key.rsplit(".", 1)[0] in modules)
         ]
 
+    def installed_count(self, source: str) -> int:
+        return sum(
+            1 for owner, row in self.rows.values() if owner == source and row.installed and not row.deleted
+        )
+
     def name_holders(self, names: Iterable[str]) -> dict[str, str]:
         wanted = set(names)
         return {

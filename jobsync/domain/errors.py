@@ -131,3 +131,19 @@ class ResultNotFoundError(JobSyncError):
     def __init__(self, ref: str) -> None:
         super().__init__(f"no result matches {ref!r}")
         self.ref = ref
+
+
+class MassUninstallError(JobSyncError):
+    """A sync would uninstall more of a source's jobs than its limit allows; nothing of it was applied.
+
+    A wrong branch, an emptied folder or an unmounted share must not wipe a catalog (DESIGN §5 Safety).
+    """
+
+    def __init__(self, source: str, uninstalling: int, installed: int, why: str) -> None:
+        super().__init__(
+            f"sync of {source} would uninstall {uninstalling} of {installed} installed jobs, {why};"
+            " nothing was applied (pass --allow-mass-uninstall, or set max_uninstall for the source)"
+        )
+        self.source = source
+        self.uninstalling = uninstalling
+        self.installed = installed

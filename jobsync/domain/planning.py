@@ -13,7 +13,14 @@ from typing import Any
 from uuid import UUID
 
 from jobsync.domain.discovery import Discovery, Problem
+from jobsync.domain.errors import MassUninstallError
 from jobsync.domain.fields import JobFacts, facts_digest
+
+#: Without a limit of its own, a sync may always uninstall fewer jobs than this...
+MASS_UNINSTALL_FLOOR = 5
+#: ...and otherwise at most this share of the source's installed jobs.
+MASS_UNINSTALL_SHARE = 0.5
+_PERCENT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)%$")
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,36 @@ def plan_sync(source: str, discovery: Discovery, rows: Iterable[JobRow], holders
         )
         plan.uninstalled.append((row.id, reason))
     return plan
+
+
+def check_uninstalls(source: str, uninstalling: int, installed: int, max_uninstall: int | str | None) -> None:
+    """Refuse a sync that would uninstall more of ``source``'s ``installed`` jobs than its limit allows.
+
+    The limit is the source's ``max_uninstall`` (a count, or a percentage of the installed jobs,
+    rounded down), else more than half of them when that is at least five. ``installed`` counts the
+    whole source, even when an incremental sync planned only part of it.
+    """
+    if max_uninstall is None:
+        allowed = max(int(installed * MASS_UNINSTALL_SHARE), MASS_UNINSTALL_FLOOR - 1)
+        why = "more than half of them"
+    else:
+        allowed = (
+            int(installed * float(max_uninstall.removesuffix("%")) / 100)
+            if isinstance(max_uninstall, str)
+            else max_uninstall
+        )
+        why = f"over the limit of {max_uninstall} set by max_uninstall"
+    if uninstalling > allowed:
+        raise MassUninstallError(source, uninstalling, installed, why)
+
+
+def max_uninstall_problem(value: object) -> str | None:
+    """Why ``value`` is no ``max_uninstall`` (a count of 0 or more, or a percentage such as ``"20%"``), or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None
+    if isinstance(value, str) and (match := _PERCENT.match(value)) and float(match["n"]) <= 100:
+        return None
+    return f"must be a count of jobs (0 or more) or a percentage from 0% to 100% like '20%', not {value!r}"
 
 
 def _assign_names(

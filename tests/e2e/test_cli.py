@@ -43,7 +43,7 @@ def synced(cli: Cli, repo: GitRepo) -> Cli:
 
 class TestResync:
     def test_resync_json_has_the_documented_keys(self, cli: Cli, repo: GitRepo) -> None:
-        """``resync --json`` prints source, commit, the four job lists, problems and result."""
+        """``resync --json`` prints source, commit, up_to_date, the four job lists, problems and result."""
         repo.write("jobs/ops.py", JOBS)
         commit = repo.commit("jobs")
         data = cli.json("resync", repo.url, "--name", "netops")
@@ -51,6 +51,7 @@ class TestResync:
         assert set(data) == {
             "source",
             "commit",
+            "up_to_date",
             "added",
             "changed",
             "uninstalled",
@@ -58,7 +59,9 @@ class TestResync:
             "problems",
             "result",
         }
-        assert data["commit"] == commit
+        assert data["commit"] == commit and data["up_to_date"] is False
+        again = cli.json("resync", "netops")
+        assert again["up_to_date"] is True and again["commit"] == commit and again["added"] == []
         assert data["added"] == ["netops:jobs.ops.Backup", "netops:jobs.ops.Restore"]
 
     def test_resync_human_summary(self, cli: Cli, repo: GitRepo) -> None:
@@ -120,6 +123,49 @@ class TestResync:
     def test_unknown_source_name(self, cli: Cli) -> None:
         """A name that is neither configured nor remembered is refused clearly."""
         assert_one_line_error(cli.run("resync", "nosuch"), 1, "no source named 'nosuch'")
+
+
+def many_jobs(count: int) -> str:
+    """A job module defining ``count`` jobs ``Job0``, ``Job1``, ..."""
+    return "from nautobot.apps.jobs import Job\n" + "".join(
+        f"\n\nclass Job{i}(Job):\n    pass\n" for i in range(count)
+    )
+
+
+class TestMassUninstallGuard:
+    def test_refused_with_one_line_then_allowed_by_the_flag(self, cli: Cli, repo: GitRepo) -> None:
+        """Emptying a source of 9 jobs exits 1 naming the count and the flag; the flag then applies it."""
+        repo.write("jobs/ops.py", many_jobs(9))
+        repo.commit("jobs")
+        cli.ok("resync", repo.url, "--name", "netops")
+        events = cli.json("replay", "--verify")["events"]
+        repo.remove("jobs/ops.py")
+        repo.commit("oops: wrong branch")
+        done = cli.run("resync", "netops")
+        assert_one_line_error(done, 1, "9 of 9")
+        assert "--allow-mass-uninstall" in done.stderr
+        assert len(cli.refs("--source", "netops")) == 9
+        report = cli.json("replay", "--verify")
+        assert report["differences"] == [] and report["events"] > events
+        [failed] = [r for r in cli.json("results", "list") if r["status"] == "failed"]
+        assert failed["task"] == "sync"
+        data = cli.json("resync", "netops", "--allow-mass-uninstall")
+        assert len(data["uninstalled"]) == 9 and data["up_to_date"] is False
+        assert cli.refs("--source", "netops") == []
+
+    def test_max_uninstall_in_the_config_allows(self, cli: Cli, repo: GitRepo) -> None:
+        """A source configured with ``max_uninstall = "100%"`` may be emptied without the flag."""
+        repo.write("jobs/ops.py", many_jobs(6))
+        repo.commit("jobs")
+        cli.config.write_text(
+            cli.config.read_text(encoding="utf-8")
+            + f'\n[[sources]]\nname = "netops"\nurl = "{repo.url}"\nmax_uninstall = "100%"\n',
+            encoding="utf-8",
+        )
+        cli.ok("resync", "netops")
+        repo.remove("jobs/ops.py")
+        repo.commit("retire them all")
+        assert len(cli.json("resync", "netops")["uninstalled"]) == 6
 
 
 class TestSources:

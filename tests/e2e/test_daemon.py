@@ -446,6 +446,32 @@ class TestSyncing:
         assert event_count(harness.state) == before
         assert before > 0
 
+    def test_a_mass_uninstall_is_refused_with_a_warning_and_retried(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """An emptied repository costs no job: the daemon warns each interval, keeps running, and syncs once fixed."""
+        classes = [f"Job{i}" for i in range(6)]
+        repo = git_source(tmp_path, "netops", *classes)
+        harness.configure(git_spec("netops", repo, "1s"))
+        daemon = harness.start_ready()
+        assert len(job_refs(harness.state, "netops")) == 6
+        repo.remove("jobs/ops.py")
+        repo.commit("wrong branch pushed")
+        start = daemon.count()
+        refused = daemon.wait_log("sync refused", start, n=2, source="netops")
+        assert all(line["level"] == "warning" for line in refused)
+        assert "6 of 6" in refused[0]["error"] and "--allow-mass-uninstall" in refused[0]["error"]
+        assert refused[0]["retry_in"] <= 1.5  # the next interval, not a backoff
+        assert daemon.process.poll() is None
+        assert len(job_refs(harness.state, "netops")) == 6
+        repo.write("jobs/ops.py", job_module(*classes, "Extra"))
+        repo.commit("fixed")
+        wait_until(
+            lambda: "netops:jobs.ops.Extra" in job_refs(harness.state, "netops"),
+            what="the fixed commit's sync",
+        )
+        assert len(job_refs(harness.state, "netops")) == 7
+
 
 class TestDividedWork:
     def test_a_source_another_process_syncs_is_skipped_without_failing(

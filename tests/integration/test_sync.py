@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jobsync import Catalog, GitError, JobStillInstalledError, SourceConflictError
+from jobsync import Catalog, GitError, JobStillInstalledError, MassUninstallError, SourceConflictError
+from jobsync.spec import SourceSpec
 from tests.helpers import GitRepo
 
 BACKUP = """\
@@ -488,3 +489,99 @@ class TestBrokenPackage:
         repo.write("jobs/hello_world.py", "")
         repo.commit("add the missing module")
         assert catalog.resync("netops").problems == []
+
+
+def write_jobs(repo: GitRepo, path: str, count: int, message: str = "jobs") -> str:
+    """Commit a module at ``path`` defining ``count`` jobs ``Job0``, ``Job1``, ... (an empty file for 0)."""
+    classes = "".join(f"\n\nclass Job{i}(Job):\n    pass\n" for i in range(count))
+    repo.write(path, f"from nautobot.apps.jobs import Job\n{classes}")
+    return repo.commit(message)
+
+
+def installed_refs(catalog: Catalog) -> list[str]:
+    return [job["ref"] for job in catalog.jobs(source="netops")]
+
+
+class TestMassUninstallGuard:
+    def test_uninstalling_more_than_half_is_refused_and_nothing_applied(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """5 of 9 uninstalled is refused: jobs, source and events stay, the sync result failed saying why."""
+        first = write_jobs(repo, "jobs/ops.py", 9)
+        catalog.resync(repo.url, name="netops")
+        before, events = installed_refs(catalog), catalog_event_count(catalog)
+        write_jobs(repo, "jobs/ops.py", 4, "drop five")
+        with pytest.raises(MassUninstallError) as caught:
+            catalog.resync("netops")
+        message = str(caught.value)
+        assert "5 of 9" in message and "--allow-mass-uninstall" in message and "\n" not in message
+        assert installed_refs(catalog) == before
+        assert catalog_event_count(catalog) == events  # only the result's events were appended
+        assert catalog.source("netops")["last_commit"] == first
+        assert catalog.source("netops")["last_error"] is None  # a refusal, not a broken source
+        failed = catalog.results()[0]
+        assert failed["status"] == "failed" and failed["task"] == "sync"
+        assert message in [entry["message"] for entry in catalog.logs(failed["id"])]
+        assert catalog.replay(verify=True).ok
+
+    def test_a_refused_sync_is_refused_again_until_allowed(self, repo: GitRepo, catalog: Catalog) -> None:
+        """Nothing of a refused sync is kept: the next sync refuses again, and the flag then applies it all."""
+        write_jobs(repo, "jobs/ops.py", 9)
+        catalog.resync(repo.url, name="netops")
+        drop = write_jobs(repo, "jobs/ops.py", 4, "drop five")
+        with pytest.raises(MassUninstallError):
+            catalog.resync("netops")
+        with pytest.raises(MassUninstallError):
+            catalog.resync("netops")
+        summary = catalog.resync("netops", allow_mass_uninstall=True)
+        assert summary.commit == drop and len(summary.uninstalled) == 5
+        assert installed_refs(catalog) == [f"netops:jobs.ops.Job{i}" for i in range(4)]
+        assert catalog.replay(verify=True).ok
+
+    @pytest.mark.parametrize(("installed", "left"), [(4, 0), (10, 5)])
+    def test_edges_that_are_allowed(self, repo: GitRepo, catalog: Catalog, installed: int, left: int) -> None:
+        """4 of 4 (fewer than five) and 5 of 10 (not more than half) are uninstalled without the flag."""
+        write_jobs(repo, "jobs/ops.py", installed)
+        catalog.resync(repo.url, name="netops")
+        write_jobs(repo, "jobs/ops.py", left, "drop some")
+        summary = catalog.resync("netops")
+        assert len(summary.uninstalled) == installed - left
+        assert len(installed_refs(catalog)) == left
+
+    def test_the_whole_source_counts_not_only_the_changed_files(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """An incremental sync that empties one file of 5 jobs, out of 12 in the source, is allowed."""
+        write_jobs(repo, "jobs/a.py", 5)
+        write_jobs(repo, "jobs/b.py", 7)
+        catalog.resync(repo.url, name="netops")
+        repo.remove("jobs/a.py")
+        repo.commit("drop a")
+        assert len(catalog.resync("netops").uninstalled) == 5
+        repo.remove("jobs/b.py")
+        repo.commit("drop b")
+        with pytest.raises(MassUninstallError, match="7 of 7"):
+            catalog.resync("netops")
+
+    @pytest.mark.parametrize(
+        ("limit", "dropped", "allowed"),
+        [(6, 6, True), (6, 7, False), (0, 1, False), ("60%", 6, True), ("60%", 7, False), ("20%", 3, False)],
+    )
+    def test_max_uninstall_of_a_configured_source(
+        self, repo: GitRepo, catalog: Catalog, limit: int | str, dropped: int, allowed: bool
+    ) -> None:
+        """A configured ``max_uninstall`` (a count, or a percentage of the installed jobs) replaces the default."""
+        catalog.configure_sources(
+            [SourceSpec(name="netops", url=repo.url, configured=True, max_uninstall=limit)]
+        )
+        write_jobs(repo, "jobs/ops.py", 10)
+        catalog.resync("netops")
+        write_jobs(repo, "jobs/ops.py", 10 - dropped, "drop some")
+        if allowed:
+            assert len(catalog.resync("netops").uninstalled) == dropped
+            return
+        events = catalog_event_count(catalog)
+        with pytest.raises(MassUninstallError, match=f"{dropped} of 10"):
+            catalog.resync("netops")
+        assert len(installed_refs(catalog)) == 10 and catalog_event_count(catalog) == events
+        assert len(catalog.resync("netops", allow_mass_uninstall=True).uninstalled) == dropped

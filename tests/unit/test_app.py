@@ -12,7 +12,7 @@ import pytest
 from jobsync.adapters.summaries import MemorySummaryStore
 from jobsync.app import READ_BUDGET, JobCatalogApp
 from jobsync.domain.discovery import MAX_FILE_SIZE, ModuleSummary, Problem
-from jobsync.domain.errors import FieldError, JobNotRunnableError, JobStillInstalledError
+from jobsync.domain.errors import FieldError, JobNotRunnableError, JobStillInstalledError, MassUninstallError
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source, source_id
@@ -327,7 +327,7 @@ class Twin:
 
     def check(self, app: JobCatalogApp, reader: DictReader, problems: list[Problem]) -> None:
         """The incremental sync just made reached what a full sync of the same history reaches."""
-        summary = self.app.resync_source(SPEC, DictReader(reader.files), "alice")
+        summary = self.app.resync_source(SPEC, DictReader(reader.files), "alice", allow_mass_uninstall=True)
         assert installed_jobs(app) == installed_jobs(self.app)
         assert problems == summary.problems
 
@@ -452,7 +452,10 @@ class TestRegisteredSources:
 
 
 def sync_each_edit(app: JobCatalogApp, reader: DictReader, edits: list[dict[str, str | None]]) -> None:
-    """Sync, then apply each edit (None deletes the file) and sync again, checking each against a twin."""
+    """Sync, then apply each edit (None deletes the file) and sync again, checking each against a twin.
+
+    Random edits may well uninstall most jobs at once: the mass-uninstall guard is let through here.
+    """
     twin = Twin()
     first = app.resync_source(SPEC, reader, "alice")
     twin.check(app, reader, first.problems)
@@ -462,7 +465,7 @@ def sync_each_edit(app: JobCatalogApp, reader: DictReader, edits: list[dict[str,
                 reader.files.pop(path, None)
             else:
                 reader.files[path] = text
-        summary = app.resync_source(SPEC, reader, "alice")
+        summary = app.resync_source(SPEC, reader, "alice", allow_mass_uninstall=True)
         twin.check(app, reader, summary.problems)
 
 
@@ -651,3 +654,18 @@ class TestInterruptedSyncs:
             assert result.status == "running"
         finally:
             app.close()
+
+
+class TestMassUninstallGuard:
+    def test_the_guard_refuses_before_anything_is_applied(self, app: JobCatalogApp) -> None:
+        """A refused sync leaves the jobs and the source as they were; only its failed result is new."""
+        reader = DictReader({"jobs/ops.py": module(*(job_text(f"J{i}") for i in range(6)))})
+        app.resync_source(SPEC, reader, "alice")
+        source_version = app.get_source(SPEC.name).version  # type: ignore[union-attr]
+        reader.files["jobs/ops.py"] = module(job_text("J0"))
+        with pytest.raises(MassUninstallError, match="5 of 6"):
+            app.resync_source(SPEC, reader, "alice")
+        assert app.views.installed_count(SPEC.name) == 6
+        assert app.get_source(SPEC.name).version == source_version  # type: ignore[union-attr]
+        summary = app.resync_source(SPEC, reader, "alice", allow_mass_uninstall=True)
+        assert len(summary.uninstalled) == 5 and app.views.installed_count(SPEC.name) == 1

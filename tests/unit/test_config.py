@@ -308,3 +308,32 @@ class TestStoreTable:
         path.write_text('[store]\nuri = "x"\n', encoding="utf-8")
         with pytest.raises(ConfigError, match=r"^store\.uri: unknown key"):
             load_config(path)
+
+
+class TestMaxUninstall:
+    @pytest.mark.parametrize(("written", "value"), [("5", 5), ("0", 0), ('"20%"', "20%"), ('"100%"', "100%")])
+    def test_count_or_percentage_is_kept(self, tmp_path: Path, written: str, value: int | str) -> None:
+        """``max_uninstall`` is a count or a percentage string; it reaches the spec and the effective config."""
+        config = load_config(write(tmp_path, GIT + f"max_uninstall = {written}\n"))
+        (spec,) = config.sources
+        assert spec.max_uninstall == value
+        assert effective(config)["sources"][0]["max_uninstall"] == value
+
+    def test_absent_means_the_default_rule(self, tmp_path: Path) -> None:
+        """Without the key a source has no limit of its own (the default rule applies)."""
+        (spec,) = load_config(write(tmp_path, GIT)).sources
+        assert spec.max_uninstall is None
+        assert "max_uninstall" not in effective(load_config(write(tmp_path, GIT)))["sources"][0]
+
+    @pytest.mark.parametrize("written", ["-1", "true", "1.5", '"20"', '"120%"', '"lots"', "[5]"])
+    def test_bad_values_are_refused(self, tmp_path: Path, written: str) -> None:
+        """Anything but a count or a percentage from 0 to 100 is refused in one line naming the key."""
+        message = refusal(tmp_path, GIT + f"max_uninstall = {written}\n")
+        assert message.startswith("sources[0].max_uninstall: ")
+        assert "20%" in message
+
+    def test_local_sources_take_it_too(self, tmp_path: Path) -> None:
+        """An emptied folder or an unmounted share is what the guard is for: local sources take the key."""
+        text = f'[[sources]]\nname = "lab"\nkind = "local"\npath = "{tmp_path}"\nmax_uninstall = "50%"\n'
+        (spec,) = load_config(write(tmp_path, text)).sources
+        assert spec.max_uninstall == "50%"
