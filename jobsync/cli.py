@@ -837,8 +837,8 @@ def _text(value: Any) -> str:
 
 
 def _quoted(value: Any) -> str:
-    """A value as JSON writes it (text in quotes, so an empty one still shows), escaped like ``shown``."""
-    return shown(json.dumps(value, ensure_ascii=False))
+    """A value as ``_text`` shows it, text in quotes: an empty source value still shows."""
+    return f'"{shown(value)}"' if isinstance(value, str) else _text(value)
 
 
 def shown(text: str) -> str:
