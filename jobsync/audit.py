@@ -18,8 +18,9 @@ from jobsync.records import HistoryEntry
 if TYPE_CHECKING:
     from jobsync.app import JobCatalogApp
 
-#: Record keys that change with every event and say nothing about what changed.
-_UNTRACKED = frozenset({"last_updated", "created"})
+#: Record keys that change with every event and say nothing about what changed, and the source
+#: values, which a change reports field by field (``description (in source)`` under an override).
+_UNTRACKED = frozenset({"last_updated", "created", "source_values"})
 #: Events are stamped before they are saved, so the log's order and the clock can disagree a little
 #: between processes: an audit window starts its scan this much earlier, then filters exactly.
 _CLOCK_SLACK = timedelta(minutes=5)

@@ -400,15 +400,18 @@ def jobs_list(
 @json_option
 @pass_catalog
 def jobs_show(catalog: Catalog, job_ref: str, at: str | None, as_json: bool) -> None:
-    """Show one job; overridden fields are marked."""
+    """Show one job; an overridden field is marked, with the source's value beside it."""
     record = to_json(catalog.job(job_ref, at=parse_time(at) if at else None))
     if as_json:
         _print_json(record)
         return
+    source_values = record["source_values"]
     for key, value in record.items():
-        if key.endswith("_override"):
+        if key.endswith("_override") or key == "source_values":
             continue
-        mark = "  (overridden)" if record.get(f"{key}_override") else ""
+        mark = ""
+        if record.get(f"{key}_override"):
+            mark = f"  (overridden; source: {_quoted(source_values[key])})"
         click.echo(f"{key:<24} {_text(value)}{mark}")
 
 
@@ -847,6 +850,11 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, dict)) or value is None or isinstance(value, bool):
         return json.dumps(value)
     return shown(str(value))
+
+
+def _quoted(value: Any) -> str:
+    """A value as ``_text`` shows it, text in quotes: an empty source value still shows."""
+    return f'"{shown(value)}"' if isinstance(value, str) else _text(value)
 
 
 def shown(text: str) -> str:

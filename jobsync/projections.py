@@ -42,7 +42,7 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: job records hold source_values
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",

@@ -14,6 +14,22 @@ from jobsync.domain.fields import OVERRIDABLE_FIELDS
 JsonObject: TypeAlias = dict[str, Any]
 
 
+class JobSourceValues(TypedDict):
+    """What the job's source says for each overridable field, overridden or not (DESIGN.md §3 rule 3)."""
+
+    grouping: str
+    name: str
+    description: str
+    approval_required: bool
+    dryrun_default: bool
+    hidden: bool
+    has_sensitive_variables: bool
+    soft_time_limit: int | float
+    time_limit: int | float
+    task_queues: list[str]
+    is_singleton: bool
+
+
 class JobRecord(TypedDict):
     """A job as DESIGN.md §6 shows it: each overridable field with its ``<field>_override`` flag."""
 
@@ -49,6 +65,8 @@ class JobRecord(TypedDict):
     task_queues_override: bool
     is_singleton: bool
     is_singleton_override: bool
+    #: The source's value of every field above; where ``<field>_override`` is set, it differs or may.
+    source_values: JobSourceValues
     commit: str
     file: str
     line: int
@@ -235,6 +253,7 @@ __all__ = [
     "FieldOriginRecord",
     "HistoryEntry",
     "JobRecord",
+    "JobSourceValues",
     "LogRecord",
     "ProblemRecord",
     "Record",

@@ -310,7 +310,7 @@ class Job(Aggregate):
     # -- views -------------------------------------------------------------------------------
 
     def as_record(self) -> dict[str, Any]:
-        """The job as DESIGN.md §6 shows it: every field, its override flag, and the read-only facts."""
+        """The job as DESIGN.md §6 shows it: each field, its override flag, its source values, the facts."""
         record: dict[str, Any] = {
             "id": str(self.id),
             "ref": self.ref,
@@ -327,6 +327,8 @@ class Job(Aggregate):
             record[field] = self.value(field)
             record[f"{field}_override"] = field in self.overrides
         record.update(
+            # What sync would set: an operator sees what an override hides (DESIGN §3 rule 3).
+            source_values={field: self.source_values[field] for field in OVERRIDABLE_FIELDS},
             commit=self.commit,
             file=self.file,
             line=self.line,

@@ -248,6 +248,51 @@ class TestJobs:
         now = synced.json("jobs", "show", "Backup")
         assert isinstance(now, dict) and now["hidden"] is True
 
+    def test_show_puts_the_source_value_beside_an_override(self, synced: Cli, repo: GitRepo) -> None:
+        """An overridden field shows the current source value beside it, in text and in JSON, now and ``--at``."""
+        synced.ok("jobs", "override", "Backup", "description", "Owned by NetOps")
+        overridden_at = synced.json("jobs", "history", "Backup")[-1]["time"]
+        repo.write("jobs/ops.py", JOBS.replace('"Back up"', '"Pull inventory from NetBox"'))
+        repo.commit("describe Backup")
+        synced.ok("resync", repo.url, "--name", "netops")
+
+        lines = synced.ok("jobs", "show", "Backup").splitlines()
+        assert (
+            f'{"description":<24} Owned by NetOps  (overridden; source: "Pull inventory from NetBox")'
+            in lines
+        )
+        assert f"{'time_limit':<24} 20" in lines
+        assert not [line for line in lines if line.startswith("source_values")]
+        shown = synced.json("jobs", "show", "Backup")
+        assert shown["description"] == "Owned by NetOps"
+        assert shown["source_values"] == {
+            "grouping": "jobs.ops",
+            "name": "Backup",
+            "description": "Pull inventory from NetBox",
+            "approval_required": False,
+            "dryrun_default": False,
+            "hidden": False,
+            "has_sensitive_variables": True,
+            "soft_time_limit": 10,
+            "time_limit": 20,
+            "task_queues": [],
+            "is_singleton": False,
+        }
+        for record in synced.json("jobs", "list", "--all"):
+            assert list(record["source_values"]) == list(shown["source_values"]), record["ref"]
+
+        then = synced.ok("jobs", "show", "Backup", "--at", overridden_at).splitlines()
+        assert f'{"description":<24} Owned by NetOps  (overridden; source: "Back up")' in then
+        assert (
+            synced.json("jobs", "show", "Backup", "--at", overridden_at)["source_values"]["description"]
+            == "Back up"
+        )
+
+        synced.ok("jobs", "clear", "Backup", "description")
+        lines = synced.ok("jobs", "show", "Backup").splitlines()
+        assert f"{'description':<24} Pull inventory from NetBox" in lines
+        assert not [line for line in lines if "overridden" in line]
+
     @pytest.mark.parametrize(
         ("args", "text"),
         [

@@ -508,6 +508,18 @@ class TestTerminalSafety:
         assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
         assert "\\x1b" in out or "\\u202e" in out
 
+    def test_source_values_beside_overrides_are_escaped(self, cli: Cli) -> None:
+        """The source value ``jobs show`` prints beside an override is escaped like every catalog text."""
+        for field in ("grouping", "name", "description"):
+            cli.ok("jobs", "override", "netops:jobs.screen.Screen", field, "Pinned")
+        out = cli.ok("jobs", "show", "netops:jobs.screen.Screen")
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+        lines = out.splitlines()
+        assert f'{"grouping":<24} Pinned  (overridden; source: "ops\\u202eevil")' in lines
+        assert f'{"name":<24} Pinned  (overridden; source: "clear\\x1b[2Jscreen")' in lines
+        description = "title\\x1b]0;pwned\\x07 and a\\nforged line"
+        assert f'{"description":<24} Pinned  (overridden; source: "{description}")' in lines
+
     def test_json_keeps_the_true_text(self, cli: Cli) -> None:
         """JSON output is for programs: the real characters, JSON-escaped."""
         record = cli.json("jobs", "show", "netops:jobs.screen.Screen", "--json")

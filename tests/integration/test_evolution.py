@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import platform
 import socket
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from jobsync import Catalog
+from jobsync import Catalog, JobRecord
 from jobsync.domain.topics import register_moved_topics
 from tests.helpers import GitRepo
 
@@ -25,6 +26,12 @@ def synced_catalog(repo: GitRepo, state_dir: Path) -> Catalog:
     catalog = Catalog.open(state_dir=state_dir, actor="tester")
     catalog.resync(repo.url, name="netops")
     return catalog
+
+
+def jobs_after_sync(repo: GitRepo, state_dir: Path) -> list[JobRecord]:
+    """Sync ``netops`` into the store in ``state_dir`` and close it; the jobs as they read then."""
+    with synced_catalog(repo, state_dir) as catalog:
+        return catalog.jobs()
 
 
 def stored(catalog: Catalog, event: Any, edit: dict[str, object], drop: tuple[str, ...] = ()) -> StoredEvent:
@@ -122,11 +129,7 @@ class TestReadModelSchema:
         self, repo: GitRepo, state_dir: Path
     ) -> None:
         """Views made by another schema version are dropped on open and rebuilt from the log, not migrated."""
-        import sqlite3
-
-        catalog = synced_catalog(repo, state_dir)
-        before = catalog.jobs()
-        catalog.close()
+        before = jobs_after_sync(repo, state_dir)
         with sqlite3.connect(state_dir / "jobsync.db") as connection:
             connection.execute("DROP TABLE jobs_view")
             connection.execute("CREATE TABLE jobs_view (id TEXT PRIMARY KEY, an_old_column TEXT)")
@@ -134,6 +137,21 @@ class TestReadModelSchema:
         with Catalog.open(state_dir=state_dir) as reopened:
             assert reopened.jobs() == before
             assert reopened.replay(verify=True).ok
+
+    def test_job_records_stored_before_source_values_are_rebuilt_with_them(
+        self, repo: GitRepo, state_dir: Path
+    ) -> None:
+        """A jobs view of schema 5 holds records without ``source_values``: opening rebuilds them with it."""
+        before = jobs_after_sync(repo, state_dir)
+        with sqlite3.connect(state_dir / "jobsync.db") as connection:
+            for ident, text in connection.execute("SELECT id, record FROM jobs_view").fetchall():
+                old = {k: v for k, v in json.loads(text).items() if k != "source_values"}
+                connection.execute("UPDATE jobs_view SET record = ? WHERE id = ?", (json.dumps(old), ident))
+            connection.execute("UPDATE projection_schema SET version = 5 WHERE name = 'jobsync'")
+        with Catalog.open(state_dir=state_dir) as reopened:
+            [job] = reopened.jobs()
+            assert job["source_values"]["name"] == "Backup"
+            assert reopened.jobs() == before
 
 
 class TestSourceSyncedVersions:

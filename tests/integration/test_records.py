@@ -14,6 +14,7 @@ import pytest
 
 from jobsync import Catalog, JobNotFoundError, JobSyncError
 from jobsync.cli import main
+from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.records import HistoryEntry, JobRecord, LogRecord, ResultRecord, SourceRecord, to_json
 from tests.helpers import GitRepo
 
@@ -248,3 +249,66 @@ class TestMoments:
         """Text that is no time raises the same JobSyncError the CLI reports for ``--at``."""
         with pytest.raises(JobSyncError, match="cannot read time 'soon'"):
             synced.job(BACKUP_REF, at="soon")
+
+
+class TestSourceValues:
+    """DESIGN §3 rule 3: a read shows the effective value and, underneath, the source's value."""
+
+    @staticmethod
+    def resync_with_description(repo: GitRepo, catalog: Catalog, description: str) -> None:
+        repo.write("jobs/backup.py", JOBS.replace('"Back up"', json.dumps(description)))
+        repo.commit(f"describe as {description}")
+        catalog.resync(repo.url, name="netops")
+
+    def test_an_overridden_field_shows_the_current_source_value_underneath(
+        self, synced: Catalog, repo: GitRepo
+    ) -> None:
+        """After the source changes an overridden field, the job keeps the override and holds the new source value."""
+        self.resync_with_description(repo, synced, "Back up nightly")
+        job = synced.job(BACKUP_REF)
+        assert job["description"] == "Pinned" and job["description_override"] is True
+        assert job["source_values"] == {
+            "grouping": "Backups",
+            "name": "BackupConfigs",
+            "description": "Back up nightly",
+            "approval_required": False,
+            "dryrun_default": False,
+            "hidden": False,
+            "has_sensitive_variables": True,
+            "soft_time_limit": 1.5,
+            "time_limit": 0,
+            "task_queues": ["fast", "slow"],
+            "is_singleton": False,
+        }
+        assert list(job["source_values"]) == list(OVERRIDABLE_FIELDS)
+
+    def test_every_listed_job_has_its_source_values(self, synced: Catalog, repo: GitRepo) -> None:
+        """``jobs()`` gives each record ``source_values`` too, the same as ``job()`` does."""
+        self.resync_with_description(repo, synced, "Back up nightly")
+        listed = {record["ref"]: record for record in synced.jobs(installed=None)}
+        assert set(listed) == {BACKUP_REF, "netops:jobs.backup.RestoreConfigs"}
+        for ref, record in listed.items():
+            assert record["source_values"] == synced.job(ref)["source_values"]
+        restore = listed["netops:jobs.backup.RestoreConfigs"]
+        assert restore["source_values"]["description"] == restore["description"] == ""
+
+    def test_clearing_shows_the_source_value_again(self, synced: Catalog, repo: GitRepo) -> None:
+        """Once the override is cleared, the effective value is the current source value and equals it."""
+        self.resync_with_description(repo, synced, "Back up nightly")
+        synced.clear_override(BACKUP_REF, "description")
+        job = synced.job(BACKUP_REF)
+        assert job["description"] == job["source_values"]["description"] == "Back up nightly"
+        assert job["description_override"] is False
+
+    def test_a_job_at_an_earlier_time_shows_the_source_value_of_then(
+        self, synced: Catalog, repo: GitRepo
+    ) -> None:
+        """``job(ref, at=...)`` before the source changed shows the source value the job had then."""
+        time.sleep(0.01)
+        before_change = datetime.now(UTC)
+        time.sleep(0.01)
+        self.resync_with_description(repo, synced, "Back up nightly")
+        then = synced.job(BACKUP_REF, at=before_change)
+        assert then["description"] == "Pinned" and then["description_override"] is True
+        assert then["source_values"]["description"] == "Back up"
+        assert synced.job(BACKUP_REF)["source_values"]["description"] == "Back up nightly"

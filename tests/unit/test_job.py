@@ -7,7 +7,7 @@ from typing import Any, cast
 import pytest
 
 from jobsync.domain.errors import FieldError, JobDeletedError, JobStillInstalledError
-from jobsync.domain.fields import OVERRIDABLE_DEFAULTS
+from jobsync.domain.fields import OVERRIDABLE_DEFAULTS, OVERRIDABLE_FIELDS
 from jobsync.domain.job import Job, job_id
 
 
@@ -75,6 +75,16 @@ class TestOverrides:
         assert job.sync_facts(facts(description="v2"), "c2", actor="daemon") == "changed"
         assert job.value("description") == "pinned"
         assert job.source_values["description"] == "v2"
+
+    def test_record_shows_the_source_value_under_an_override(self) -> None:
+        """The record holds ``source_values`` for every overridable field: the source's, not the override."""
+        job = new_job(description="v1")
+        job.override("description", "pinned", actor="alice")
+        job.sync_facts(facts(description="v2"), "c2", actor="daemon")
+        record = job.as_record()
+        assert record["description"] == "pinned"
+        assert record["source_values"] == {**OVERRIDABLE_DEFAULTS, **facts(description="v2")["values"]}
+        assert list(record["source_values"]) == list(OVERRIDABLE_FIELDS)
 
     def test_clear_reverts_to_current_source_value(self) -> None:
         """Clearing reverts to the source value as it is now, not as it was when overridden."""
