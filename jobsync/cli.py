@@ -24,7 +24,7 @@ from jobsync.catalog import RESYNC_WAIT, Catalog
 from jobsync.config import Config, config_path, effective, load_config
 from jobsync.domain.errors import JobSyncError, SourceBusyError
 from jobsync.domain.fields import parse_field_value
-from jobsync.domain.result import LOG_LEVELS
+from jobsync.domain.result import FINISHED_STATUSES, LOG_LEVELS, STATUSES
 from jobsync.domain.text import CONTROLS, escaped
 from jobsync.projections import JOB_SORTS
 from jobsync.records import (
@@ -543,7 +543,9 @@ def results_start(catalog: Catalog, result_id: str) -> None:
 @results.command("log")
 @click.argument("result_id", metavar="RESULT")
 @click.argument("message")
-@click.option("--level", default="info", show_default=True, help=f"One of {', '.join(LOG_LEVELS)}.")
+@click.option(
+    "--level", type=click.Choice(LOG_LEVELS), default="info", show_default=True, help="The entry's level."
+)
 @click.option(
     "--grouping", default="main", show_default=True, help="Section of the run the entry belongs to."
 )
@@ -559,7 +561,7 @@ def results_log(
 
 @results.command("finish")
 @click.argument("result_id", metavar="RESULT")
-@click.option("--status", required=True, help="completed, failed or errored.")
+@click.option("--status", type=click.Choice(FINISHED_STATUSES), required=True, help="How the run ended.")
 @click.option("--data", "data_json", metavar="JSON", help="The run's output as a JSON document.")
 @pass_catalog
 def results_finish(catalog: Catalog, result_id: str, status: str, data_json: str | None) -> None:
@@ -571,7 +573,7 @@ def results_finish(catalog: Catalog, result_id: str, status: str, data_json: str
 
 @results.command("list")
 @click.option("--job", "job_ref", metavar="JOB", help="Only runs of this job.")
-@click.option("--status", help="Only results with this status.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only results with this status.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
 @json_option
 @pass_catalog
@@ -615,7 +617,7 @@ def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("result_id", metavar="RESULT")
-@click.option("--level", help="Only entries at this level or more severe.")
+@click.option("--level", type=click.Choice(LOG_LEVELS), help="Only entries at this level or more severe.")
 @click.option("--follow", is_flag=True, help="Keep printing new entries until the result finishes.")
 @json_option
 @pass_catalog
