@@ -217,13 +217,14 @@ class CatalogViews(TrackingRecorder):
                 chunk,
             )
             unchanged.update(row["id"] for row in c.fetchall() if live[row["id"]] == row["name"])
-        taking = {name: ident for ident, name in live.items() if ident not in unchanged}
-        if len(set(live.values())) < len(live):
-            seen: dict[str, str] = {}
-            for ident, name in live.items():
-                if name in seen:
-                    raise NameTakenError(f"name {name!r} given to two jobs in one save")
-                seen[name] = ident
+        # Only names that change are checked: two jobs an older version let share one keep syncing.
+        taking: dict[str, str] = {}
+        for ident, name in live.items():
+            if ident in unchanged:
+                continue
+            if name in taking:
+                raise NameTakenError(f"name {name!r} given to two jobs in one save")
+            taking[name] = ident
         names = list(taking)
         for chunk in _chunks(names):
             c.execute(

@@ -22,13 +22,13 @@ REF = "netops:jobs.backup.Backup"
 OTHER = "netops:jobs.backup.Restore"
 
 
+JOBS = "from nautobot.apps.jobs import Job\n\nclass Backup(Job):\n    pass\n\nclass Restore(Job):\n    pass\n"
+
+
 @pytest.fixture
 def synced(repo: GitRepo, catalog: Catalog) -> Catalog:
     repo.write("jobs/__init__.py", "")
-    repo.write(
-        "jobs/backup.py",
-        "from nautobot.apps.jobs import Job\n\nclass Backup(Job):\n    pass\n\nclass Restore(Job):\n    pass\n",
-    )
+    repo.write("jobs/backup.py", JOBS)
     repo.commit("jobs")
     catalog.resync(repo.url, name="netops")
     catalog.enable(REF)
@@ -118,6 +118,21 @@ class TestSavedMeansProjected:
         assert "\ufffd" in synced.logs(result)[0]["message"]
         assert synced.replay(verify=True).ok
         assert synced.replay().ok  # the documented recovery: rebuilds the read models from the log
+
+
+class TestNamesAnOlderVersionDuplicated:
+    def test_two_jobs_sharing_a_name_still_sync(self, synced: Catalog, repo: GitRepo) -> None:
+        """Only names a save changes are checked: duplicates an older version let in never block a source."""
+        app = synced._app
+        for ref in (REF, OTHER):
+            job = app.get_job(synced.resolve(ref))
+            job._override("name", "Shared", actor="old")  # the event method: no uniqueness check
+            app.save(job)
+        synced.jobs()  # the read models catch up: two live jobs named Shared, both pinned
+        repo.write("jobs/backup.py", JOBS.replace("pass", "description = 'both edited'"))
+        repo.commit("describe both")
+        summary = synced.resync("netops")
+        assert summary.changed == [REF, OTHER]
 
 
 def _rename(store: str, state_dir: Path, ref: str, barrier: Any, outcomes: Any) -> None:
