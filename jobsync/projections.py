@@ -162,16 +162,17 @@ class CatalogViews(TrackingRecorder):
             )
             c.execute(self.sql("SELECT version FROM {schema_table} WHERE name = ?"), (self.tracking_name,))
             row = c.fetchone()
-            if row is None or row["version"] != SCHEMA_VERSION:
-                for table in self.names.values():
-                    c.execute(f"DROP TABLE IF EXISTS {table}")
-                c.execute(
-                    self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,)
-                )
-                c.execute(self.sql("DELETE FROM {schema_table} WHERE name = ?"), (self.tracking_name,))
-                c.execute(
-                    self.sql("INSERT INTO {schema_table} VALUES (?, ?)"), (self.tracking_name, SCHEMA_VERSION)
-                )
+            if row is not None and row["version"] == SCHEMA_VERSION:
+                # Current: no DDL. CREATE INDEX, even IF NOT EXISTS, takes a share lock on its table
+                # first; two of them in one transaction deadlock with a daemon saving meanwhile.
+                return
+            for table in self.names.values():
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+            c.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,))
+            c.execute(self.sql("DELETE FROM {schema_table} WHERE name = ?"), (self.tracking_name,))
+            c.execute(
+                self.sql("INSERT INTO {schema_table} VALUES (?, ?)"), (self.tracking_name, SCHEMA_VERSION)
+            )
             for statement in _VIEW_TABLES:
                 c.execute(self.sql(statement))
 
@@ -307,6 +308,7 @@ class CatalogViews(TrackingRecorder):
             for table in self.names.values():
                 c.execute(f"DROP TABLE IF EXISTS {table}")
             c.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (self.tracking_name,))
+            c.execute(self.sql("DELETE FROM {schema_table} WHERE name = ?"), (self.tracking_name,))
 
     # -- reading -----------------------------------------------------------------------------
 

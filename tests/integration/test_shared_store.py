@@ -374,6 +374,38 @@ class TestFirstOpen:
                     break
         assert failures == [], failures[:2]
 
+    def test_opening_a_set_up_store_waits_for_no_writer(
+        self, tmp_path: Path, postgres_server: PostgresServer
+    ) -> None:
+        """A daemon opening a store while another saves takes no table lock (CI saw a deadlock when it did)."""
+        import psycopg
+
+        store = new_store(postgres_server)
+        with Catalog.open(store=store, state_dir=tmp_path / "setup", actor="tester"):
+            pass
+        with psycopg.connect(store) as writer:
+            # A save in progress: row-exclusive locks on the read models, held until it commits.
+            writer.execute("LOCK TABLE jobs_view, results_view IN ROW EXCLUSIVE MODE")
+            err = tmp_path / "opener.err"
+            opener = start(
+                ["-c", OPEN_AND_CLOSE, store, str(tmp_path / "opener")], tmp_path / "opener.out", err
+            )
+            try:
+                code = opener.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                code = None
+            finally:
+                kill_group(opener)
+                writer.rollback()
+            assert code == 0, err.read_text()
+
+
+#: A child opening the store at argv[1] with its state in argv[2], then closing it.
+OPEN_AND_CLOSE = (
+    "import sys; from pathlib import Path; from jobsync import Catalog\n"
+    "with Catalog.open(store=sys.argv[1], state_dir=Path(sys.argv[2]), actor='opener'): pass\n"
+)
+
 
 # -- 1. several daemons, one PostgreSQL ---------------------------------------------------------
 
