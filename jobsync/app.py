@@ -19,9 +19,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
+    JSONTranscoder,
     PersistenceError,
     Recording,
     StoredEvent,
+    Transcoding,
 )
 
 from jobsync.domain.discovery import (
@@ -59,6 +61,7 @@ from jobsync.domain.errors import (
 from jobsync.domain.fields import validate_field_value
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.planning import SyncPlan, check_uninstalls, plan_sync
+from jobsync.domain.provenance import CommitInfo, Provenance
 from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.text import unstorable
@@ -206,6 +209,24 @@ class _SourceFiles:
         }
 
 
+class _History:
+    """The provenance one sync asks of its snapshot: walked once for the paths asked, again only
+    when a re-plan asks about more of them."""
+
+    def __init__(self, snapshot: Snapshot, since: str | None) -> None:
+        self.snapshot = snapshot
+        self.since = since
+        self._asked: set[str] = set()
+        self._answer: Provenance | None = None
+
+    def provenance(self, paths: Iterable[str]) -> Provenance:
+        wanted = set(paths)
+        if self._answer is None or not wanted <= self._asked:
+            self._asked |= wanted
+            self._answer = self.snapshot.provenance(self.since, sorted(self._asked))
+        return self._answer
+
+
 @dataclass
 class _PlannedChange:
     """A job a sync changes: what the plan asked of it, what came of it, and its unsaved events."""
@@ -251,6 +272,10 @@ class JobCatalogApp(Application[UUID]):
         self.views = read_model(self.factory)
         self.summaries = summaries
         self.processes = processes
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_CommitInfoAsDict())
 
     # -- the sync use case -------------------------------------------------------------------------
 
@@ -303,7 +328,7 @@ class JobCatalogApp(Application[UUID]):
         if source.last_commit == snapshot.commit:
             summary = SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, result=result_id)
             if source.failure is not None:  # reachable again: say so, even though nothing moved
-                self._record_sync(source, snapshot, summary, actor)
+                self._record_sync(source, snapshot, summary, actor, snapshot.provenance(None, ()))
             self.save_and_project(source, self._finished_sync_result(result_id, summary, actor))
             return summary
         planned_from = source.last_commit
@@ -317,6 +342,7 @@ class JobCatalogApp(Application[UUID]):
         )
         found = _merged_problems(discovery, files, spec)
         unsaved: dict[UUID, _PlannedChange] = {}
+        history = _History(snapshot, planned_from)
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 source = self._source_for(spec, actor)
@@ -334,10 +360,10 @@ class JobCatalogApp(Application[UUID]):
             if not allow_mass_uninstall:
                 installed = self.views.installed_count(spec.name)
                 check_uninstalls(spec.name, len(plan.uninstalled), installed, spec.max_uninstall)
-            summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, unsaved)
+            summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, unsaved, history)
             summary.problems = sorted([*found, *plan.problems], key=_problem_order)
             summary.result = result_id
-            self._record_sync(source, snapshot, summary, actor)
+            self._record_sync(source, snapshot, summary, actor, history.provenance(()))
             jobs = [change.job for change in changes]
             try:
                 self.save_and_project(source, *jobs, self._finished_sync_result(result_id, summary, actor))
@@ -386,9 +412,13 @@ class JobCatalogApp(Application[UUID]):
             changed=files.changed_modules,
         )
 
-    def _record_sync(self, source: Source, snapshot: Snapshot, summary: SyncSummary, actor: str) -> None:
+    def _record_sync(
+        self, source: Source, snapshot: Snapshot, summary: SyncSummary, actor: str, provenance: Provenance
+    ) -> None:
         host, _ = self.processes.current()
-        source.record_sync(snapshot.commit, snapshot.branch, summary.counts(), actor, host, PYTHON_VERSION)
+        source.record_sync(
+            snapshot.commit, snapshot.branch, summary.counts(), actor, host, PYTHON_VERSION, provenance.head
+        )
 
     def _source_for(self, spec: SourceSpec, actor: str) -> Source:
         """The source as saved (a configured one moved to the config's location), or a new one."""
@@ -475,14 +505,26 @@ class JobCatalogApp(Application[UUID]):
         commit: str,
         actor: str,
         unsaved: Mapping[UUID, _PlannedChange],
+        history: _History,
     ) -> tuple[SyncSummary, list[_PlannedChange]]:
         """The plan as job events, not yet saved; each job decides what a change means for it.
 
         ``unsaved`` holds the jobs of an attempt that lost a race and have not changed since: when
         the new plan asks the same of one, its changes are reused instead of loading it again.
+        Each event carries the commit that last changed its job's file (``history``, one walk for all).
         """
         summary = SyncSummary(source=source.name, commit=commit)
         changes: list[_PlannedChange] = []
+        leaving: list[tuple[str, Job | _PlannedChange]] = []
+        for ident, reason in plan.uninstalled:
+            change = unsaved.get(ident)
+            reused = change is not None and change.asked == ("uninstall", reason)
+            leaving.append((reason, change if change is not None and reused else self.get_job(ident)))
+        provenance = history.provenance(
+            {str(new.facts["file"]) for new in plan.new}
+            | {str(facts["file"]) for _, facts in plan.refreshed}
+            | {job.file for _, job in leaving if isinstance(job, Job)}
+        )
         for new in plan.new:
             job = Job(
                 source=source.name,
@@ -491,6 +533,7 @@ class JobCatalogApp(Application[UUID]):
                 facts=new.facts,
                 commit=commit,
                 actor=actor,
+                origin=provenance.of(str(new.facts["file"])),
             )
             summary.added.append(job.ref)
             changes.append(_PlannedChange(job, ("new",), "added"))
@@ -498,22 +541,23 @@ class JobCatalogApp(Application[UUID]):
             change = unsaved.get(ident)
             if change is None or change.asked != ("refresh", facts):
                 job = self.get_job(ident)
-                outcome = job.sync_facts(facts, commit, actor=actor)
+                outcome = job.sync_facts(facts, commit, actor=actor, origin=provenance.of(str(facts["file"])))
                 change = _PlannedChange(job, ("refresh", facts), outcome) if outcome is not None else None
             if change is not None:
                 (summary.reinstalled if change.outcome == "reinstalled" else summary.changed).append(
                     change.job.ref
                 )
                 changes.append(change)
-        for ident, reason in plan.uninstalled:
-            change = unsaved.get(ident)
-            if change is None or change.asked != ("uninstall", reason):
-                job = self.get_job(ident)
+        for reason, leaver in leaving:
+            if isinstance(leaver, Job):
+                origin = provenance.of(leaver.file)
                 change = (
-                    _PlannedChange(job, ("uninstall", reason), "uninstalled")
-                    if job.uninstall(commit, actor=actor, reason=reason)
+                    _PlannedChange(leaver, ("uninstall", reason), "uninstalled")
+                    if leaver.uninstall(commit, actor=actor, reason=reason, origin=origin)
                     else None
                 )
+            else:
+                change = leaver
             if change is not None:
                 summary.uninstalled.append(change.job.ref)
                 changes.append(change)
@@ -907,3 +951,28 @@ def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
 
 
 __all__ = ["JobCatalogApp", "SyncSummary", "job_id"]
+
+
+class _CommitInfoAsDict(Transcoding):
+    """How events keep a commit's provenance: plain JSON, the time as ISO-8601 with its offset."""
+
+    type = CommitInfo
+    name = "commit_info"
+
+    def encode(self, obj: CommitInfo) -> dict[str, str]:
+        return {
+            "commit": obj.commit,
+            "author": obj.author,
+            "committer": obj.committer,
+            "committed": obj.committed.isoformat(),
+            "subject": obj.subject,
+        }
+
+    def decode(self, data: dict[str, str]) -> CommitInfo:
+        return CommitInfo(
+            commit=data["commit"],
+            author=data["author"],
+            committer=data["committer"],
+            committed=datetime.fromisoformat(data["committed"]),
+            subject=data["subject"],
+        )

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from jobsync.domain.job import Job
+from jobsync.domain.provenance import CommitInfo
 from jobsync.domain.source import Source
 from jobsync.records import HistoryEntry
 
@@ -67,7 +68,7 @@ class JobTimeline:
                 }
             )
         self.job, self._before, self._source = job, after, dict(job.source_values)
-        return HistoryEntry(
+        entry = HistoryEntry(
             time=event.timestamp,
             actor=event.actor,
             event=type(event).__name__,
@@ -75,6 +76,26 @@ class JobTimeline:
             version=event.originator_version,
             changes=changes,
         )
+        if isinstance(event, _SYNC_CAUSED):
+            _add_provenance(entry, event.commit, event.origin)
+        return entry
+
+
+#: The job events a sync makes: each has the synced ``commit`` and the ``origin`` behind the change.
+_SYNC_CAUSED = (Job.JobDiscovered, Job.JobChanged, Job.JobUninstalled, Job.JobReinstalled)
+
+
+def _add_provenance(entry: HistoryEntry, commit: str, origin: CommitInfo | None) -> None:
+    """Say which commit an entry came from, and who made it when the source has commits."""
+    entry["commit"] = origin.commit if origin is not None else commit
+    entry["author"] = origin.author if origin is not None else None
+    entry["committed"] = origin.committed if origin is not None else None
+    entry["subject"] = origin.subject if origin is not None else None
+
+
+def matches_author(entry: HistoryEntry, author: str) -> bool:
+    """``--author``: a case-insensitive part of ``Name <email>``, as ``git log --author`` takes it."""
+    return author.casefold() in (entry.get("author") or "").casefold()
 
 
 def in_window(entry_time: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -100,6 +121,7 @@ def catalog_audit(
     until: datetime | None = None,
     actor: str | None = None,
     source: str | None = None,
+    author: str | None = None,
 ) -> list[HistoryEntry]:
     """Every job and source event in the window across the catalog, in log order.
 
@@ -127,16 +149,20 @@ def catalog_audit(
             entry = _source_entry(event, entry_source)
         else:
             continue
-        if (actor is None or entry["actor"] == actor) and (source is None or entry_source == source):
+        if (
+            (actor is None or entry["actor"] == actor)
+            and (source is None or entry_source == source)
+            and (author is None or matches_author(entry, author))
+        ):
             entries.append(entry)
     return entries
 
 
 def _source_entry(event: Source.Event, name: str) -> HistoryEntry:
     """A source event as an audit entry; its own fields are what it set."""
-    skip = {"timestamp", "actor", "name"}
+    skip = {"timestamp", "actor", "name", "origin"}
     fields = {k: v for k, v in event.__dict__.items() if not k.startswith("originator") and k not in skip}
-    return HistoryEntry(
+    entry = HistoryEntry(
         time=event.timestamp,
         actor=event.actor,
         event=type(event).__name__,
@@ -144,6 +170,9 @@ def _source_entry(event: Source.Event, name: str) -> HistoryEntry:
         version=event.originator_version,
         changes={k: [None, v] for k, v in fields.items()},
     )
+    if isinstance(event, Source.SourceSynced):
+        _add_provenance(entry, event.commit, event.origin)
+    return entry
 
 
 def _events_from(app: JobCatalogApp, since: datetime | None) -> Iterator[Aggregate.Event]:

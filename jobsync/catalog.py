@@ -382,11 +382,17 @@ class Catalog:
         until: datetime | str | None = None,
         actor: str | None = None,
         source: str | None = None,
+        author: str | None = None,
     ) -> list[HistoryEntry]:
-        """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
+        """Every change to jobs and sources in the window, across the catalog: the auditor's view.
+
+        ``actor`` is matched exactly (who ran the sync or the command); ``author`` is any part of a
+        synced commit's ``Name <email>``, in any case, as ``git log --author`` takes it.
+        """
         from jobsync.audit import catalog_audit  # only audit commands replay history: others skip its import
 
-        return catalog_audit(self._app, moment_of(since, "since"), moment_of(until, "until"), actor, source)
+        since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
+        return catalog_audit(self._app, since_at, until_at, actor, source, author)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""

@@ -437,15 +437,33 @@ def jobs_history(catalog: Catalog, job_ref: str, since: str | None, until: str |
 @since_option
 @until_option
 @click.option("--actor", "who", metavar="NAME", help="Only changes made by NAME.")
+@click.option(
+    "--author", metavar="TEXT", help="Only changes from commits whose author contains TEXT (any case)."
+)
 @click.option("--source", help="Only changes to this source and its jobs.")
 @json_option
 @pass_catalog
 def audit(
-    catalog: Catalog, since: str | None, until: str | None, who: str | None, source: str | None, as_json: bool
+    catalog: Catalog,
+    since: str | None,
+    until: str | None,
+    who: str | None,
+    author: str | None,
+    source: str | None,
+    as_json: bool,
 ) -> None:
     """Every change to jobs and sources in a window, across the catalog."""
-    entries = catalog.audit(since=_moment(since), until=_moment(until), actor=who, source=source)
+    entries = catalog.audit(
+        since=_moment(since), until=_moment(until), actor=who, source=source, author=author
+    )
     _print_changes(entries, as_json, with_ref=True)
+
+
+def _made_by(entry: HistoryEntry) -> str:
+    """`` (Eve Writer <eve@x.org>, "Purge after 90 days", 1a2b3c4)`` for an entry a commit caused."""
+    if entry.get("author") is None:
+        return ""
+    return f' ({shown(entry.get("author") or "")}, "{shown(entry.get("subject") or "")}", {entry.get("commit", "")[:7]})'
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -458,9 +476,8 @@ def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -
         return
     for entry in entries:
         ref = f" {entry['ref']}" if with_ref else ""
-        click.echo(
-            f"{entry['time'].isoformat(' ')[:19]}  {shown(entry['actor']):<16} {entry['event']}{shown(ref)}"
-        )
+        who = f"{shown(entry['actor'])}{_made_by(entry)}"
+        click.echo(f"{entry['time'].isoformat(' ')[:19]}  {who:<16} {entry['event']}{shown(ref)}")
         for key, (old, new) in entry["changes"].items():
             click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
 

@@ -15,6 +15,7 @@ from uuid import UUID
 from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem, Registration
 from jobsync.domain.job import Job
 from jobsync.domain.planning import JobRow
+from jobsync.domain.provenance import Provenance
 from jobsync.domain.result import JobResult
 from jobsync.domain.source import Source
 
@@ -72,6 +73,10 @@ class Snapshot(Protocol):
 
     def links(self) -> list[str]:
         """Symbolic links the snapshot did not follow."""
+        ...
+
+    def provenance(self, since: str | None, paths: Collection[str]) -> Provenance:
+        """Who made ``commit``, and which commit after ``since`` last changed each of ``paths``."""
         ...
 
 

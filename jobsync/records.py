@@ -130,7 +130,12 @@ class LogRecord(TypedDict):
 
 
 class HistoryEntry(TypedDict):
-    """One event of a job or source: who did it and which fields it changed (``{field: [old, new]}``)."""
+    """One event of a job or source: who did it and which fields it changed (``{field: [old, new]}``).
+
+    An event a sync caused also says which commit it came from (the newest commit of the synced
+    range that changed the job's file, or the synced commit), and that commit's ``author``,
+    ``committed`` time and ``subject``; those three are None for folders, apps and older events.
+    """
 
     time: datetime
     actor: str
@@ -138,6 +143,10 @@ class HistoryEntry(TypedDict):
     ref: str
     version: int
     changes: dict[str, list[Any]]
+    commit: NotRequired[str]
+    author: NotRequired[str | None]
+    committed: NotRequired[datetime | None]
+    subject: NotRequired[str | None]
 
 
 class FieldOriginRecord(TypedDict):

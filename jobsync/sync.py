@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobsync.domain.discovery import is_candidate
 from jobsync.domain.errors import SourceReadError
+from jobsync.domain.provenance import Provenance
 from jobsync.domain.source import source_id
 from jobsync.ports import Change, FileEntry, Snapshot, SourceReader
 from jobsync.spec import SourceSpec
@@ -51,6 +52,9 @@ class _GitSnapshot:
 
     def links(self) -> list[str]:
         return self.mirror.links(self.commit)
+
+    def provenance(self, since: str | None, paths: Collection[str]) -> Provenance:
+        return self.mirror.provenance(self.commit, since, paths)
 
 
 @dataclass

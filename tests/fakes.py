@@ -17,6 +17,7 @@ from jobsync.adapters.summaries import MemorySummaryStore
 from jobsync.app import JobCatalogApp
 from jobsync.domain.fields import facts_digest
 from jobsync.domain.planning import JobRow
+from jobsync.domain.provenance import Provenance
 from jobsync.domain.result import JobResult
 from jobsync.ports import Change, FileEntry, SummaryStore, ViewChanges
 
@@ -49,6 +50,9 @@ class DictSnapshot:
 
     def links(self) -> list[str]:
         return []
+
+    def provenance(self, since: str | None, paths: Collection[str]) -> Provenance:
+        return Provenance()
 
 
 class DictReader:

@@ -60,10 +60,19 @@ class GitRepo:
         """Delete a file from the work tree (the next commit records it)."""
         (self.path / relpath).unlink()
 
-    def commit(self, message: str = "change") -> str:
-        """Stage everything and commit (even when nothing changed); return the new HEAD sha."""
+    def commit(self, message: str = "change", author: str | None = None, committer: str | None = None) -> str:
+        """Stage everything and commit (even when nothing changed); return the new HEAD sha.
+
+        ``author`` and ``committer`` read ``Name <email>``; by default both are the test author.
+        """
         self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
+        who: list[str] = []
+        if committer is not None:
+            name, _, email = committer.partition(" <")
+            who = ["-c", f"user.name={name}", "-c", f"user.email={email.rstrip('>')}"]
+        self.git(
+            *who, "commit", "-q", "--allow-empty", "-m", message, *([f"--author={author}"] if author else [])
+        )
         return self.git("rev-parse", "HEAD")
 
 

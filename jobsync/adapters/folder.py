@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobsync.domain.discovery import MAX_FILE_SIZE
 from jobsync.domain.errors import SourceReadError
+from jobsync.domain.provenance import Provenance
 from jobsync.ports import Change, FileEntry
 
 #: A file modified less than this before a scan may change again without its stat showing it.
@@ -68,6 +69,10 @@ class FolderSnapshot:
     def links(self) -> list[str]:
         """Links the scan did not follow: to folders, or to files outside the folder (or in a loop)."""
         return self.skipped_links
+
+    def provenance(self, since: str | None, paths: Collection[str]) -> Provenance:
+        """A folder has no commits, so no author: an empty answer."""
+        return Provenance()
 
     def read_many(self, shas: Sequence[str]) -> list[bytes]:
         by_sha = {sha: path for path, sha in self.entries.items()}

@@ -11,10 +11,12 @@ import shutil
 import stat
 import struct
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from dulwich.client import (
@@ -45,6 +47,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from jobsync.domain.errors import GitError
+from jobsync.domain.provenance import CommitInfo, Provenance
 from jobsync.ports import Change, FileEntry
 from jobsync.spec import DEFAULT_TIMEOUT
 from jobsync.urls import redact_text, redact_url, url_transport
@@ -541,6 +544,46 @@ class Mirror:
             raise GitError("NotFound", f"{sha} in the mirror of {redact_url(self.url)} is not a file")
         return blob.as_raw_string()
 
+    def provenance(self, commit: str, since: str | None, paths: Collection[str]) -> Provenance:
+        """Who made ``commit``, and for each of ``paths`` the newest commit after ``since`` that changed it.
+
+        Walks newest first, at most WALK_LIMIT commits (so a sync of 10,000 new commits stays fast);
+        a path not found within them is left out, and its job is credited to ``commit`` itself. A merge
+        changes a path only when it differs from every parent, as ``git log -- PATH`` sees it.
+        """
+        with self._reading() as repo:
+            head = self._commit(repo, commit)
+            wanted = {path.encode("utf-8", "surrogateescape") for path in paths}
+            excluded = [oid] if since and (oid := _object_id(since)) and oid in repo.object_store else []
+            found: dict[str, CommitInfo] = {}
+            walk = (
+                repo.get_walker(include=[head.id], exclude=excluded, max_entries=WALK_LIMIT) if wanted else ()
+            )
+            try:
+                for entry in walk:
+                    touched = wanted & self._changed_paths(repo, entry.commit)
+                    info = _commit_info(entry.commit) if touched else None
+                    for path in touched:
+                        found[_path(path)] = cast(CommitInfo, info)
+                    wanted -= touched
+                    if not wanted:
+                        break
+            except _STORE_ERRORS:
+                pass  # a shallow mirror ends its history early: what was found so far stands
+            return Provenance(_commit_info(head), found)
+
+    def _changed_paths(self, repo: Repo, commit: Commit) -> set[bytes]:
+        """The file paths ``commit`` changed: against its parent, or against every parent of a merge."""
+        changed: set[bytes] | None = None
+        parents = [cast(Commit, repo.object_store[parent]).tree for parent in commit.parents] or [None]
+        for parent_tree in parents:
+            paths = {
+                (change.new or change.old).path  # type: ignore[union-attr]
+                for change in tree_changes(repo.object_store, parent_tree, commit.tree)
+            }
+            changed = paths if changed is None else changed & paths
+        return changed or set()
+
     def has_commit(self, sha: str) -> bool:
         """Whether the mirror holds commit ``sha`` (a diff from it is possible)."""
         object_id = _object_id(sha)
@@ -772,3 +815,23 @@ class Mirror:
         if not isinstance(obj, Commit):
             raise GitError("NotFound", f"commit {sha} not found in the mirror of {redact_url(self.url)}")
         return obj
+
+
+#: The most commits one sync walks to find who last changed each job's file.
+WALK_LIMIT = 1000
+
+
+def _commit_info(commit: Commit) -> CommitInfo:
+    """A commit's provenance; undecodable bytes and NULs in a name or message are replaced, never fatal."""
+
+    def text(raw: bytes) -> str:
+        return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+    message = text(commit.message).strip()
+    return CommitInfo(
+        commit=commit.id.decode("ascii"),
+        author=text(commit.author),
+        committer=text(commit.committer),
+        committed=datetime.fromtimestamp(commit.commit_time, UTC),
+        subject=message.splitlines()[0].strip() if message else "",
+    )

@@ -17,6 +17,7 @@ from jobsync.domain.fields import (
     limits_conflict,
     validate_field_value,
 )
+from jobsync.domain.provenance import CommitInfo
 from jobsync.domain.result import JobResult
 
 #: Fixed namespace so every daemon computes the same ids for the same jobs and sources.
@@ -42,50 +43,77 @@ class Job(Aggregate):
         actor: str
 
     class JobDiscovered(Event, Aggregate.Created):
-        """Sync found this job for the first time."""
+        """Sync found this job for the first time.
 
+        ``origin`` (version 2): the commit of the synced range that last changed the job's file, with
+        its author, time and subject; None for folders and apps, and in events saved before it.
+        """
+
+        class_version = 2
         source: str
         module_name: str
         job_class_name: str
         facts: dict[str, Any]
         commit: str
+        origin: CommitInfo | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["origin"] = None
 
     class JobChanged(Event):
-        """The job's metadata in source changed (new facts replace the old ones)."""
+        """The job's metadata in source changed (new facts replace the old ones); ``origin`` as above."""
 
+        class_version = 2
         facts: dict[str, Any]
         commit: str
+        origin: CommitInfo | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["origin"] = None
 
     class JobUninstalled(Event):
         """The job vanished from its source; it is kept, with its overrides and history.
 
         Version 2 added ``reason`` (why sync no longer finds it); version 1 events read as "".
+        Version 3 added ``origin``, as above.
         """
 
-        class_version = 2
+        class_version = 3
         commit: str
         reason: str
+        origin: CommitInfo | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["reason"] = ""
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["origin"] = None
 
     class JobReinstalled(Event):
         """A vanished job came back; its overrides apply again.
 
         ``fresh``: it had been deleted, so it comes back as Nautobot re-creates a job: no overrides,
         disabled. Version 2 added it; a version 1 event read back says None, and replays as it did
-        then (fresh exactly when the job was deleted).
+        then (fresh exactly when the job was deleted). Version 3 added ``origin``, as above.
         """
 
-        class_version = 2
+        class_version = 3
         facts: dict[str, Any]
         commit: str
         fresh: bool | None
+        origin: CommitInfo | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["fresh"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["origin"] = None
 
     class FieldOverridden(Event):
         """An operator pinned ``field`` to ``value``; sync no longer changes the effective value."""
@@ -120,6 +148,7 @@ class Job(Aggregate):
         facts: dict[str, Any],
         commit: str,
         actor: str,
+        origin: CommitInfo | None = None,
     ) -> None:
         self.source = source
         self.module_name = module_name
@@ -175,37 +204,42 @@ class Job(Aggregate):
 
     # -- sync --------------------------------------------------------------------------------
 
-    def sync_facts(self, facts: dict[str, Any], commit: str, actor: str) -> str | None:
+    def sync_facts(
+        self, facts: dict[str, Any], commit: str, actor: str, origin: CommitInfo | None = None
+    ) -> str | None:
         """Bring the job in line with its source; return what happened (``reinstalled``, ``changed``).
 
         A deleted job that reappears comes back as Nautobot would re-create it: no overrides, disabled.
+        ``origin`` is the commit behind the change, when the source has commits.
         """
         if not self.installed or self.deleted:
-            self._reinstall(facts=facts, commit=commit, fresh=self.deleted, actor=actor)
+            self._reinstall(facts=facts, commit=commit, fresh=self.deleted, origin=origin, actor=actor)
             return "reinstalled"
         if facts != self.facts():
-            self._change(facts=facts, commit=commit, actor=actor)
+            self._change(facts=facts, commit=commit, origin=origin, actor=actor)
             return "changed"
         return None
 
-    def uninstall(self, commit: str, actor: str, reason: str = "") -> bool:
+    def uninstall(self, commit: str, actor: str, reason: str = "", origin: CommitInfo | None = None) -> bool:
         """Mark the job as gone from its source (never deleted by sync); False if nothing to do."""
         if self.deleted or not self.installed:
             return False
-        self._uninstall(commit=commit, reason=reason, actor=actor)
+        self._uninstall(commit=commit, reason=reason, origin=origin, actor=actor)
         return True
 
     @event(JobChanged)
-    def _change(self, facts: dict[str, Any], commit: str, actor: str) -> None:
+    def _change(self, facts: dict[str, Any], commit: str, origin: CommitInfo | None, actor: str) -> None:
         self._take_facts(facts, commit)
 
     @event(JobUninstalled)
-    def _uninstall(self, commit: str, reason: str, actor: str) -> None:
+    def _uninstall(self, commit: str, reason: str, origin: CommitInfo | None, actor: str) -> None:
         self.installed = False
         self.uninstall_reason = reason
 
     @event(JobReinstalled)
-    def _reinstall(self, facts: dict[str, Any], commit: str, fresh: bool | None, actor: str) -> None:
+    def _reinstall(
+        self, facts: dict[str, Any], commit: str, fresh: bool | None, origin: CommitInfo | None, actor: str
+    ) -> None:
         if fresh or (fresh is None and self.deleted):
             self.enabled = False
             self.overrides = {}

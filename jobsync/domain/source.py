@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from jobsync.domain.errors import SourceConflictError
 from jobsync.domain.job import NAMESPACE
+from jobsync.domain.provenance import CommitInfo
 
 
 def source_id(name: str) -> UUID:
@@ -26,6 +27,8 @@ class Source(Aggregate):
     #: error on older ones); None for syncs saved before they were recorded.
     last_synced_host: str | None = None
     last_synced_python: str | None = None
+    #: The last synced commit's author, committer, time and subject; None for folders and apps.
+    last_origin: CommitInfo | None = None
 
     class Event(Aggregate.Event):
         """Every source event says who caused it."""
@@ -41,9 +44,13 @@ class Source(Aggregate):
         branch: str | None
 
     class SourceSynced(Event):
-        """A sync read ``commit`` and saved what it found, on ``host`` with Python ``python``."""
+        """A sync read ``commit`` and saved what it found, on ``host`` with Python ``python``.
 
-        class_version = 2
+        ``origin`` (version 3): that commit's author, committer, time and subject; None for folders
+        and apps, and in syncs saved before it was kept.
+        """
+
+        class_version = 3
         commit: str
         branch: str
         added: int
@@ -57,10 +64,15 @@ class Source(Aggregate):
         notes: int | None
         host: str | None
         python: str | None
+        origin: CommitInfo | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.update(errors=None, warnings=None, notes=None, host=None, python=None)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["origin"] = None
 
     class SourceSyncFailed(Event):
         """A sync could not read the source (``reason`` classifies why); nothing else was saved."""
@@ -104,9 +116,16 @@ class Source(Aggregate):
         return True
 
     def record_sync(
-        self, commit: str, branch: str, counts: dict[str, int], actor: str, host: str, python: str
+        self,
+        commit: str,
+        branch: str,
+        counts: dict[str, int],
+        actor: str,
+        host: str,
+        python: str,
+        origin: CommitInfo | None = None,
     ) -> None:
-        """Remember that ``commit`` was read and saved, where, and by which Python."""
+        """Remember that ``commit`` was read and saved, where, by which Python, and who made it."""
         self._synced(
             commit=commit,
             branch=branch,
@@ -120,6 +139,7 @@ class Source(Aggregate):
             notes=counts.get("notes"),
             host=host,
             python=python,
+            origin=origin,
             actor=actor,
         )
 
@@ -154,9 +174,11 @@ class Source(Aggregate):
         notes: int | None,
         host: str | None,
         python: str | None,
+        origin: CommitInfo | None,
         actor: str,
     ) -> None:
         self.last_commit = commit
+        self.last_origin = origin
         self.last_branch = branch
         self.last_synced_by = actor
         self.last_synced_host = host

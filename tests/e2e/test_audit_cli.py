@@ -220,3 +220,31 @@ class TestShowAt:
         discovered = history_times(catalogued, CHECK_REF)[0]
         then = catalogued.json("jobs", "show", CHECK_REF, "--at", discovered)
         assert then["description"] == "Check the NTP servers" and then["description_override"] is False
+
+
+class TestProvenanceShown:
+    def test_history_and_audit_name_the_commit_author_and_subject(self, tmp_path: Path) -> None:
+        """``jobs history`` shows who wrote the change next to who synced it; ``audit --author`` filters by it."""
+        repo = GitRepo(tmp_path / "repo")
+        repo.write("jobs/backup.py", BACKUP)
+        repo.commit("Add backups", author="Bob Builder <bob@example.org>")
+        cli = Cli(tmp_path)
+        assert cli.run("resync", repo.url, "--name", "netops", actor="daemon@vm").returncode == 0
+        repo.write("jobs/backup.py", BACKUP.replace("Back up device configs", "Purge after 90 days"))
+        sha = repo.commit("Purge after 90 days", author="Eve Writer <eve@example.org>")
+        assert cli.run("resync", "netops", actor="daemon@vm").returncode == 0
+
+        history = cli.run("jobs", "history", BACKUP_REF)
+        assert history.returncode == 0, history.stderr
+        changed = [line for line in history.stdout.splitlines() if "JobChanged" in line]
+        assert changed == [
+            changed[0].split("daemon@vm")[0]
+            + f'daemon@vm (Eve Writer <eve@example.org>, "Purge after 90 days", {sha[:7]}) JobChanged'
+        ]
+        found = cli.json("audit", "--author", "EVE")
+        assert [(e["event"], e["commit"], e["author"], e["subject"]) for e in found] == [
+            ("SourceSynced", sha, "Eve Writer <eve@example.org>", "Purge after 90 days"),
+            ("JobChanged", sha, "Eve Writer <eve@example.org>", "Purge after 90 days"),
+        ]
+        assert all(datetime.fromisoformat(e["committed"]).tzinfo is not None for e in found)
+        assert cli.json("audit", "--author", "mallory") == []
