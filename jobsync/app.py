@@ -78,6 +78,7 @@ from jobsync.ports import (
 )
 from jobsync.projector import BATCH_SIZE, catch_up, view_changes
 from jobsync.spec import SourceSpec
+from jobsync.timeline import JobTimeline
 
 register_moved_topics()
 
@@ -103,6 +104,15 @@ A = TypeVar("A", bound=Aggregate)
 _LOG_LEVELS = {ERROR: "error", WARNING: "warning", NOTE: "info"}
 
 
+@dataclass(frozen=True)
+class PlannedJob:
+    """A job a dry run would change: its event, and each field it would move (``{field: [old, new]}``)."""
+
+    ref: str
+    event: str
+    changes: dict[str, list[Any]]
+
+
 @dataclass
 class SyncSummary:
     """What one sync of one source did, as ``resync`` prints it."""
@@ -116,6 +126,9 @@ class SyncSummary:
     problems: list[Problem] = field(default_factory=list)
     up_to_date: bool = False
     result: UUID | None = None
+    #: A dry run's plan (None when the sync was real), and why the real sync would be refused.
+    plan: list[PlannedJob] | None = None
+    refused: str | None = None
 
     def counts(self) -> dict[str, int]:
         """How many jobs each way, and how many problems of each kind (``problems``: all of them)."""
@@ -142,6 +155,15 @@ class SyncSummary:
                 {"file": p.file, "line": p.line, "kind": p.kind, "reason": p.reason} for p in self.problems
             ],
             "result": str(self.result) if self.result else None,
+            **(
+                {
+                    "dry_run": True,
+                    "plan": [{"ref": j.ref, "event": j.event, "changes": j.changes} for j in self.plan],
+                    "refused": self.refused,
+                }
+                if self.plan is not None
+                else {}
+            ),
         }
 
     def log_entries(self) -> list[LogEntry]:
@@ -332,15 +354,7 @@ class JobCatalogApp(Application[UUID]):
             self.save_and_project(source, self._finished_sync_result(result_id, summary, actor))
             return summary
         planned_from = source.last_commit
-        files = self._summaries_at(spec, snapshot, planned_from)
-        discovery = resolve_jobs(
-            files.summaries,
-            entries=files.entries,
-            scope=files.scope,
-            changed=files.changed_modules,
-            registration=files.registration,
-        )
-        found = _merged_problems(discovery, files, spec)
+        files, discovery, found = self._discover(spec, snapshot, planned_from)
         unsaved: dict[UUID, _PlannedChange] = {}
         history = _History(snapshot, planned_from)
         for attempt in range(MAX_ATTEMPTS):
@@ -387,6 +401,67 @@ class JobCatalogApp(Application[UUID]):
             )
             return summary
         raise ConflictError(f"source {spec.name!r} kept changing under this sync; try again")
+
+    def _discover(
+        self, spec: SourceSpec, snapshot: Snapshot, synced: str | None
+    ) -> tuple[_SourceFiles, Discovery, list[Problem]]:
+        """The jobs of ``snapshot``, decided again only where files changed since ``synced``, and the problems."""
+        files = self._summaries_at(spec, snapshot, synced)
+        discovery = resolve_jobs(
+            files.summaries,
+            entries=files.entries,
+            scope=files.scope,
+            changed=files.changed_modules,
+            registration=files.registration,
+        )
+        return files, discovery, _merged_problems(discovery, files, spec)
+
+    def preview_source(
+        self, spec: SourceSpec, reader: SourceReader, actor: str, allow_mass_uninstall: bool = False
+    ) -> SyncSummary:
+        """What a sync would do now (``resync --dry-run``): fetched, discovered and planned as a sync
+        is, but nothing saved: no event, no result, no read-model row, no summary.
+
+        The summary's ``plan`` says what each job event would change; ``refused`` why the sync would
+        be refused (a mass uninstall), rather than raising: the plan is what the caller asked to see.
+        """
+        source = self._source_for(spec, actor)
+        snapshot = reader.snapshot(spec.branch)
+        if source.last_commit == snapshot.commit:
+            return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, plan=[])
+        _, discovery, found = self._discover(spec, snapshot, source.last_commit)
+        self.catch_up_quietly()
+        plan = plan_sync(
+            spec.name, discovery, self.views.source_rows(spec.name, discovery.scope), self.views.name_holders
+        )
+        refused = None
+        if not allow_mass_uninstall:
+            try:
+                check_uninstalls(
+                    spec.name,
+                    len(plan.uninstalled),
+                    self.views.installed_count(spec.name),
+                    spec.max_uninstall,
+                )
+            except MassUninstallError as exc:
+                refused = str(exc)
+        history = _History(snapshot, source.last_commit)
+        summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, {}, history)
+        summary.problems = sorted([*found, *plan.problems], key=_problem_order)
+        summary.plan = [self._previewed(change.job) for change in changes]
+        summary.refused = refused
+        return summary
+
+    def _previewed(self, job: Job) -> PlannedJob:
+        """One job's unsaved events, folded on the job as saved: what they would change, field by field."""
+        saved = self.get_job(job.id) if job.version > len(job.pending_events) else None
+        timeline = JobTimeline.starting_from(saved)
+        entries = [timeline.apply(cast("Job.Event", event)) for event in job.pending_events]
+        changes: dict[str, list[Any]] = {}
+        for entry in entries:
+            for key, (old, new) in entry["changes"].items():
+                changes[key] = [changes[key][0] if key in changes else old, new]
+        return PlannedJob(ref=job.ref, event=entries[-1]["event"], changes=changes)
 
     # -- explaining one file ----------------------------------------------------------------------
 

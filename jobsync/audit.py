@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -12,85 +11,17 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from jobsync.domain.job import Job
-from jobsync.domain.provenance import CommitInfo
 from jobsync.domain.source import Source
 from jobsync.records import HistoryEntry
+from jobsync.timeline import JobTimeline, add_provenance
 
 if TYPE_CHECKING:
     from jobsync.app import JobCatalogApp
 
-#: Record keys that change with every event and say nothing about what changed, and the source
-#: values, which a change reports field by field (``description (in source)`` under an override).
-_UNTRACKED = frozenset({"last_updated", "created", "source_values"})
 #: Events are stamped before they are saved, so the log's order and the clock can disagree a little
 #: between processes: an audit window starts its scan this much earlier, then filters exactly.
 _CLOCK_SLACK = timedelta(minutes=5)
 _SCAN_BATCH = 2000
-
-
-def _tracked(job: Job) -> dict[str, Any]:
-    record = {k: v for k, v in job.as_record().items() if k not in _UNTRACKED}
-    record["deleted"] = job.deleted
-    record["uninstall_reason"] = job.uninstall_reason
-    return record
-
-
-@dataclass
-class JobTimeline:
-    """Folds one job's events in order and says, for each, which fields it changed (old -> new)."""
-
-    job: Job | None = None
-    _before: dict[str, Any] = field(default_factory=dict)
-    _source: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def starting_from(cls, job: Job | None) -> JobTimeline:
-        """A timeline that continues from ``job`` as it was before the next event."""
-        if job is None:
-            return cls()
-        return cls(job, _tracked(job), dict(job.source_values))
-
-    def apply(self, event: Job.Event) -> HistoryEntry:
-        """Apply ``event`` and describe it as a history entry."""
-        job = cast("Job", event.mutate(self.job))
-        after = _tracked(job)
-        if self._before:
-            changes = {k: [self._before.get(k), v] for k, v in after.items() if self._before.get(k) != v}
-        else:
-            changes = {"name": [None, after["name"]], "commit": [None, after["commit"]]}
-        if isinstance(event, Job.JobChanged | Job.JobReinstalled):
-            # An overridden field's effective value did not move: say what moved underneath.
-            changes.update(
-                {
-                    f"{name} (in source)": [self._source.get(name), job.source_values[name]]
-                    for name in job.overrides
-                    if self._source.get(name) != job.source_values[name]
-                }
-            )
-        self.job, self._before, self._source = job, after, dict(job.source_values)
-        entry = HistoryEntry(
-            time=event.timestamp,
-            actor=event.actor,
-            event=type(event).__name__,
-            ref=job.ref,
-            version=event.originator_version,
-            changes=changes,
-        )
-        if isinstance(event, _SYNC_CAUSED):
-            _add_provenance(entry, event.commit, event.origin)
-        return entry
-
-
-#: The job events a sync makes: each has the synced ``commit`` and the ``origin`` behind the change.
-_SYNC_CAUSED = (Job.JobDiscovered, Job.JobChanged, Job.JobUninstalled, Job.JobReinstalled)
-
-
-def _add_provenance(entry: HistoryEntry, commit: str, origin: CommitInfo | None) -> None:
-    """Say which commit an entry came from, and who made it when the source has commits."""
-    entry["commit"] = origin.commit if origin is not None else commit
-    entry["author"] = origin.author if origin is not None else None
-    entry["committed"] = origin.committed if origin is not None else None
-    entry["subject"] = origin.subject if origin is not None else None
 
 
 def matches_author(entry: HistoryEntry, author: str) -> bool:
@@ -171,7 +102,7 @@ def _source_entry(event: Source.Event, name: str) -> HistoryEntry:
         changes={k: [None, v] for k, v in fields.items()},
     )
     if isinstance(event, Source.SourceSynced):
-        _add_provenance(entry, event.commit, event.origin)
+        add_provenance(entry, event.commit, event.origin)
     return entry
 
 

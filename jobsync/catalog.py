@@ -171,16 +171,20 @@ class Catalog:
         actor: str | None = None,
         wait: float = RESYNC_WAIT,
         allow_mass_uninstall: bool = False,
+        dry_run: bool = False,
     ) -> SyncSummary:
         """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``).
 
         While another process syncs the same source this waits for it, up to ``wait`` seconds, then
         raises SourceBusyError. A sync that would uninstall more of the source than its limit allows
         (``max_uninstall``; by default more than half, when at least five) raises MassUninstallError
-        and applies nothing, unless ``allow_mass_uninstall``.
+        and applies nothing, unless ``allow_mass_uninstall``. With ``dry_run`` nothing is saved: the
+        summary's ``plan`` says what would change, and ``refused`` why the sync would be refused.
         """
         spec = self._spec_for(target, branch=branch, name=name)
-        return self.resync_spec(spec, actor=actor, wait=wait, allow_mass_uninstall=allow_mass_uninstall)
+        return self.resync_spec(
+            spec, actor=actor, wait=wait, allow_mass_uninstall=allow_mass_uninstall, dry_run=dry_run
+        )
 
     def resync_spec(
         self,
@@ -188,9 +192,13 @@ class Catalog:
         actor: str | None = None,
         wait: float = RESYNC_WAIT,
         allow_mass_uninstall: bool = False,
+        dry_run: bool = False,
     ) -> SyncSummary:
         """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
         self._check_source(spec)
+        if dry_run:  # reads only: another process's sync of the source is not waited for
+            reader = open_reader(spec, self.state_dir)
+            return self._app.preview_source(spec, reader, self._who(actor), allow_mass_uninstall)
         with self._syncing(spec.name, wait):
             reader = open_reader(spec, self.state_dir)
             return self._app.resync_source(spec, reader, self._who(actor), allow_mass_uninstall)

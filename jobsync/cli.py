@@ -153,6 +153,7 @@ def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | 
     is_flag=True,
     help="Apply even a sync that uninstalls more than the source's limit (default: over half, if 5 or more).",
 )
+@click.option("--dry-run", is_flag=True, help="Fetch and plan, print what would change, save nothing.")
 @json_option
 @pass_catalog
 def resync(
@@ -162,14 +163,25 @@ def resync(
     name: str | None,
     verbose: bool,
     allow_mass_uninstall: bool,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Sync one source now and print what changed (waiting for another process's sync of it first).
 
     A sync that would uninstall more than half of the source's installed jobs (and at least 5), or
     more than its ``max_uninstall``, is refused and applies nothing, unless --allow-mass-uninstall.
+    With --dry-run nothing is saved; a sync that would be refused exits 1 after its plan.
     """
     allow = allow_mass_uninstall
+    if dry_run:
+        preview = catalog.resync(target, branch=branch, name=name, allow_mass_uninstall=allow, dry_run=True)
+        if as_json:
+            _print_json(preview.as_dict())
+        else:
+            click.echo(format_summary(preview, verbose=verbose))
+        if preview.refused is not None:
+            raise click.ClickException(f"the sync would be refused: {preview.refused}")
+        return
     try:
         summary = catalog.resync(target, branch=branch, name=name, wait=0.0, allow_mass_uninstall=allow)
     except SourceBusyError as busy:
@@ -184,8 +196,11 @@ def resync(
 
 
 def format_summary(summary: SyncSummary, verbose: bool = False) -> str:
-    """A sync summary for people: counts first, then each job and problem; notes only when verbose."""
-    head = f"{summary.source} @ {summary.commit[:12]}"
+    """A sync summary for people: counts first, then each job and problem; notes only when verbose.
+
+    A dry run's says so first, and under each changed job what would move (``field: old -> new``).
+    """
+    head = ("dry run: " if summary.plan is not None else "") + f"{summary.source} @ {summary.commit[:12]}"
     if summary.up_to_date:
         return f"{shown(head)}: already up to date" + (
             f" (result {summary.result})" if summary.result else ""
@@ -197,8 +212,15 @@ def format_summary(summary: SyncSummary, verbose: bool = False) -> str:
         if what != "problems" and (what not in _PLURAL_KINDS or n) and (what != "notes" or verbose)
     ]
     lines = [shown(head) + ": " + ", ".join(shown_counts)]
+    planned = {job.ref: job.changes for job in summary.plan or []}
     for what in ("added", "changed", "uninstalled", "reinstalled"):
-        lines.extend(f"  {what:<11} {shown(ref)}" for ref in getattr(summary, what))
+        for ref in getattr(summary, what):
+            lines.append(f"  {what:<11} {shown(ref)}")
+            if what != "added":
+                lines.extend(
+                    f"      {shown(key)}: {_text(old)} -> {_text(new)}"
+                    for key, (old, new) in planned.get(ref, {}).items()
+                )
     lines.extend(
         f"  {p.kind:<11} {shown(p.file)}:{p.line}: {shown(p.reason)}"
         for p in summary.problems
