@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import Job
 from jobsync.domain.source import Source
 from jobsync.records import HistoryEntry
@@ -75,6 +76,25 @@ class JobTimeline:
             version=event.originator_version,
             changes=changes,
         )
+
+
+def state_changes(before: Job, after: Job) -> dict[str, list[Any]]:
+    """The fields that differ between two states of a job (old -> new), as its history names them.
+
+    Where a field is overridden at either end, a source value that moved shows as
+    ``<field> (in source)``, since the effective value alone would hide it.
+    """
+    old, new = _tracked(before), _tracked(after)
+    changes = {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
+    pinned = before.overrides.keys() | after.overrides.keys()
+    changes.update(
+        {
+            f"{name} (in source)": [before.source_values[name], after.source_values[name]]
+            for name in OVERRIDABLE_FIELDS
+            if name in pinned and before.source_values[name] != after.source_values[name]
+        }
+    )
+    return changes
 
 
 def in_window(entry_time: datetime, since: datetime | None, until: datetime | None) -> bool:
