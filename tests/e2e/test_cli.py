@@ -340,6 +340,7 @@ class TestDemo:
         assert "3 added" in out and "1 changed, 1 uninstalled" in out
         assert "already up to date" in out
         assert "OverrideCleared" in out and "JobChanged" in out
+        assert "  time_limit: 600 -> 900" in out  # the diff of the job's first version against now
         assert not (tmp_path / "demo" / "legacy" / "never").exists()
 
 
