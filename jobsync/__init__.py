@@ -25,9 +25,11 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
+from jobsync.points import BadPointError, PointNotFoundError
 from jobsync.records import (
     ClassExplanationRecord,
     HistoryEntry,
+    JobDiff,
     JobRecord,
     JobSourceValues,
     LogRecord,
@@ -39,6 +41,7 @@ from jobsync.spec import SourceSpec
 __all__ = [
     "LOG_LEVELS",
     "AmbiguousJobRefError",
+    "BadPointError",
     "Catalog",
     "ClassExplanationRecord",
     "ConfigError",
@@ -49,6 +52,7 @@ __all__ = [
     "HistoryEntry",
     "IncompleteCopyError",
     "JobDeletedError",
+    "JobDiff",
     "JobNotFoundError",
     "JobNotRunnableError",
     "JobRecord",
@@ -58,6 +62,7 @@ __all__ = [
     "LogEntry",
     "LogRecord",
     "MassUninstallError",
+    "PointNotFoundError",
     "Problem",
     "ResultError",
     "ResultNotFoundError",

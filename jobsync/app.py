@@ -78,7 +78,7 @@ from jobsync.ports import (
 )
 from jobsync.projector import BATCH_SIZE, catch_up, view_changes
 from jobsync.spec import SourceSpec
-from jobsync.timeline import JobTimeline
+from jobsync.timeline import JobTimeline, state_changes
 
 register_moved_topics()
 
@@ -453,15 +453,15 @@ class JobCatalogApp(Application[UUID]):
         return summary
 
     def _previewed(self, job: Job) -> PlannedJob:
-        """One job's unsaved events, folded on the job as saved: what they would change, field by field."""
-        saved = self.get_job(job.id) if job.version > len(job.pending_events) else None
-        timeline = JobTimeline.starting_from(saved)
-        entries = [timeline.apply(cast("Job.Event", event)) for event in job.pending_events]
-        changes: dict[str, list[Any]] = {}
-        for entry in entries:
-            for key, (old, new) in entry["changes"].items():
-                changes[key] = [changes[key][0] if key in changes else old, new]
-        return PlannedJob(ref=job.ref, event=entries[-1]["event"], changes=changes)
+        """One job's unsaved events, applied to the job in memory: what they would change, field by field."""
+        event = type(job.pending_events[-1]).__name__
+        if job.version == len(job.pending_events):  # new: there is no saved state to compare with
+            return PlannedJob(
+                ref=job.ref,
+                event=event,
+                changes=JobTimeline().apply(cast("Job.Event", job.pending_events[0]))["changes"],
+            )
+        return PlannedJob(ref=job.ref, event=event, changes=state_changes(self.get_job(job.id), job))
 
     # -- explaining one file ----------------------------------------------------------------------
 

@@ -41,12 +41,14 @@ from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
 from jobsync.domain.job import job_id
 from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError
 from jobsync.domain.text import CONTROLS, escaped, unstorable
+from jobsync.points import BadPointError, Point, job_at_point, job_diff, point_of
 from jobsync.ports import SourceReader, SummaryStore, WorkLocks
 from jobsync.projections import JOB_SORTS, CatalogViews, JobQuery
 from jobsync.projector import ReplayReport, replay
 from jobsync.records import (
     ClassExplanationRecord,
     HistoryEntry,
+    JobDiff,
     JobRecord,
     LogRecord,
     ResultRecord,
@@ -359,21 +361,29 @@ class Catalog:
         self._app.catch_up_quietly()
         return JobQuery(source, grouping, installed, enabled, overridden, search, sort, limit)
 
-    def job(self, ref: str | UUID, at: datetime | str | None = None) -> JobRecord:
+    def job(self, ref: str | UUID, at: datetime | str | Point | None = None) -> JobRecord:
         """One job as a record, now or as it was at ``at`` (its overrides of that moment included).
 
-        ``at`` is a datetime (naive means UTC) or text as the CLI's ``--at`` takes it (``3 days ago``).
+        ``at`` is a datetime (naive means UTC), a Point, or text as the CLI's ``--at`` takes it: a
+        time (``3 days ago``), a commit (7+ hex digits: as the sync of it left the job) or ``vN``.
+        A point the job never had raises PointNotFoundError (a JobNotFoundError).
         """
-        moment = moment_of(at, "at")
+        point = point_of(at, "at")
         ident = self.resolve(str(ref))
-        if moment is None:
-            job = self._app.get_job(ident)
-        else:
-            then = self._app.job_at(ident, moment)
-            if then is None:
-                raise JobNotFoundError(f"{ref} at {moment.isoformat()}")
-            job = then
+        job = self._app.get_job(ident) if point is None else job_at_point(self._app, ident, point).job
         return job_from_json({**job.as_record(), "deleted": job.deleted})
+
+    def diff(
+        self, ref: str | UUID, from_: datetime | str | Point, to: datetime | str | Point | None = None
+    ) -> JobDiff:
+        """How a job differs between two points (``to`` None: now), field by field, and the events between.
+
+        Points are as ``job(ref, at=...)`` takes them; a date as ``from_`` text means its start.
+        """
+        start = point_of(from_, "from_", day_start=True)
+        if start is None:
+            raise BadPointError("from_ is required: a time, a commit or vN")
+        return job_diff(self._app, self.resolve(str(ref)), start, point_of(to, "to"))
 
     def history(
         self, ref: str | UUID, since: datetime | str | None = None, until: datetime | str | None = None

@@ -26,6 +26,7 @@ from jobsync.domain.errors import JobSyncError, SourceBusyError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import FINISHED_STATUSES, LOG_LEVELS, STATUSES
 from jobsync.domain.text import CONTROLS, escaped
+from jobsync.points import Point, parse_point
 from jobsync.projections import JOB_SORTS
 from jobsync.records import (
     ClassExplanationRecord,
@@ -414,16 +415,37 @@ def jobs_list(
     )
 
 
+class PointParam(click.ParamType):  # type: ignore[type-arg]  # generic only in later click 8 releases
+    """A point in a job's history: a time, a commit (7+ hex digits) or vN; anything else is a usage error."""
+
+    name = "point"
+
+    def __init__(self, day_start: bool = False) -> None:
+        self.day_start = day_start
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Point:
+        if not isinstance(value, str):
+            return value  # type: ignore[no-any-return]  # already a point (click converts defaults too)
+        try:
+            return parse_point(value, day_start=self.day_start)
+        except JobSyncError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @jobs.command("show")
 @click.argument("job_ref", metavar="JOB")
 @click.option(
-    "--at", "at", metavar="TIME", help="Show the job as it was then (ISO-8601, date, '3 days ago')."
+    "--at",
+    "at",
+    metavar="POINT",
+    type=PointParam(),
+    help="Show the job as it was then: a time (ISO-8601, date, '3 days ago'), a commit, or vN.",
 )
 @json_option
 @pass_catalog
-def jobs_show(catalog: Catalog, job_ref: str, at: str | None, as_json: bool) -> None:
+def jobs_show(catalog: Catalog, job_ref: str, at: Point | None, as_json: bool) -> None:
     """Show one job; an overridden field is marked, with the source's value beside it."""
-    record = to_json(catalog.job(job_ref, at=parse_time(at) if at else None))
+    record = to_json(catalog.job(job_ref, at=at))
     if as_json:
         _print_json(record)
         return
@@ -502,6 +524,36 @@ def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -
         click.echo(f"{entry['time'].isoformat(' ')[:19]}  {who:<16} {entry['event']}{shown(ref)}")
         for key, (old, new) in entry["changes"].items():
             click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
+
+
+@jobs.command("diff")
+@click.argument("job_ref", metavar="JOB")
+@click.argument("start", metavar="FROM", type=PointParam(day_start=True))
+@click.argument("end", metavar="[TO]", type=PointParam(), required=False)
+@json_option
+@pass_catalog
+def jobs_diff(catalog: Catalog, job_ref: str, start: Point, end: Point | None, as_json: bool) -> None:
+    """Compare JOB between two points (each a time, a commit or vN; TO defaults to now).
+
+    Prints each field that differs, old -> new, then the events after FROM up to TO.
+    """
+    diff = catalog.diff(job_ref, start, end)
+    if as_json:
+        _print_json(to_json(diff))
+        return
+    for label in ("from", "to"):
+        end_of = diff[label]
+        click.echo(
+            f"{label} v{end_of['version']}  {end_of['time'].isoformat(' ')[:19]}"
+            f"  commit {shown(end_of['commit'][:12])}"
+        )
+    if not diff["changes"]:
+        click.echo(f"no differences between v{diff['from']['version']} and v{diff['to']['version']}")
+    for key, (old, new) in diff["changes"].items():
+        click.echo(f"  {key}: {_text(old)} -> {_text(new)}")
+    if diff["events"]:
+        click.echo("events:")
+        _print_changes(diff["events"], as_json=False, with_ref=False)
 
 
 @jobs.command("override")

@@ -166,6 +166,7 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callabl
     )
     step("Uninstalled jobs keep their history; list them with --all", "jobs", "list", "--all")
     step("Who changed what, and when: the job's full history", "jobs", "history", "Backup configs")
+    step("The job now against its first version, field by field", "jobs", "diff", "Backup configs", "v1")
 
     echo("\n## An executor (a Celery task, a script) records a run of the enabled job")
     from jobsync.catalog import Catalog

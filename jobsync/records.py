@@ -149,6 +149,29 @@ class HistoryEntry(TypedDict):
     subject: NotRequired[str | None]
 
 
+class DiffEnd(TypedDict):
+    """One end of a job diff: the moment it stands for, the job's version there and that version's commit."""
+
+    time: datetime
+    version: int
+    commit: str
+
+
+#: ``jobs diff``: the fields that differ between two points of a job (``{field: [old, new]}``, with
+#: ``<field> (in source)`` for a source value that moved under an override) and the events between
+#: them, as ``jobs history`` gives them. The functional form: ``from`` is a keyword.
+JobDiff = TypedDict(
+    "JobDiff",
+    {
+        "ref": str,
+        "from": DiffEnd,
+        "to": DiffEnd,
+        "changes": dict[str, list[Any]],
+        "events": list[HistoryEntry],
+    },
+)
+
+
 class FieldOriginRecord(TypedDict):
     """A job's value of one field as ``explain`` shows it: where it came from (Meta, class attribute,
     inherited from class X, module-level name, default), and the file and line (None for a default)."""
@@ -207,7 +230,7 @@ def explanation_record(explanation: ClassExplanation) -> ClassExplanationRecord:
     }
 
 
-Record: TypeAlias = JobRecord | SourceRecord | ResultRecord | LogRecord | HistoryEntry
+Record: TypeAlias = JobRecord | SourceRecord | ResultRecord | LogRecord | HistoryEntry | JobDiff
 
 
 def job_from_json(stored: Mapping[str, Any]) -> JobRecord:
@@ -250,6 +273,10 @@ def _decoded(stored: Mapping[str, Any], times: tuple[str, ...], ids: tuple[str, 
 
 
 def _json_value(value: object) -> object:
+    if isinstance(value, dict):  # a diff's ends and events hold times too
+        return {key: _json_value(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_json_value(inner) for inner in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -259,8 +286,10 @@ def _json_value(value: object) -> object:
 
 __all__ = [
     "ClassExplanationRecord",
+    "DiffEnd",
     "FieldOriginRecord",
     "HistoryEntry",
+    "JobDiff",
     "JobRecord",
     "JobSourceValues",
     "LogRecord",

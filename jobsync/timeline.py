@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.job import Job
 from jobsync.domain.provenance import CommitInfo
 from jobsync.records import HistoryEntry
@@ -20,6 +21,25 @@ def _tracked(job: Job) -> dict[str, Any]:
     record["deleted"] = job.deleted
     record["uninstall_reason"] = job.uninstall_reason
     return record
+
+
+def state_changes(before: Job, after: Job) -> dict[str, list[Any]]:
+    """The fields that differ between two states of a job (old -> new), as its history names them.
+
+    Where a field is overridden at either end, a source value that moved shows as
+    ``<field> (in source)``, since the effective value alone would hide it.
+    """
+    old, new = _tracked(before), _tracked(after)
+    changes = {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
+    pinned = before.overrides.keys() | after.overrides.keys()
+    changes.update(
+        {
+            f"{name} (in source)": [before.source_values[name], after.source_values[name]]
+            for name in OVERRIDABLE_FIELDS
+            if name in pinned and before.source_values[name] != after.source_values[name]
+        }
+    )
+    return changes
 
 
 @dataclass

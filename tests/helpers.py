@@ -20,6 +20,14 @@ _GIT_ENV = {
 }
 
 
+def job_module(*classes: str, description: str = "plain") -> str:
+    """A job file: each class a Job whose Meta sets ``description``."""
+    lines = ["from nautobot.apps.jobs import Job", ""]
+    for name in classes:
+        lines += ["", f"class {name}(Job):", "    class Meta:", f'        description = "{description}"', ""]
+    return "\n".join(lines)
+
+
 class GitRepo:
     """A real Git repository made with the git CLI, for tests."""
 

@@ -303,7 +303,6 @@ class TestJobs:
             (("jobs", "override", "Backup", "name", "Restore"), "already used"),
             (("jobs", "show", "Nope"), "no job matches 'Nope'"),
             (("jobs", "delete", "Backup"), "still installed"),
-            (("jobs", "show", "Backup", "--at", "last blue moon"), "cannot read time"),
         ],
     )
     def test_bad_input_is_one_line_and_changes_nothing(
@@ -315,8 +314,11 @@ class TestJobs:
         assert synced.json("jobs", "history", "Backup") == before
 
     def test_usage_error_exits_2(self, synced: Cli) -> None:
-        """A missing argument is a usage error: one ``error:`` line and exit 2."""
+        """A missing argument, or an ``--at`` that is no time, commit or version, is a usage error: exit 2."""
         assert_one_line_error(synced.run("jobs", "override", "Backup"), 2, "Missing argument")
+        assert_one_line_error(
+            synced.run("jobs", "show", "Backup", "--at", "last blue moon"), 2, "cannot read time"
+        )
 
     def test_bad_config_is_one_line(self, cli: Cli) -> None:
         """A config with an unknown key is refused naming the key."""
@@ -338,6 +340,7 @@ class TestDemo:
         assert "3 added" in out and "1 changed, 1 uninstalled" in out
         assert "already up to date" in out
         assert "OverrideCleared" in out and "JobChanged" in out
+        assert "  time_limit: 600 -> 900" in out  # the diff of the job's first version against now
         assert not (tmp_path / "demo" / "legacy" / "never").exists()
 
 

@@ -5,14 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobsync import Catalog
-from tests.helpers import Cli, GitRepo, assert_one_line_error
-
-
-def module(*classes: str, description: str = "plain") -> str:
-    lines = ["from nautobot.apps.jobs import Job", ""]
-    for name in classes:
-        lines += ["", f"class {name}(Job):", "    class Meta:", f'        description = "{description}"', ""]
-    return "\n".join(lines)
+from tests.helpers import Cli, GitRepo, assert_one_line_error, job_module
 
 
 def log_position(catalog: Catalog) -> int:
@@ -24,18 +17,18 @@ class TestNothingSaved:
         self, repo: GitRepo, state_dir: Path
     ) -> None:
         """Added, changed (field by field), uninstalled and reinstalled jobs are planned; the log does not move."""
-        repo.write("jobs/a.py", module("A"))
-        repo.write("jobs/b.py", module("B"))
-        repo.write("jobs/gone.py", module("Gone"))
+        repo.write("jobs/a.py", job_module("A"))
+        repo.write("jobs/b.py", job_module("B"))
+        repo.write("jobs/gone.py", job_module("Gone"))
         repo.commit("start")
         with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
             catalog.resync(repo.url, name="netops")
             repo.remove("jobs/b.py")
             repo.commit("drop B")
             catalog.resync("netops")
-            repo.write("jobs/a.py", module("A", description="new words"))
-            repo.write("jobs/b.py", module("B"))
-            repo.write("jobs/c.py", module("C"))
+            repo.write("jobs/a.py", job_module("A", description="new words"))
+            repo.write("jobs/b.py", job_module("B"))
+            repo.write("jobs/c.py", job_module("C"))
             repo.remove("jobs/gone.py")
             head = repo.commit("everything at once")
             catalog.override("netops:jobs.a.A", "description", "pinned by ops")
@@ -71,7 +64,7 @@ class TestNothingSaved:
 
     def test_a_dry_run_of_a_new_source_remembers_nothing(self, repo: GitRepo, state_dir: Path) -> None:
         """A URL never synced is planned in full, and is still unknown afterwards."""
-        repo.write("jobs/a.py", module("A", "B"))
+        repo.write("jobs/a.py", job_module("A", "B"))
         repo.commit("start")
         with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
             preview = catalog.resync(repo.url, name="fresh", dry_run=True)
@@ -80,7 +73,7 @@ class TestNothingSaved:
         assert preview.added == ["fresh:jobs.a.A", "fresh:jobs.a.B"]
 
     def test_an_up_to_date_source_plans_nothing(self, repo: GitRepo, state_dir: Path) -> None:
-        repo.write("jobs/a.py", module("A"))
+        repo.write("jobs/a.py", job_module("A"))
         repo.commit("start")
         with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
             catalog.resync(repo.url, name="netops")
@@ -94,11 +87,11 @@ class TestDryRunCommand:
     def test_text_json_and_a_refused_mass_uninstall(self, tmp_path: Path) -> None:
         """The CLI prints the plan; a dry run of a sync the guard would refuse shows it and exits 1."""
         repo = GitRepo(tmp_path / "repo")
-        repo.write("jobs/a.py", module(*(f"J{n}" for n in range(6))))
+        repo.write("jobs/a.py", job_module(*(f"J{n}" for n in range(6))))
         repo.commit("six jobs")
         cli = Cli(tmp_path)
         assert cli.run("resync", repo.url, "--name", "netops").returncode == 0
-        repo.write("jobs/a.py", module("J0", description="only one left"))
+        repo.write("jobs/a.py", job_module("J0", description="only one left"))
         repo.commit("oops")
 
         text = cli.run("resync", "netops", "--dry-run")

@@ -15,19 +15,12 @@ from jobsync.adapters import git as git_adapter
 from jobsync.domain.job import Job
 from jobsync.domain.source import Source
 from jobsync.records import HistoryEntry
-from tests.helpers import GitRepo
+from tests.helpers import GitRepo, job_module
 from tests.integration.test_evolution import stored
 
 EVE = "Eve Writer <eve@example.org>"
 BOB = "Bob Builder <bob@example.org>"
 CAROL = "Carol Merger <carol@example.org>"
-
-
-def job_module(*classes: str, description: str = "plain") -> str:
-    lines = ["from nautobot.apps.jobs import Job", ""]
-    for name in classes:
-        lines += ["", f"class {name}(Job):", "    class Meta:", f'        description = "{description}"', ""]
-    return "\n".join(lines)
 
 
 def last(entries: list[HistoryEntry], event: str) -> HistoryEntry:
