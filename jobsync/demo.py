@@ -147,8 +147,17 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callabl
     )
     _write(netops / "jobs/interfaces.py", _NETOPS_INTERFACES.split("\n\nclass BounceInterface")[0] + "\n")
     _write(netops / "jobs/__init__.py", _NETOPS_INIT.replace(", BounceInterface", ""))
-    _git(netops, "commit", "-qam", "Longer backups; retire BounceInterface")
+    _git(
+        netops,
+        "commit",
+        "-qam",
+        "Longer backups; retire BounceInterface",
+        "--author=Eve Writer <eve@example.com>",
+    )
 
+    step(
+        "Preview the sync: what would change, field by field, saving nothing", "resync", "netops", "--dry-run"
+    )
     step("Sync again: one job changed, one uninstalled (kept, never deleted by sync)", "resync", "netops")
     step("Nothing new upstream: a resync appends nothing", "resync", "netops")
     step(
@@ -165,7 +174,13 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callabl
         "description",
     )
     step("Uninstalled jobs keep their history; list them with --all", "jobs", "list", "--all")
-    step("Who changed what, and when: the job's full history", "jobs", "history", "Backup configs")
+    step(
+        "Who changed what, when, and in whose commit: the job's full history",
+        "jobs",
+        "history",
+        "Backup configs",
+    )
+    step("Every change that came from Eve's commits, across the catalog", "audit", "--author", "eve")
     step("The job now against its first version, field by field", "jobs", "diff", "Backup configs", "v1")
 
     echo("\n## An executor (a Celery task, a script) records a run of the enabled job")

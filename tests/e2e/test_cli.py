@@ -341,6 +341,10 @@ class TestDemo:
         assert "already up to date" in out
         assert "OverrideCleared" in out and "JobChanged" in out
         assert "  time_limit: 600 -> 900" in out  # the diff of the job's first version against now
+        assert "dry run: netops @ " in out  # the preview before the second sync
+        assert (
+            '(Eve Writer <eve@example.com>, "Longer backups; retire BounceInterface", ' in out
+        )  # provenance
         assert not (tmp_path / "demo" / "legacy" / "never").exists()
 
 
