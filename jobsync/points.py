@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, TypeAlias, cast
+from typing import TYPE_CHECKING, TypeAlias
 from uuid import UUID
 
 from jobsync.domain.errors import JobNotFoundError, JobSyncError
 from jobsync.domain.job import Job
+from jobsync.domain.provenance import CommitInfo
 from jobsync.domain.source import Source, source_id
 from jobsync.records import DiffEnd, JobDiff
 from jobsync.timeline import state_changes
@@ -149,13 +150,13 @@ def job_at_point(app: JobCatalogApp, ident: UUID, point: Point) -> JobAtPoint:
     syncs = [
         event for event in app.events.get(source_id(latest.source)) if isinstance(event, Source.SourceSynced)
     ]
-    synced_by_job = [event for event in app.job_events(ident) if _commit_of(event) is not None]
+    synced_by_job = [event for event in app.job_events(ident) if _commits_of(event)]
     commit = commit_matching(
-        ref, point.text, [e.commit for e in syncs] + [cast("str", _commit_of(e)) for e in synced_by_job]
+        ref, point.text, [e.commit for e in syncs] + [c for e in synced_by_job for c in _commits_of(e)]
     )
     sync = next((event for event in syncs if event.commit == commit), None)
     if sync is None:
-        own = next(event for event in synced_by_job if _commit_of(event) == commit)
+        own = next(event for event in synced_by_job if commit in _commits_of(event))
         then = app.repository.get(ident, version=own.originator_version)
         return JobAtPoint(then, own.timestamp)
     # A sync stamps its job events before its SourceSynced: the job at that stamp includes them.
@@ -167,10 +168,13 @@ def job_at_point(app: JobCatalogApp, ident: UUID, point: Point) -> JobAtPoint:
     return JobAtPoint(then, sync.timestamp)
 
 
-def _commit_of(event: Job.Event) -> str | None:
-    """The commit a sync-caused job event records; None for an operator's event."""
+def _commits_of(event: Job.Event) -> tuple[str, ...]:
+    """The commits a sync-caused job event records: the synced one, and the one that changed the
+    job's file (its ``origin``, which history shows); none for an operator's event."""
     commit = getattr(event, "commit", None)
-    return commit if isinstance(commit, str) else None
+    origin: CommitInfo | None = getattr(event, "origin", None)
+    found = (commit,) if isinstance(commit, str) else ()
+    return found + ((origin.commit,) if origin is not None and origin.commit != commit else ())
 
 
 def job_diff(app: JobCatalogApp, ident: UUID, start: Point, end: Point | None = None) -> JobDiff:

@@ -238,3 +238,25 @@ class TestOldEventsStillRead:
         assert [(e["commit"], e["author"]) for e in history[1:]] == [("c2", None), ("c3", None), ("c4", None)]
         assert history[0]["author"] == EVE  # the event saved with provenance keeps it
         assert last(audit, "SourceSynced")["author"] is None
+
+
+class TestCommitsHistoryShowsArePoints:
+    def test_the_commit_history_names_is_a_point_even_when_no_sync_stopped_at_it(
+        self, repo: GitRepo, state_dir: Path
+    ) -> None:
+        """``jobs show --at`` / ``jobs diff`` take the commit history credits, not only synced ones."""
+        repo.write("jobs/a.py", job_module("A"))
+        repo.commit("start")
+        with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
+            catalog.resync(repo.url, name="netops")
+            repo.write("jobs/a.py", job_module("A", description="Eve's words"))
+            by_eve = repo.commit("Eve edits A", author=EVE)
+            repo.write("README.md", "docs\n")
+            repo.commit("docs", author=BOB)  # the sync stops here, not at Eve's commit
+            catalog.resync("netops")
+            credited = last(catalog.history("netops:jobs.a.A"), "JobChanged")["commit"]
+            then = catalog.job("netops:jobs.a.A", at=by_eve[:7])
+            diff = catalog.diff("netops:jobs.a.A", "v1", by_eve[:9])
+        assert credited == by_eve
+        assert then["description"] == "Eve's words"
+        assert diff["changes"]["description"] == ["plain", "Eve's words"]
