@@ -6,6 +6,8 @@ Real repositories, commits by different authors made with the git CLI, synced th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,16 @@ from tests.integration.test_evolution import stored
 EVE = "Eve Writer <eve@example.org>"
 BOB = "Bob Builder <bob@example.org>"
 CAROL = "Carol Merger <carol@example.org>"
+
+
+@contextmanager
+def synced_catalog(repo: GitRepo, state_dir: Path) -> Iterator[Catalog]:
+    """A catalog that synced ``netops``: one job ``A`` in ``jobs/a.py``, described "plain"."""
+    repo.write("jobs/a.py", job_module("A"))
+    repo.commit("start")
+    with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
+        catalog.resync(repo.url, name="netops")
+        yield catalog
 
 
 def last(entries: list[HistoryEntry], event: str) -> HistoryEntry:
@@ -104,10 +116,7 @@ class TestEachEventNamesItsCommit:
         self, repo: GitRepo, state_dir: Path
     ) -> None:
         """As ``git log -- FILE`` does: a merge that only brings a branch's change is not its author."""
-        repo.write("jobs/a.py", job_module("A"))
-        repo.commit("start")
-        with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
-            catalog.resync(repo.url, name="netops")
+        with synced_catalog(repo, state_dir) as catalog:
             repo.git("checkout", "-q", "-b", "feature")
             repo.write("jobs/a.py", job_module("A", description="from the branch"))
             on_branch = repo.commit("Describe A", author=BOB)
@@ -146,10 +155,7 @@ class TestEachEventNamesItsCommit:
         self, repo: GitRepo, state_dir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Beyond WALK_LIMIT commits the walk stops: a job whose file changed earlier names the synced commit."""
-        repo.write("jobs/a.py", job_module("A"))
-        repo.commit("start")
-        with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
-            catalog.resync(repo.url, name="netops")
+        with synced_catalog(repo, state_dir) as catalog:
             repo.write("jobs/a.py", job_module("A", description="old change"))
             repo.commit("Old change", author=BOB)
             for n in range(3):
@@ -245,10 +251,7 @@ class TestCommitsHistoryShowsArePoints:
         self, repo: GitRepo, state_dir: Path
     ) -> None:
         """``jobs show --at`` / ``jobs diff`` take the commit history credits, not only synced ones."""
-        repo.write("jobs/a.py", job_module("A"))
-        repo.commit("start")
-        with Catalog.open(state_dir=state_dir, actor="ops") as catalog:
-            catalog.resync(repo.url, name="netops")
+        with synced_catalog(repo, state_dir) as catalog:
             repo.write("jobs/a.py", job_module("A", description="Eve's words"))
             by_eve = repo.commit("Eve edits A", author=EVE)
             repo.write("README.md", "docs\n")
