@@ -59,7 +59,7 @@ from jobsync.records import (
 )
 from jobsync.spec import SourceSpec, source_name_problem
 from jobsync.sync import open_reader, synced_snapshot
-from jobsync.times import moment_of
+from jobsync.times import moment_of, time_text
 from jobsync.urls import redact_url
 
 C = TypeVar("C")
@@ -354,16 +354,17 @@ class Catalog:
     def job(self, ref: str | UUID, at: datetime | str | None = None) -> JobRecord:
         """One job as a record, now or as it was at ``at`` (its overrides of that moment included).
 
-        ``at`` is a datetime (naive means UTC) or text as the CLI's ``--at`` takes it (``3 days ago``).
+        ``at`` is a datetime (naive means local time) or text as the CLI's ``--at`` takes it
+        (``3 days ago``; a bare day means its end: the job as it was that evening).
         """
-        moment = moment_of(at, "at")
+        moment = moment_of(at, "at", day="end")
         ident = self.resolve(str(ref))
         if moment is None:
             job = self._app.get_job(ident)
         else:
             then = self._app.job_at(ident, moment)
             if then is None:
-                raise JobNotFoundError(f"{ref} at {moment.isoformat()}")
+                raise JobNotFoundError(f"{ref} at {time_text(moment)}")
             job = then
         return job_from_json({**job.as_record(), "deleted": job.deleted})
 
@@ -373,8 +374,7 @@ class Catalog:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
         from jobsync.audit import job_history  # only audit commands replay history: others skip its import
 
-        since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
-        return job_history(self._app, self.resolve(str(ref)), since_at, until_at)
+        return job_history(self._app, self.resolve(str(ref)), *_window(since, until))
 
     def audit(
         self,
@@ -386,7 +386,7 @@ class Catalog:
         """Every change to jobs and sources in the window, across the catalog: the auditor's view."""
         from jobsync.audit import catalog_audit  # only audit commands replay history: others skip its import
 
-        return catalog_audit(self._app, moment_of(since, "since"), moment_of(until, "until"), actor, source)
+        return catalog_audit(self._app, *_window(since, until), actor, source)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
@@ -622,6 +622,13 @@ def _check_json(what: str, value: Any) -> None:
             raise ResultError(
                 f"{what} must be JSON-serialisable: {type(item).__name__} at {where} is not a JSON type"
             )
+
+
+def _window(
+    since: datetime | str | None, until: datetime | str | None
+) -> tuple[datetime | None, datetime | None]:
+    """A history window's two ends; a bare day opens it at its start and closes it at its end."""
+    return moment_of(since, "since", day="start"), moment_of(until, "until", day="end")
 
 
 def _relative_path(path: str, spec: SourceSpec) -> str:

@@ -303,7 +303,6 @@ class TestJobs:
             (("jobs", "override", "Backup", "name", "Restore"), "already used"),
             (("jobs", "show", "Nope"), "no job matches 'Nope'"),
             (("jobs", "delete", "Backup"), "still installed"),
-            (("jobs", "show", "Backup", "--at", "last blue moon"), "cannot read time"),
         ],
     )
     def test_bad_input_is_one_line_and_changes_nothing(
@@ -315,8 +314,10 @@ class TestJobs:
         assert synced.json("jobs", "history", "Backup") == before
 
     def test_usage_error_exits_2(self, synced: Cli) -> None:
-        """A missing argument is a usage error: one ``error:`` line and exit 2."""
+        """A missing argument, or a time no one can read, is a usage error: one ``error:`` line and exit 2."""
         assert_one_line_error(synced.run("jobs", "override", "Backup"), 2, "Missing argument")
+        done = synced.run("jobs", "show", "Backup", "--at", "last blue moon")
+        assert_one_line_error(done, 2, "cannot read time 'last blue moon'; use ISO-8601")
 
     def test_bad_config_is_one_line(self, cli: Cli) -> None:
         """A config with an unknown key is refused naming the key."""
