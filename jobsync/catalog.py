@@ -265,6 +265,10 @@ class Catalog:
         self._app.catch_up_quietly()
         return [source_from_json(stored) for stored in self._views.list_sources()]
 
+    def source_names(self) -> list[str]:
+        """Every source name the catalog knows, configured or synced, sorted."""
+        return sorted({*self._configured, *(record["name"] for record in self.sources())})
+
     def source(self, name: str) -> SourceRecord:
         for record in self.sources():
             if record["name"] == name:

@@ -22,7 +22,7 @@ from eventsourcing.persistence import PersistenceError
 from jobsync.app import SyncSummary
 from jobsync.catalog import RESYNC_WAIT, Catalog
 from jobsync.config import Config, config_path, effective, load_config
-from jobsync.domain.errors import JobSyncError, SourceBusyError
+from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceNotFoundError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import FINISHED_STATUSES, LOG_LEVELS, STATUSES
 from jobsync.domain.text import CONTROLS, escaped
@@ -383,6 +383,7 @@ def jobs_list(
 ) -> None:
     """List jobs (installed ones unless told otherwise)."""
     installed = {"installed": True, "uninstalled": False, "all": None}[state]
+    _require_source(catalog, source)
     raw = as_json and not sys.stdout.isatty() and stored_times_shown_as_is(_zone())
     lister = catalog.jobs_json if raw else catalog.jobs
     found = lister(
@@ -487,8 +488,16 @@ def audit(
     as_json: bool,
 ) -> None:
     """Every change to jobs and sources in a window, across the catalog."""
+    _require_source(catalog, source)
     entries = catalog.audit(since=since, until=until, actor=who, source=source)
     _print_changes(entries, as_json, with_ref=True)
+
+
+def _require_source(catalog: Catalog, name: str | None) -> None:
+    """A ``--source`` names a thing, so one that does not exist is an error (exit 1), as kubectl and
+    gh treat a named object; a filter that matches nothing (``--actor nobody``) just prints nothing."""
+    if name is not None and name not in (known := catalog.source_names()):
+        raise SourceNotFoundError(name, known)
 
 
 def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -> None:

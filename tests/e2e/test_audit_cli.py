@@ -302,3 +302,21 @@ class TestTimes:
         [utc_job] = catalogued.json("--utc", "jobs", "list", "--search", "Back up")
         assert utc_job["created"].endswith("+00:00")
         assert datetime.fromisoformat(utc_job["created"]) == datetime.fromisoformat(job["created"])
+
+
+class TestFilters:
+    def test_an_unknown_source_is_an_error(self, catalogued: Cli) -> None:
+        """``--source`` names a thing: one that does not exist is refused, exit 1, naming the known ones."""
+        for command in (("audit",), ("jobs", "list")):
+            done = catalogued.run(*command, "--source", "nosuch")
+            assert_one_line_error(done, 1, "no source named 'nosuch' (known: labs, netops)")
+            assert done.stdout == ""
+
+    def test_a_filter_that_matches_nothing_prints_nothing(self, catalogued: Cli) -> None:
+        """A known source, or an actor, with nothing to show is an empty answer with exit 0, not an error."""
+        assert catalogued.json("audit", "--actor", "nobody") == []
+        done = catalogued.run("audit", "--actor", "nobody")
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        assert catalogued.json("audit", "--source", "labs", "--actor", "alice") == []
+        assert catalogued.json("jobs", "list", "--source", "labs", "--disabled") == []
+        assert catalogued.ok("jobs", "list", "--source", "labs", "--disabled") == "(none)\n"
