@@ -144,7 +144,8 @@ def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | 
 
 def _zone() -> Zone:
     """Where this command shows times: local, or UTC with ``jobsync --utc``."""
-    settings = click.get_current_context().find_object(Settings)
+    ctx = click.get_current_context(silent=True)  # None when a formatter is called as a function
+    settings = ctx.find_object(Settings) if ctx is not None else None
     return settings.zone if settings is not None else "local"
 
 
