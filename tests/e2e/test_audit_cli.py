@@ -312,6 +312,12 @@ class TestFilters:
             assert_one_line_error(done, 1, "no source named 'nosuch' (known: labs, netops)")
             assert done.stdout == ""
 
+    def test_an_empty_catalog_says_it_knows_no_source(self, cli: Cli) -> None:
+        """Before any sync, ``--source`` of any name is refused, and the message says none is known."""
+        assert_one_line_error(
+            cli.run("audit", "--source", "netops"), 1, "no source named 'netops' (known: none)"
+        )
+
     def test_a_filter_that_matches_nothing_prints_nothing(self, catalogued: Cli) -> None:
         """A known source, or an actor, with nothing to show is an empty answer with exit 0, not an error."""
         assert catalogued.json("audit", "--actor", "nobody") == []
