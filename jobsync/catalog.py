@@ -275,6 +275,10 @@ class Catalog:
         self._app.catch_up_quietly()
         return [source_from_json(stored) for stored in self._views.list_sources()]
 
+    def source_names(self) -> list[str]:
+        """Every source name the catalog knows, configured or synced, sorted."""
+        return sorted({*self._configured, *(record["name"] for record in self.sources())})
+
     def source(self, name: str) -> SourceRecord:
         for record in self.sources():
             if record["name"] == name:
@@ -391,8 +395,7 @@ class Catalog:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
         from jobsync.audit import job_history  # only audit commands replay history: others skip its import
 
-        since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
-        return job_history(self._app, self.resolve(str(ref)), since_at, until_at)
+        return job_history(self._app, self.resolve(str(ref)), *_window(since, until))
 
     def audit(
         self,
@@ -409,8 +412,7 @@ class Catalog:
         """
         from jobsync.audit import catalog_audit  # only audit commands replay history: others skip its import
 
-        since_at, until_at = moment_of(since, "since"), moment_of(until, "until")
-        return catalog_audit(self._app, since_at, until_at, actor, source, author)
+        return catalog_audit(self._app, *_window(since, until), actor, source, author)
 
     def override(self, ref: str, field: str, value: object, actor: str | None = None) -> bool:
         """Pin ``field`` of a job to ``value`` (validated); False when it already was."""
@@ -646,6 +648,13 @@ def _check_json(what: str, value: Any) -> None:
             raise ResultError(
                 f"{what} must be JSON-serialisable: {type(item).__name__} at {where} is not a JSON type"
             )
+
+
+def _window(
+    since: datetime | str | None, until: datetime | str | None
+) -> tuple[datetime | None, datetime | None]:
+    """A history window's two ends; a bare day opens it at its start and closes it at its end."""
+    return moment_of(since, "since", day="start"), moment_of(until, "until", day="end")
 
 
 def _relative_path(path: str, spec: SourceSpec) -> str:

@@ -9,7 +9,7 @@ import sqlite3
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -22,7 +22,7 @@ from eventsourcing.persistence import PersistenceError
 from jobsync.app import SyncSummary
 from jobsync.catalog import RESYNC_WAIT, Catalog
 from jobsync.config import Config, config_path, effective, load_config
-from jobsync.domain.errors import JobSyncError, SourceBusyError
+from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceNotFoundError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import FINISHED_STATUSES, LOG_LEVELS, STATUSES
 from jobsync.domain.text import CONTROLS, escaped
@@ -36,7 +36,7 @@ from jobsync.records import (
     overridden_fields,
     to_json,
 )
-from jobsync.times import parse_time
+from jobsync.times import BadTimeError, DayBound, Zone, parse_time, stored_times_shown_as_is, time_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,10 +50,11 @@ class ExitCode(IntEnum):
 class Settings:
     """What the global options say; the catalog is opened on first use, so ``--help`` needs no store."""
 
-    def __init__(self, config: str | None, store: str | None, actor: str | None) -> None:
+    def __init__(self, config: str | None, store: str | None, actor: str | None, utc: bool = False) -> None:
         self.config_file = config
         self.store = store
         self.actor = actor
+        self.zone: Zone = "utc" if utc else "local"
         self._catalog: Catalog | None = None
 
     def catalog(self) -> Catalog:
@@ -134,11 +135,36 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 )
 @click.option("--store", metavar="URL", help="Event store, e.g. sqlite:///path/jobsync.db.")
 @click.option("--actor", metavar="NAME", help="Who is acting, recorded on every event (default: login name).")
+@click.option("--utc", is_flag=True, help="Show times in UTC (default: the local zone, $TZ).")
 @click.version_option(package_name="jobsync")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | None) -> None:
+def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | None, utc: bool) -> None:
     """jobsync: the catalog of automation jobs in Git repositories, and of everything that happened to them."""
-    ctx.obj = Settings(config, store, actor)
+    ctx.obj = Settings(config, store, actor, utc)
+
+
+def _zone() -> Zone:
+    """Where this command shows times: local, or UTC with ``jobsync --utc``."""
+    ctx = click.get_current_context(silent=True)  # None when a formatter is called as a function
+    settings = ctx.find_object(Settings) if ctx is not None else None
+    return settings.zone if settings is not None else "local"
+
+
+class TimeParam(click.ParamType[datetime]):
+    """A TIME option (DESIGN.md §6): text it cannot read is a usage error, exit 2, in one line."""
+
+    name = "time"
+
+    def __init__(self, day: DayBound) -> None:
+        self.day = day
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(value, day=self.day)
+        except BadTimeError as exc:
+            raise click.UsageError(str(exc), ctx) from None
 
 
 # -- resync -------------------------------------------------------------------------------------
@@ -306,7 +332,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
     """List sources with their last synced commit."""
     records = catalog.sources()
     if as_json:
-        _print_json([to_json(record) for record in records])
+        _print_json([to_json(record, _zone()) for record in records])
         return
     _print_table(
         ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "SYNCED BY", "STATUS"],
@@ -317,7 +343,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["url"],
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
-                r["last_synced"].isoformat() if r["last_synced"] else "never",
+                time_text(r["last_synced"], _zone()) if r["last_synced"] else "never",
                 _synced_by(r),
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
@@ -338,9 +364,9 @@ def _synced_by(record: SourceRecord) -> str:
 @pass_catalog
 def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
     """Show one source."""
-    record = to_json(catalog.source(name))
+    record = catalog.source(name)
     if as_json:
-        _print_json(record)
+        _print_json(to_json(record, _zone()))
         return
     for key, value in record.items():
         click.echo(f"{key:<19} {_text(value)}")
@@ -381,7 +407,9 @@ def jobs_list(
 ) -> None:
     """List jobs (installed ones unless told otherwise)."""
     installed = {"installed": True, "uninstalled": False, "all": None}[state]
-    lister = catalog.jobs_json if as_json and not sys.stdout.isatty() else catalog.jobs
+    _require_source(catalog, source)
+    raw = as_json and not sys.stdout.isatty() and stored_times_shown_as_is(_zone())
+    lister = catalog.jobs_json if raw else catalog.jobs
     found = lister(
         source,
         installed,
@@ -397,7 +425,7 @@ def jobs_list(
         return
     records = found
     if as_json:
-        _print_json([to_json(record) for record in records])
+        _print_json([to_json(record, _zone()) for record in records])
         return
     _print_table(
         ["REF", "NAME", "GROUPING", "INSTALLED", "ENABLED", "OVERRIDES"],
@@ -439,30 +467,36 @@ class PointParam(click.ParamType):  # type: ignore[type-arg]  # generic only in 
     "at",
     metavar="POINT",
     type=PointParam(),
-    help="Show the job as it was then: a time (ISO-8601, date, '3 days ago'), a commit, or vN.",
+    help="Show the job as it was then: a time (ISO-8601, a date (its end), '3 days ago'), a commit, or vN.",
 )
 @json_option
 @pass_catalog
 def jobs_show(catalog: Catalog, job_ref: str, at: Point | None, as_json: bool) -> None:
     """Show one job; an overridden field is marked, with the source's value beside it."""
-    record = to_json(catalog.job(job_ref, at=at))
+    record = catalog.job(job_ref, at=at)
     if as_json:
-        _print_json(record)
+        _print_json(to_json(record, _zone()))
         return
-    source_values = record["source_values"]
-    for key, value in record.items():
+    fields: Mapping[str, Any] = record  # ``<field>_override`` keys are built, not literal
+    source_values: Mapping[str, Any] = record["source_values"]
+    for key, value in fields.items():
         if key.endswith("_override") or key == "source_values":
             continue
         mark = ""
-        if record.get(f"{key}_override"):
+        if fields.get(f"{key}_override"):
             mark = f"  (overridden; source: {_quoted(source_values[key])})"
         click.echo(f"{key:<24} {_text(value)}{mark}")
 
 
 since_option = click.option(
-    "--since", metavar="TIME", help="From this moment (ISO-8601, date, '3 days ago')."
+    "--since",
+    type=TimeParam(day="start"),
+    metavar="TIME",
+    help="From this moment (ISO-8601, a date (its start), '3 days ago', 'yesterday', 'last tuesday 14:00').",
 )
-until_option = click.option("--until", metavar="TIME", help="Up to this moment.")
+until_option = click.option(
+    "--until", type=TimeParam(day="end"), metavar="TIME", help="Up to this moment (a date: its end)."
+)
 
 
 @jobs.command("history")
@@ -471,9 +505,11 @@ until_option = click.option("--until", metavar="TIME", help="Up to this moment."
 @until_option
 @json_option
 @pass_catalog
-def jobs_history(catalog: Catalog, job_ref: str, since: str | None, until: str | None, as_json: bool) -> None:
+def jobs_history(
+    catalog: Catalog, job_ref: str, since: datetime | None, until: datetime | None, as_json: bool
+) -> None:
     """Every event of a job: when, who, what, and which fields changed."""
-    entries = catalog.history(job_ref, since=_moment(since), until=_moment(until))
+    entries = catalog.history(job_ref, since=since, until=until)
     _print_changes(entries, as_json, with_ref=False)
 
 
@@ -489,18 +525,24 @@ def jobs_history(catalog: Catalog, job_ref: str, since: str | None, until: str |
 @pass_catalog
 def audit(
     catalog: Catalog,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     who: str | None,
     author: str | None,
     source: str | None,
     as_json: bool,
 ) -> None:
     """Every change to jobs and sources in a window, across the catalog."""
-    entries = catalog.audit(
-        since=_moment(since), until=_moment(until), actor=who, source=source, author=author
-    )
+    _require_source(catalog, source)
+    entries = catalog.audit(since=since, until=until, actor=who, source=source, author=author)
     _print_changes(entries, as_json, with_ref=True)
+
+
+def _require_source(catalog: Catalog, name: str | None) -> None:
+    """A ``--source`` names a thing, so one that does not exist is an error (exit 1), as kubectl and
+    gh treat a named object; a filter that matches nothing (``--actor nobody``) just prints nothing."""
+    if name is not None and name not in (known := catalog.source_names()):
+        raise SourceNotFoundError(name, known)
 
 
 def _made_by(entry: HistoryEntry) -> str:
@@ -510,18 +552,14 @@ def _made_by(entry: HistoryEntry) -> str:
     return f' ({shown(entry.get("author") or "")}, "{shown(entry.get("subject") or "")}", {entry.get("commit", "")[:7]})'
 
 
-def _moment(text: str | None) -> datetime | None:
-    return parse_time(text) if text else None
-
-
 def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -> None:
     if as_json:
-        _print_json([to_json(entry) for entry in entries])
+        _print_json([to_json(entry, _zone()) for entry in entries])
         return
     for entry in entries:
         ref = f" {entry['ref']}" if with_ref else ""
         who = f"{shown(entry['actor'])}{_made_by(entry)}"
-        click.echo(f"{entry['time'].isoformat(' ')[:19]}  {who:<16} {entry['event']}{shown(ref)}")
+        click.echo(f"{time_text(entry['time'], _zone())}  {who:<16} {entry['event']}{shown(ref)}")
         for key, (old, new) in entry["changes"].items():
             click.echo(f"    {key}: {_text(old)} -> {_text(new)}")
 
@@ -539,12 +577,12 @@ def jobs_diff(catalog: Catalog, job_ref: str, start: Point, end: Point | None, a
     """
     diff = catalog.diff(job_ref, start, end)
     if as_json:
-        _print_json(to_json(diff))
+        _print_json(to_json(diff, _zone()))
         return
     for label in ("from", "to"):
         end_of = diff[label]
         click.echo(
-            f"{label} v{end_of['version']}  {end_of['time'].isoformat(' ')[:19]}"
+            f"{label} v{end_of['version']}  {time_text(end_of['time'], _zone())}"
             f"  commit {shown(end_of['commit'][:12])}"
         )
     if not diff["changes"]:
@@ -674,7 +712,7 @@ def results_list(
     """List results, newest first."""
     records = catalog.results(job=job_ref, status=status, limit=limit)
     if as_json:
-        _print_json([to_json(record) for record in records])
+        _print_json([to_json(record, _zone()) for record in records])
         return
     _print_table(
         ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR"],
@@ -684,7 +722,7 @@ def results_list(
                 r["task"],
                 r["job"] or f"({r['job_name']})",
                 r["status"],
-                r["created"].isoformat()[:19],
+                time_text(r["created"], _zone()),
                 r["actor"],
             ]
             for r in records
@@ -698,9 +736,9 @@ def results_list(
 @pass_catalog
 def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
     """Show one result with its args and data."""
-    record = to_json(catalog.result(result_id))
+    record = catalog.result(result_id)
     if as_json:
-        _print_json(record)
+        _print_json(to_json(record, _zone()))
         return
     for key, value in record.items():
         click.echo(f"{key:<19} {_text(value)}")
@@ -741,13 +779,13 @@ FOLLOW_POLL_SECONDS = 0.2
 
 def _public_entry(entry: LogRecord) -> dict[str, Any]:
     """The entry as printed: ``seq`` is only for following, so it stays out of the JSON."""
-    return {k: v for k, v in to_json(entry).items() if k != "seq"}
+    return {k: v for k, v in to_json(entry, _zone()).items() if k != "seq"}
 
 
 def _format_entry(entry: LogRecord) -> str:
     where = f" [{shown(entry['object'])}]" if entry["object"] else ""
     message = shown(entry["message"])
-    return f"{entry['time'].isoformat(' ')[:23]}  {entry['level']:<8} {shown(entry['grouping'])}: {message}{where}"
+    return f"{time_text(entry['time'], _zone(), millis=True)}  {entry['level']:<8} {shown(entry['grouping'])}: {message}{where}"
 
 
 def _parse_json(option: str, text: str) -> Any:
@@ -942,6 +980,8 @@ def _yes(flag: bool) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, (list, dict)) or value is None or isinstance(value, bool):
         return json.dumps(value)
+    if isinstance(value, datetime):
+        return time_text(value, _zone())
     return shown(str(value))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias
 from uuid import UUID
 
@@ -75,27 +75,17 @@ def parse_point(text: str, *, day_start: bool = False) -> Point:
     if _COMMIT.match(stripped):
         return CommitPrefix(stripped.lower())
     try:
-        if day_start and _is_date(stripped):
-            return parse_time(f"{stripped}T00:00")  # the zone rule stays parse_time's
-        return parse_time(stripped)
+        return parse_time(stripped, day="start" if day_start else "end")
     except BadTimeError as exc:
         raise BadPointError(
             f"{text!r} is not a time, a commit (7+ hex digits) or a version (v3): {exc}"
         ) from None
 
 
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is not None
-
-
 def point_of(value: object, what: str, *, day_start: bool = False) -> Point | None:
     """A library caller's point: None, a datetime (naive as ``moment_of`` takes it), a Point, or text."""
     if value is None or isinstance(value, datetime):
-        return moment_of(value, what)
+        return moment_of(value, what, day="start" if day_start else "end")
     if isinstance(value, Version | CommitPrefix):
         return value
     if isinstance(value, str):

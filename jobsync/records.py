@@ -9,6 +9,7 @@ from uuid import UUID
 
 from jobsync.domain.discovery import ClassExplanation
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
+from jobsync.times import Zone, time_json
 
 #: A JSON object as ``json.dumps`` takes it: what the CLI prints and the read models store.
 JsonObject: TypeAlias = dict[str, Any]
@@ -256,9 +257,13 @@ def overridden_fields(record: JobRecord) -> list[str]:
     return [name for name in OVERRIDABLE_FIELDS if flags[f"{name}_override"]]
 
 
-def to_json(record: Record) -> JsonObject:
-    """The record as the CLI prints it: times in ISO-8601 and ids as text, everything else as it is."""
-    return {key: _json_value(value) for key, value in record.items()}
+def to_json(record: Record, zone: Zone | None = None) -> JsonObject:
+    """The record as JSON: times in ISO-8601 and ids as text, everything else as it is.
+
+    Times stay in UTC, as stored, unless ``zone`` says where to show them (the CLI passes its
+    ``--utc`` choice, local by default).
+    """
+    return {key: _json_value(value, zone) for key, value in record.items()}
 
 
 def _decoded(stored: Mapping[str, Any], times: tuple[str, ...], ids: tuple[str, ...] = ("id",)) -> JsonObject:
@@ -272,13 +277,13 @@ def _decoded(stored: Mapping[str, Any], times: tuple[str, ...], ids: tuple[str, 
     return record
 
 
-def _json_value(value: object) -> object:
+def _json_value(value: object, zone: Zone | None) -> object:
     if isinstance(value, dict):  # a diff's ends and events hold times too
-        return {key: _json_value(inner) for key, inner in value.items()}
+        return {key: _json_value(inner, zone) for key, inner in value.items()}
     if isinstance(value, list):
-        return [_json_value(inner) for inner in value]
+        return [_json_value(inner, zone) for inner in value]
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat() if zone is None else time_json(value, zone)
     if isinstance(value, UUID):
         return str(value)
     return value

@@ -91,9 +91,13 @@ class Cli:
         self.state = tmp_path / "state"
         self.config = tmp_path / "config.toml"
         self.config.write_text(f'state_dir = "{self.state}"\n', encoding="utf-8")
+        #: The ``TZ`` the command runs with (None: the test process's own).
+        self.tz: str | None = None
 
     def run(self, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "JOBSYNC_DEBUG"}
+        if self.tz is not None:
+            env["TZ"] = self.tz
         return subprocess.run(
             [sys.executable, "-m", "jobsync", "--config", str(self.config), "--actor", actor, *args],
             capture_output=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobsync.domain.text import one_line
 
 
@@ -35,8 +37,14 @@ class AmbiguousJobRefError(JobSyncError):
 class SourceNotFoundError(JobSyncError):
     """No configured or remembered source has this name."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no source named {name!r} (give a URL or path to sync a new one)")
+    def __init__(self, name: str, known: Sequence[str] | None = None) -> None:
+        # Where a name is only looked up (a filter), the names there are help; resync may add one.
+        hint = (
+            "give a URL or path to sync a new one"
+            if known is None
+            else f"known: {', '.join(known) or 'none'}"
+        )
+        super().__init__(f"no source named {name!r} ({hint})")
         self.name = name
 
 

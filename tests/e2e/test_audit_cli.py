@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -202,8 +204,8 @@ class TestReplay:
 
 class TestShowAt:
     def test_at_a_date(self, catalogued: Cli) -> None:
-        """``--at`` today's date (its end) shows the job as now; yesterday's is before it existed."""
-        today = datetime.now(UTC).date()
+        """``--at`` today's local date (its end) shows the job as now; yesterday's is before it existed."""
+        today = datetime.now().astimezone().date()
         shown = catalogued.json("jobs", "show", CHECK_REF, "--at", today.isoformat())
         assert shown["description"] == "Pinned by ops" and shown["description_override"] is True
         done = catalogued.run("jobs", "show", CHECK_REF, "--at", (today - timedelta(days=1)).isoformat())
@@ -248,3 +250,107 @@ class TestProvenanceShown:
         ]
         assert all(datetime.fromisoformat(e["committed"]).tzinfo is not None for e in found)
         assert cli.json("audit", "--author", "mallory") == []
+
+
+#: Zones without summer time, so the names and offsets a test expects hold all year.
+TOKYO, KIRITIMATI = "Asia/Tokyo", "Pacific/Kiritimati"
+SHOWN_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+
+
+class TestTimes:
+    def test_since_today_prints_todays_events(self, catalogued: Cli) -> None:
+        """``audit --since`` today's local date opens at its start, so today's events show; ``--until`` yesterday shows none."""
+        catalogued.tz = KIRITIMATI  # +14:00: its date is not UTC's for most of the day
+        today = datetime.now(ZoneInfo(KIRITIMATI)).date()
+        everything = catalogued.json("audit")
+        assert len(everything) > 5
+        assert catalogued.json("audit", "--since", today.isoformat()) == everything
+        assert catalogued.json("jobs", "history", "Backup", "--since", today.isoformat()) != []
+        assert catalogued.json("audit", "--until", (today - timedelta(days=1)).isoformat()) == []
+
+    @pytest.mark.parametrize("phrase", ["last week", "yesterday", "today", "3 days ago", "last tuesday"])
+    def test_phrases_people_type_are_accepted(self, catalogued: Cli, phrase: str) -> None:
+        """``--since "last week"`` and the other documented phrases open a window that holds what just happened."""
+        assert catalogued.json("audit", "--since", phrase) == catalogued.json("audit")
+
+    def test_a_time_no_one_can_read_is_a_usage_error(self, catalogued: Cli) -> None:
+        """An unreadable ``--since``/``--until`` is one ``error:`` line and exit 2."""
+        assert_one_line_error(catalogued.run("audit", "--since", "soon"), 2, "cannot read time 'soon'; use ")
+        assert_one_line_error(
+            catalogued.run("jobs", "history", "Backup", "--until", "7"), 2, "cannot read time '7'"
+        )
+
+    def test_text_output_shows_local_time_with_the_zone(self, catalogued: Cli) -> None:
+        """Every text listing shows times one way, local, with the zone's name."""
+        catalogued.tz = TOKYO
+        run = catalogued.ok("results", "record", "Backup").strip()
+        catalogued.ok("results", "log", run, "saved r1")
+        outputs = {
+            "audit": catalogued.ok("audit").splitlines()[0],
+            "history": catalogued.ok("jobs", "history", "Backup").splitlines()[0],
+            "sources": catalogued.ok("sources", "list").splitlines()[1],
+            "source": next(
+                line for line in catalogued.ok("sources", "show", "netops").splitlines() if "created" in line
+            ),
+            "job": next(
+                line for line in catalogued.ok("jobs", "show", "Backup").splitlines() if "created" in line
+            ),
+            "results": catalogued.ok("results", "list").splitlines()[1],
+            "result": next(
+                line for line in catalogued.ok("results", "show", run).splitlines() if "created" in line
+            ),
+        }
+        for what, line in outputs.items():
+            assert re.search(rf"{SHOWN_TIME} JST\b", line), (what, line)
+            assert "+00:00" not in line and "T" not in line.split()[0], (what, line)
+        assert re.match(rf"{SHOWN_TIME}\.\d{{3}} JST  info", catalogued.ok("logs", run)), (
+            "log lines keep milliseconds"
+        )
+
+    def test_utc_shows_utc(self, catalogued: Cli) -> None:
+        """``jobsync --utc`` shows the same moments in UTC, in text and JSON, whatever the local zone."""
+        catalogued.tz = TOKYO
+        assert re.match(rf"{SHOWN_TIME} UTC  ", catalogued.ok("--utc", "audit"))
+        assert re.search(rf"{SHOWN_TIME} UTC", catalogued.ok("--utc", "sources", "list"))
+        local, utc = catalogued.json("audit"), catalogued.json("--utc", "audit")
+        assert all(entry["time"].endswith("+09:00") for entry in local)
+        assert all(entry["time"].endswith("+00:00") for entry in utc)
+        assert [datetime.fromisoformat(e["time"]) for e in local] == [
+            datetime.fromisoformat(e["time"]) for e in utc
+        ]
+
+    def test_json_times_carry_the_local_offset(self, catalogued: Cli) -> None:
+        """JSON shows ISO-8601 with the local offset everywhere, the piped ``jobs list`` included."""
+        catalogued.tz = TOKYO
+        [job] = catalogued.json("jobs", "list", "--search", "Back up")
+        assert job["created"].endswith("+09:00") and job["last_updated"].endswith("+09:00")
+        assert catalogued.json("jobs", "show", "Backup")["created"] == job["created"]
+        assert catalogued.json("sources", "show", "netops")["last_synced"].endswith("+09:00")
+        assert catalogued.json("jobs", "history", "Backup")[0]["time"].endswith("+09:00")
+        [utc_job] = catalogued.json("--utc", "jobs", "list", "--search", "Back up")
+        assert utc_job["created"].endswith("+00:00")
+        assert datetime.fromisoformat(utc_job["created"]) == datetime.fromisoformat(job["created"])
+
+
+class TestFilters:
+    def test_an_unknown_source_is_an_error(self, catalogued: Cli) -> None:
+        """``--source`` names a thing: one that does not exist is refused, exit 1, naming the known ones."""
+        for command in (("audit",), ("jobs", "list")):
+            done = catalogued.run(*command, "--source", "nosuch")
+            assert_one_line_error(done, 1, "no source named 'nosuch' (known: labs, netops)")
+            assert done.stdout == ""
+
+    def test_an_empty_catalog_says_it_knows_no_source(self, cli: Cli) -> None:
+        """Before any sync, ``--source`` of any name is refused, and the message says none is known."""
+        assert_one_line_error(
+            cli.run("audit", "--source", "netops"), 1, "no source named 'netops' (known: none)"
+        )
+
+    def test_a_filter_that_matches_nothing_prints_nothing(self, catalogued: Cli) -> None:
+        """A known source, or an actor, with nothing to show is an empty answer with exit 0, not an error."""
+        assert catalogued.json("audit", "--actor", "nobody") == []
+        done = catalogued.run("audit", "--actor", "nobody")
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        assert catalogued.json("audit", "--source", "labs", "--actor", "alice") == []
+        assert catalogued.json("jobs", "list", "--source", "labs", "--disabled") == []
+        assert catalogued.ok("jobs", "list", "--source", "labs", "--disabled") == "(none)\n"

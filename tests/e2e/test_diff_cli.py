@@ -32,7 +32,9 @@ class TestJobsDiff:
         assert "  description_override: false -> true" in lines
         assert "  description (in source): Back up -> Back up v2" in lines
         events = lines[lines.index("events:") + 1 :]
-        headlines = [line.split()[2:] for line in events if not line.startswith(" ")]
+        headlines = [
+            line.split()[3:] for line in events if not line.startswith(" ")
+        ]  # after date, time, zone
         assert [(words[0], words[-1]) for words in headlines] == [
             ("daemon@vm", "JobChanged"),
             ("alice", "FieldOverridden"),

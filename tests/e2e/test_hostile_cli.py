@@ -328,9 +328,9 @@ class TestSmallerHostileInputs:
         assert done.returncode == 0 and "unexpected" not in done.stderr, done.stderr
 
     def test_a_time_out_of_range_is_one_line(self, tmp_path: Path) -> None:
-        """A relative time past the first year there is is refused in one line."""
+        """A relative time past the first year there is is a bad option value: one line, exit 2."""
         done = Cli(tmp_path).run("audit", "--since", "999999999 days ago")
-        assert_one_line_error(done, 1, "is out of range")
+        assert_one_line_error(done, 2, "is out of range")
 
     def test_args_nested_a_thousand_deep_are_refused(self, synced: Synced) -> None:
         """JSON nested 1,000 deep is refused with a reason, not a RecursionError."""

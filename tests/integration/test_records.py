@@ -169,17 +169,19 @@ class TestJson:
         return json.dumps(data, separators=(",", ":")) + "\n"
 
     def test_to_json_is_what_the_cli_prints(self, synced: Catalog, cli: Any) -> None:
-        """``to_json`` of each record gives, byte for byte, the JSON the matching CLI command prints."""
+        """``to_json`` of each record, in the local zone, gives byte for byte the JSON the matching CLI command prints."""
         rid = str(run_id(synced))
         expected = {
-            ("sources", "list"): [to_json(r) for r in synced.sources()],
-            ("sources", "show", "netops"): to_json(synced.source("netops")),
-            ("jobs", "show", BACKUP_REF): to_json(synced.job(BACKUP_REF)),
-            ("jobs", "history", BACKUP_REF): [to_json(e) for e in synced.history(BACKUP_REF)],
-            ("audit",): [to_json(e) for e in synced.audit()],
-            ("results", "list"): [to_json(r) for r in synced.results()],
-            ("results", "show", rid): to_json(synced.result(rid)),
-            ("logs", rid): [{k: v for k, v in to_json(e).items() if k != "seq"} for e in synced.logs(rid)],
+            ("sources", "list"): [to_json(r, "local") for r in synced.sources()],
+            ("sources", "show", "netops"): to_json(synced.source("netops"), "local"),
+            ("jobs", "show", BACKUP_REF): to_json(synced.job(BACKUP_REF), "local"),
+            ("jobs", "history", BACKUP_REF): [to_json(e, "local") for e in synced.history(BACKUP_REF)],
+            ("audit",): [to_json(e, "local") for e in synced.audit()],
+            ("results", "list"): [to_json(r, "local") for r in synced.results()],
+            ("results", "show", rid): to_json(synced.result(rid), "local"),
+            ("logs", rid): [
+                {k: v for k, v in to_json(e, "local").items() if k != "seq"} for e in synced.logs(rid)
+            ],
         }
         for command, data in expected.items():
             assert cli(*command, "--json") == self.compact(data), command
@@ -214,11 +216,11 @@ class TestMoments:
             synced.job(BACKUP_REF, at="1 hour ago")
 
     def test_at_takes_iso_text_and_datetimes(self, synced: Catalog) -> None:
-        """An ISO-8601 string and the datetime it names give the same record; naive datetimes are UTC."""
+        """An ISO-8601 string and the datetime it names give the same record; naive datetimes are local time."""
         moment = synced.history(BACKUP_REF)[-1]["time"]
         by_text = synced.job(BACKUP_REF, at=moment.isoformat())
         assert by_text == synced.job(BACKUP_REF, at=moment)
-        assert by_text == synced.job(BACKUP_REF, at=moment.astimezone(UTC).replace(tzinfo=None))
+        assert by_text == synced.job(BACKUP_REF, at=moment.astimezone().replace(tzinfo=None))
         assert synced.job(BACKUP_REF, at=None) == synced.job(BACKUP_REF)
 
     def test_since_and_until_take_text(self, synced: Catalog) -> None:

@@ -43,14 +43,14 @@ class TestParsePoint:
     def test_anything_else_is_a_time(self) -> None:
         """Text that is neither a version nor a commit is read by ``parse_time``."""
         assert parse_point("2026-11-17T09:30:00+00:00") == datetime(2026, 11, 17, 9, 30, tzinfo=UTC)
-        assert parse_point("2026-11-17") == parse_time("2026-11-17")
+        assert parse_point("2026-11-17") == parse_time("2026-11-17", day="end")
 
     def test_a_date_starts_a_comparison_at_its_start(self) -> None:
         """With ``day_start`` a bare date is the first moment of that day, otherwise (``--at``) its end."""
         start = parse_point("2026-11-17", day_start=True)
         end = parse_point("2026-11-17")
         assert isinstance(start, datetime) and isinstance(end, datetime)
-        assert start == parse_time("2026-11-17T00:00")
+        assert start == parse_time("2026-11-17", day="start")
         assert end - start == timedelta(days=1) - timedelta(microseconds=1)
         assert parse_point("3 days ago", day_start=True) != start  # only bare dates move
 
@@ -75,12 +75,12 @@ class TestParsePoint:
 
 class TestPointOf:
     def test_library_values(self) -> None:
-        """None stays None, a naive datetime is taken as UTC, a point passes, text is parsed."""
+        """None stays None, a naive datetime is local time, a point passes, text is parsed."""
         assert point_of(None, "at") is None
-        assert point_of(datetime(2026, 1, 2, 3, 4), "at") == datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+        assert point_of(datetime(2026, 1, 2, 3, 4), "at") == datetime(2026, 1, 2, 3, 4).astimezone()
         assert point_of(Version(2), "at") == Version(2)
         assert point_of("v2", "at") == Version(2)
-        assert point_of("2026-11-17", "from_", day_start=True) == parse_time("2026-11-17T00:00")
+        assert point_of("2026-11-17", "from_", day_start=True) == parse_time("2026-11-17", day="start")
 
     def test_other_types_are_refused(self) -> None:
         """A value of another type is refused naming the argument and the type."""
