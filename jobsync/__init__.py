@@ -5,6 +5,7 @@ from jobsync.catalog import Catalog
 from jobsync.domain.discovery import Problem
 from jobsync.domain.errors import (
     AmbiguousJobRefError,
+    ArgsNotStoredWarning,
     ConfigError,
     ConflictError,
     FieldError,
@@ -41,6 +42,7 @@ from jobsync.spec import SourceSpec
 __all__ = [
     "LOG_LEVELS",
     "AmbiguousJobRefError",
+    "ArgsNotStoredWarning",
     "BadPointError",
     "Catalog",
     "ClassExplanationRecord",

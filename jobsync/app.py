@@ -62,7 +62,7 @@ from jobsync.domain.fields import validate_field_value
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.planning import SyncPlan, check_uninstalls, plan_sync
 from jobsync.domain.provenance import CommitInfo, Provenance
-from jobsync.domain.result import MAX_MESSAGE, JobResult, LogEntry
+from jobsync.domain.result import MAX_MESSAGE, PLAIN_RUN, JobResult, LogEntry, RunOptions
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.text import unstorable
 from jobsync.domain.topics import register_moved_topics
@@ -753,12 +753,13 @@ class JobCatalogApp(Application[UUID]):
 
         return self._change(ident, Job, delete)
 
-    def record_result(self, job_ident: UUID, args: Any, actor: str, scheduled_job: str | None = None) -> UUID:
+    def record_result(
+        self, job_ident: UUID, args: Any, actor: str, options: RunOptions = PLAIN_RUN
+    ) -> JobResult:
         """Queue a run of a job that may run; its ref and name are kept as text for audit."""
-        job = self.get_job(job_ident)
-        result = job.record_run(args=args, actor=actor, scheduled_job=scheduled_job)
+        result = self.get_job(job_ident).record_run(args=args, actor=actor, options=options)
         self.save_and_project(result)
-        return result.id
+        return result
 
     def start_result(self, ident: UUID, actor: str) -> None:
         """pending -> running."""

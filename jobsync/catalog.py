@@ -7,6 +7,7 @@ import inspect
 import posixpath
 import re
 import sqlite3
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -28,6 +29,7 @@ from jobsync.app import JobCatalogApp, SyncSummary
 from jobsync.defaults import default_actor, default_state_dir
 from jobsync.domain.errors import (
     AmbiguousJobRefError,
+    ArgsNotStoredWarning,
     JobNotFoundError,
     JobSyncError,
     ResultNotFoundError,
@@ -39,7 +41,7 @@ from jobsync.domain.errors import (
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
 from jobsync.domain.job import job_id
-from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError
+from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError, RunOptions
 from jobsync.domain.text import CONTROLS, escaped, unstorable
 from jobsync.points import BadPointError, Point, job_at_point, job_diff, point_of
 from jobsync.ports import SourceReader, SummaryStore, WorkLocks
@@ -451,15 +453,38 @@ class Catalog:
     # -- results -----------------------------------------------------------------------------
 
     def record_result(
-        self, job: str | UUID, args: Any = None, actor: str | None = None, scheduled_job: str | None = None
+        self,
+        job: str | UUID,
+        args: Any = None,
+        actor: str | None = None,
+        scheduled_job: str | None = None,
+        queue: str | None = None,
+        ignore_singleton: bool = False,
     ) -> UUID:
-        """Queue a run of an installed, enabled job; returns the result id. ``args`` is kept to re-queue."""
+        """Queue a run of an installed, enabled job; returns the result id.
+
+        ``args`` is kept to re-queue, unless the job has sensitive variables (DESIGN §3 rule 10):
+        then nothing of them is stored, and args given anyway raise ArgsNotStoredWarning once
+        (the caller hands them to its worker itself). ``queue`` narrows where a worker may claim
+        the run (one of the job's task queues); ``ignore_singleton`` lets it run beside another.
+        """
         _check_json("args", args)
         if scheduled_job is not None:
             _storable("scheduled job", scheduled_job, ResultError)
-        return self._app.record_result(
-            self.resolve(job), {} if args is None else args, self._who(actor), scheduled_job
+        if queue is not None:
+            _storable("queue", queue, ResultError)
+        options = RunOptions(scheduled_job, queue, ignore_singleton)
+        result = self._app.record_result(
+            self.resolve(job), {} if args is None else args, self._who(actor), options
         )
+        if not result.args_stored and args not in (None, {}):
+            warnings.warn(
+                f"the args of this run of {result.job_ref} were not stored: the job has sensitive "
+                "variables (has_sensitive_variables); hand them to its worker yourself",
+                ArgsNotStoredWarning,
+                stacklevel=3,  # past the error-translating wrapper, at the caller
+            )
+        return result.id
 
     def start_result(self, result: str | UUID, actor: str | None = None) -> None:
         """pending -> running."""

@@ -653,11 +653,19 @@ def results() -> None:
 @results.command("record")
 @click.argument("job_ref", metavar="JOB")
 @click.option("--args", "args_json", metavar="JSON", help="The run's arguments as a JSON document.")
+@click.option("--queue", metavar="Q", help="Only a worker of this queue (one of the job's) may claim it.")
+@click.option("--ignore-singleton", is_flag=True, help="May run beside another run of a singleton job.")
 @pass_catalog
-def results_record(catalog: Catalog, job_ref: str, args_json: str | None) -> None:
-    """Queue a run of JOB (installed and enabled); prints the result id."""
+def results_record(
+    catalog: Catalog, job_ref: str, args_json: str | None, queue: str | None, ignore_singleton: bool
+) -> None:
+    """Queue a run of JOB (installed and enabled); prints the result id.
+
+    A job with sensitive variables (the default) never has its args stored: they are dropped,
+    with a warning, and the worker must get them from you.
+    """
     args = _parse_json("--args", args_json) if args_json is not None else None
-    click.echo(catalog.record_result(job_ref, args))
+    click.echo(catalog.record_result(job_ref, args, queue=queue, ignore_singleton=ignore_singleton))
 
 
 @results.command("start")

@@ -39,6 +39,7 @@ class BackupConfigs(Job):
         description = "Save every device's running config to Git"
         soft_time_limit = 300
         time_limit = 600
+        has_sensitive_variables = False  # its runs' args (device names) may be stored
 '''
 
 _NETOPS_INTERFACES = """\

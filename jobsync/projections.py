@@ -42,7 +42,7 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 6  # 6: job records hold source_values
+SCHEMA_VERSION = 7  # 7: results keep args_stored, commit, file, queues, worker
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
@@ -62,7 +62,9 @@ _VIEW_TABLES = (
     "CREATE TABLE IF NOT EXISTS {results} ("
     "id TEXT PRIMARY KEY, job_id TEXT, job_ref TEXT NOT NULL, job_name TEXT NOT NULL, "
     "task TEXT NOT NULL, status TEXT NOT NULL, args TEXT NOT NULL, actor TEXT NOT NULL, "
-    "scheduled_job TEXT, created TEXT NOT NULL, started TEXT, completed TEXT, data TEXT)",
+    "scheduled_job TEXT, created TEXT NOT NULL, started TEXT, completed TEXT, data TEXT, "
+    "args_stored INTEGER NOT NULL, commit_sha TEXT, file TEXT, queues TEXT NOT NULL, "
+    "ignore_singleton INTEGER NOT NULL, worker TEXT, heartbeat TEXT)",
     "CREATE INDEX IF NOT EXISTS {results_index}_job ON {results} (job_id, created)",
     "CREATE INDEX IF NOT EXISTS {results_index}_created ON {results} (created)",
     "CREATE TABLE IF NOT EXISTS {logs} ("
@@ -569,6 +571,12 @@ def _result_record(row: Any) -> dict[str, Any]:
         "started": row["started"],
         "completed": row["completed"],
         "data": json.loads(row["data"]) if row["data"] is not None else None,
+        "args_stored": bool(row["args_stored"]),
+        "worker": row["worker"],
+        "commit": row["commit_sha"],
+        "file": row["file"],
+        "queues": json.loads(row["queues"]),
+        "ignore_singleton": bool(row["ignore_singleton"]),
     }
 
 
@@ -631,7 +639,8 @@ def source_record(source: Source) -> dict[str, Any]:
 
 
 _INSERT_RESULT = (
-    "INSERT INTO {results} VALUES (?,?,?,?,?,'pending',?,?,?,?,NULL,NULL,NULL) ON CONFLICT (id) DO NOTHING"
+    "INSERT INTO {results} VALUES (?,?,?,?,?,'pending',?,?,?,?,NULL,NULL,NULL,?,?,?,?,?,NULL,NULL) "
+    "ON CONFLICT (id) DO NOTHING"
 )
 _START_RESULT = "UPDATE {results} SET status = 'running', started = ? WHERE id = ?"
 _FINISH_RESULT = "UPDATE {results} SET status = ?, completed = ?, data = ? WHERE id = ?"
@@ -647,7 +656,10 @@ def _result_change(e: JobResult.Event) -> tuple[str, tuple[Any, ...]]:
     if isinstance(e, JobResult.ResultRecorded):
         job = str(e.job_id) if e.job_id else None
         args = json.dumps(e.args)
-        return _INSERT_RESULT, (rid, job, e.job_ref, e.job_name, e.task, args, e.actor, e.scheduled_job, when)
+        return _INSERT_RESULT, (
+            *(rid, job, e.job_ref, e.job_name, e.task, args, e.actor, e.scheduled_job, when),
+            *(int(e.args_stored), e.commit, e.file, json.dumps(e.queues), int(e.ignore_singleton)),
+        )
     if isinstance(e, JobResult.ResultStarted):
         return _START_RESULT, (when, rid)
     if isinstance(e, JobResult.ResultFinished):

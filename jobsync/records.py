@@ -116,6 +116,16 @@ class ResultRecord(TypedDict):
     started: datetime | None
     completed: datetime | None
     data: Any
+    #: False for a job with sensitive variables: ``args`` is None, the caller's args never stored.
+    args_stored: bool
+    #: The worker that claimed the run, if one did.
+    worker: str | None
+    #: The job's commit and file when the run was recorded (None for syncs and older results).
+    commit: str | None
+    file: str | None
+    #: The queues a worker may claim it from; ``ignore_singleton`` lets it run beside another run.
+    queues: list[str]
+    ignore_singleton: bool
 
 
 class LogRecord(TypedDict):

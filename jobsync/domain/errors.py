@@ -101,6 +101,10 @@ class ProjectionError(StoreError):
     """An event is saved but the read models cannot apply it; what they show stops before it."""
 
 
+class ArgsNotStoredWarning(UserWarning):
+    """Args were given for a job with sensitive variables: they were dropped, never stored (DESIGN §3 rule 10)."""
+
+
 class ReadModelBehindWarning(UserWarning):
     """What is shown may miss the newest events (the read models could not apply them)."""
 

@@ -18,7 +18,7 @@ from jobsync.domain.fields import (
     validate_field_value,
 )
 from jobsync.domain.provenance import CommitInfo
-from jobsync.domain.result import JobResult
+from jobsync.domain.result import DEFAULT_QUEUE, PLAIN_RUN, JobResult, RunOptions
 
 #: Fixed namespace so every daemon computes the same ids for the same jobs and sources.
 NAMESPACE = UUID("6c3f0a52-8f5e-5d8b-9a55-3b1f7f0c2a11")
@@ -301,21 +301,45 @@ class Job(Aggregate):
             raise JobStillInstalledError(self.ref)
         self._delete(actor=actor)
 
-    def record_run(self, args: Any, actor: str, scheduled_job: str | None = None) -> JobResult:
-        """Queue a run (DESIGN §3 rule 8: only an installed, enabled job may run)."""
+    def record_run(self, args: Any, actor: str, options: RunOptions = PLAIN_RUN) -> JobResult:
+        """Queue a run (DESIGN §3 rule 8: only an installed, enabled job may run).
+
+        A job with sensitive variables (the effective value: an override counts) never has its args
+        stored (rule 10): the result says ``args_stored`` False. The run may be claimed from the
+        options' ``queue``, which must be one of the job's task queues, else from any of them
+        (``default`` for a job with none). The job's commit and file are kept: the code the run was meant to run.
+        """
         if self.deleted or not self.installed:
             raise JobNotRunnableError(f"job {self.ref} is not installed; it cannot run")
         if not self.enabled:
             raise JobNotRunnableError(f"job {self.ref} is disabled; enable it first (jobsync jobs enable)")
+        queues = self.queues
+        if options.queue is not None:
+            if options.queue not in queues:
+                raise JobNotRunnableError(
+                    f"job {self.ref} does not run on queue {options.queue!r}; its queues: {', '.join(queues)}"
+                )
+            queues = [options.queue]
+        sensitive = bool(self.value("has_sensitive_variables"))
         return JobResult.record(
             job_id=self.id,
             job_ref=self.ref,
             job_name=self.name,
             task="job",
-            args=args,
+            args=None if sensitive else args,
             actor=actor,
-            scheduled_job=scheduled_job,
+            scheduled_job=options.scheduled_job,
+            args_stored=not sensitive,
+            commit=self.commit,
+            file=self.file,
+            queues=queues,
+            ignore_singleton=options.ignore_singleton,
         )
+
+    @property
+    def queues(self) -> list[str]:
+        """The queues a worker may claim this job's runs from: its task queues, else ``default``."""
+        return [str(queue) for queue in self.value("task_queues")] or [DEFAULT_QUEUE]
 
     def _check_not_deleted(self) -> None:
         if self.deleted:

@@ -17,12 +17,28 @@ STATUSES = (PENDING, RUNNING, *FINISHED_STATUSES)
 #: Nautobot's log levels, in order of severity.
 LOG_LEVELS = ("debug", "info", "success", "warning", "failure", "error", "critical")
 TASKS = ("job", "sync")
+#: The queue a job with no ``task_queues`` serves (Nautobot's default Celery queue).
+DEFAULT_QUEUE = "default"
 
 #: Nautobot's column sizes; longer values are refused rather than cut short silently.
 MAX_GROUPING = 255
 MAX_OBJECT = 200
 MAX_URL = 255
 MAX_MESSAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is queued: from which schedule, for which of its job's queues, and whether it may
+    run beside another run of a singleton job."""
+
+    scheduled_job: str | None = None
+    queue: str | None = None
+    ignore_singleton: bool = False
+
+
+#: A run queued with no options: any of its job's queues, no schedule.
+PLAIN_RUN = RunOptions()
 
 
 class ResultError(JobSyncError):
@@ -78,14 +94,33 @@ class JobResult(Aggregate):
         actor: str
 
     class ResultRecorded(Event, Aggregate.Created):
-        """A run was queued (status ``pending``); the job's ref and name are kept as text for audit."""
+        """A run was queued (status ``pending``); the job's ref and name are kept as text for audit.
 
+        Version 2 added ``args_stored`` (False: the job has sensitive variables, so ``args`` is None
+        and the caller's args were never written, DESIGN §3 rule 10), the job's ``commit`` and
+        ``file`` when the run was recorded (which code it was meant to run), the ``queues`` a worker
+        may claim it from, and ``ignore_singleton``. Version 1 events read as args stored, no
+        commit or file, queue ``default``.
+        """
+
+        class_version = 2
         job_id: UUID | None
         job_ref: str
         job_name: str
         task: str
         args: Any
         scheduled_job: str | None
+        args_stored: bool
+        commit: str | None
+        file: str | None
+        queues: list[str]
+        ignore_singleton: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(
+                args_stored=True, commit=None, file=None, queues=[DEFAULT_QUEUE], ignore_singleton=False
+            )
 
     class ResultStarted(Event):
         """The run began."""
@@ -124,8 +159,13 @@ class JobResult(Aggregate):
         args: Any,
         actor: str,
         scheduled_job: str | None = None,
+        args_stored: bool = True,
+        commit: str | None = None,
+        file: str | None = None,
+        queues: list[str] | None = None,
+        ignore_singleton: bool = False,
     ) -> JobResult:
-        """Queue a run; the caller has checked that the job may run."""
+        """Queue a run; the caller has checked that the job may run (and dropped sensitive args)."""
         if task not in TASKS:
             raise ResultError(f"task {task!r} is not one of {', '.join(TASKS)}")
         return cls(
@@ -135,6 +175,11 @@ class JobResult(Aggregate):
             task=task,
             args=args,
             scheduled_job=scheduled_job,
+            args_stored=args_stored,
+            commit=commit,
+            file=file,
+            queues=queues if queues is not None else [DEFAULT_QUEUE],
+            ignore_singleton=ignore_singleton,
             actor=actor,
         )
 
@@ -147,6 +192,11 @@ class JobResult(Aggregate):
         task: str,
         args: Any,
         scheduled_job: str | None,
+        args_stored: bool,
+        commit: str | None,
+        file: str | None,
+        queues: list[str],
+        ignore_singleton: bool,
         actor: str,
     ) -> None:
         self.job_id = job_id
@@ -155,6 +205,11 @@ class JobResult(Aggregate):
         self.task = task
         self.args = args
         self.scheduled_job = scheduled_job
+        self.args_stored = args_stored
+        self.commit = commit
+        self.file = file
+        self.queues = queues
+        self.ignore_singleton = ignore_singleton
         self.recorded_by = actor
         self.status = PENDING
         self.data: Any = None

@@ -27,6 +27,7 @@ name = "Backups"
 class BackupConfigs(Job):
     class Meta:
         description = "Back up"
+        has_sensitive_variables = False
         task_queues = ["fast", "slow"]
         soft_time_limit = 1.5
 
@@ -276,7 +277,7 @@ class TestSourceValues:
             "approval_required": False,
             "dryrun_default": False,
             "hidden": False,
-            "has_sensitive_variables": True,
+            "has_sensitive_variables": False,
             "soft_time_limit": 1.5,
             "time_limit": 0,
             "task_queues": ["fast", "slow"],

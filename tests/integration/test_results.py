@@ -29,6 +29,7 @@ name = "Backups"
 class BackupConfigs(Job):
     class Meta:
         description = "{description}"
+        has_sensitive_variables = False  # its args are kept (see test_sensitive_args.py)
 
 
 class RestoreConfigs(Job):

@@ -267,7 +267,7 @@ class TestOperatorUseCases:
         with pytest.raises(JobNotRunnableError, match="disabled"):
             app.record_result(ident, {}, "bob")
         assert app.enable_job(ident, "bob")
-        result = app.record_result(ident, {"x": 1}, "bob")
+        result = app.record_result(ident, {"x": 1}, "bob").id
         app.start_result(result, "worker")
         app.finish_result(result, "completed", {"ok": True}, "worker")
 
