@@ -553,7 +553,7 @@ class Mirror:
         """
         with self._reading() as repo:
             head = self._commit(repo, commit)
-            wanted = {path.encode("utf-8", "surrogateescape") for path in paths}
+            wanted = set(paths)
             excluded = [oid] if since and (oid := _object_id(since)) and oid in repo.object_store else []
             found: dict[str, CommitInfo] = {}
             walk = (
@@ -562,23 +562,22 @@ class Mirror:
             try:
                 for entry in walk:
                     touched = wanted & self._changed_paths(repo, entry.commit)
-                    info = _commit_info(entry.commit) if touched else None
-                    for path in touched:
-                        found[_path(path)] = cast(CommitInfo, info)
-                    wanted -= touched
-                    if not wanted:
-                        break
+                    if touched:
+                        found.update(dict.fromkeys(touched, _commit_info(entry.commit)))
+                        wanted -= touched
+                        if not wanted:
+                            break
             except _STORE_ERRORS:
                 pass  # a shallow mirror ends its history early: what was found so far stands
             return Provenance(_commit_info(head), found)
 
-    def _changed_paths(self, repo: Repo, commit: Commit) -> set[bytes]:
+    def _changed_paths(self, repo: Repo, commit: Commit) -> set[str]:
         """The file paths ``commit`` changed: against its parent, or against every parent of a merge."""
-        changed: set[bytes] | None = None
+        changed: set[str] | None = None
         parents = [cast(Commit, repo.object_store[parent]).tree for parent in commit.parents] or [None]
         for parent_tree in parents:
             paths = {
-                (change.new or change.old).path  # type: ignore[union-attr]
+                _path((change.new or change.old).path)  # type: ignore[union-attr]
                 for change in tree_changes(repo.object_store, parent_tree, commit.tree)
             }
             changed = paths if changed is None else changed & paths
