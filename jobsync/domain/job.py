@@ -301,7 +301,9 @@ class Job(Aggregate):
             raise JobStillInstalledError(self.ref)
         self._delete(actor=actor)
 
-    def record_run(self, args: Any, actor: str, scheduled_job: str | None = None) -> JobResult:
+    def record_run(
+        self, args: Any, actor: str, scheduled_job: str | None = None, result_id: UUID | None = None
+    ) -> JobResult:
         """Queue a run (DESIGN §3 rule 8: only an installed, enabled job may run)."""
         if self.deleted or not self.installed:
             raise JobNotRunnableError(f"job {self.ref} is not installed; it cannot run")
@@ -315,6 +317,7 @@ class Job(Aggregate):
             args=args,
             actor=actor,
             scheduled_job=scheduled_job,
+            result_id=result_id,
         )
 
     def _check_not_deleted(self) -> None:

@@ -124,11 +124,18 @@ class JobResult(Aggregate):
         args: Any,
         actor: str,
         scheduled_job: str | None = None,
+        result_id: UUID | None = None,
     ) -> JobResult:
-        """Queue a run; the caller has checked that the job may run."""
+        """Queue a run; the caller has checked that the job may run.
+
+        ``result_id``: a deterministic id instead of a fresh one (a schedule's: each due time fires once).
+        """
         if task not in TASKS:
             raise ResultError(f"task {task!r} is not one of {', '.join(TASKS)}")
-        return cls(
+        # _create, eventsourcing's documented way to pass an id (create_id is asked only when it is None).
+        return cls._create(
+            cls.ResultRecorded,
+            id=result_id,
             job_id=job_id,
             job_ref=job_ref,
             job_name=job_name,
