@@ -746,14 +746,22 @@ class JobCatalogApp(Application[UUID]):
         """Stop a job from running; False when it already was stopped."""
         return self._change(ident, Job, lambda job: job.disable(actor=actor))
 
-    def delete_job(self, ident: UUID, actor: str) -> bool:
-        """Delete an uninstalled job (its history and results stay)."""
-
-        def delete(job: Job) -> bool:
+    def delete_job(self, ident: UUID, actor: str, schedules: Sequence[UUID] = ()) -> bool:
+        """Delete an uninstalled job (its history and results stay); its ``schedules`` stay, disabled,
+        in the same save (DESIGN §3 rule 11)."""
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
+            job = self.get_job(ident)
             job.delete(actor=actor)
+            found = [self.get_schedule(schedule) for schedule in schedules]
+            stopped = [schedule for schedule in found if not schedule.deleted and schedule.disable(actor)]
+            try:
+                self.save_and_project(job, *stopped)
+            except IntegrityError:
+                continue
             return True
-
-        return self._change(ident, Job, delete)
+        raise ConflictError(f"{job.ref} kept changing while it was deleted ({MAX_ATTEMPTS} tries); try again")
 
     def record_result(self, job_ident: UUID, args: Any, actor: str, scheduled_job: str | None = None) -> UUID:
         """Queue a run of a job that may run; its ref and name are kept as text for audit."""

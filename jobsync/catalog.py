@@ -440,8 +440,11 @@ class Catalog:
         return self._app.disable_job(self.resolve(ref), self._who(actor))
 
     def delete_job(self, ref: str, actor: str | None = None) -> bool:
-        """Delete an uninstalled job; its history stays readable."""
-        return self._app.delete_job(self.resolve(ref), self._who(actor))
+        """Delete an uninstalled job; its history stays readable, its schedules stay, disabled."""
+        ident = self.resolve(ref)
+        self._app.catch_up_quietly()
+        schedules = self._views.schedule_ids_of_job(str(ident), self._app.get_job(ident).ref)
+        return self._app.delete_job(ident, self._who(actor), [UUID(s) for s in schedules])
 
     # -- audit -------------------------------------------------------------------------------
 

@@ -208,7 +208,7 @@ class TestFiring:
         assert len(synced.fire_due_schedules(START + timedelta(days=2))) == 1
 
     def test_a_deleted_job_keeps_its_schedule_with_a_null_job(self, repo: GitRepo, synced: Catalog) -> None:
-        """The schedule stays, points at no job, says why, and never fires."""
+        """The schedule stays, disabled, points at no job, says why, and never fires."""
         synced.add_schedule(BACKUP, "nightly", at=START, every="daily")
         write_jobs(repo, registered="PushSecrets, Reboot")
         synced.resync("netops")
@@ -216,6 +216,10 @@ class TestFiring:
         synced.delete_job(BACKUP)
         record = synced.schedule("nightly")
         assert record["job"] is None and "was deleted" in (record["blocked"] or "")
+        assert record["enabled"] is False
+        events = [(e["event"], e["actor"]) for e in synced.audit() if e["ref"] == "schedule nightly"]
+        assert events[-1] == ("ScheduleDisabled", "tester")
+        assert synced.replay(verify=True).ok
         assert synced.fire_due_schedules(START) == []
 
     def test_a_deleted_schedule_is_gone_and_fires_no_more(self, synced: Catalog) -> None:
