@@ -636,7 +636,7 @@ class Catalog:
         who = self._who(actor)
         self._app.catch_up_quietly()
         fired = []
-        for ident in self._views.due_schedules(moment.astimezone(UTC).isoformat()):
+        for ident in self._views.due_schedules(moment):
             result = self._app.fire_schedule(UUID(ident), moment, who)
             if result is not None:
                 fired.append(result)

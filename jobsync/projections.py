@@ -461,15 +461,15 @@ class CatalogViews(TrackingRecorder):
             )
             return [row["id"] for row in c.fetchall()]
 
-    def due_schedules(self, now: str) -> list[str]:
-        """Ids of enabled live schedules whose next run (ISO-8601 UTC) is at or before ``now``."""
+    def due_schedules(self, now: datetime) -> list[str]:
+        """Ids of enabled live schedules whose next run is at or before ``now``, the most overdue first."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self.sql(
                     "SELECT id FROM {schedules} WHERE enabled = 1 AND deleted = 0 AND job_id IS NOT NULL "
                     "AND next_run <= ? ORDER BY next_run, id"
                 ),
-                (now,),
+                (sortable_time(now),),
             )
             return [row["id"] for row in c.fetchall()]
 
@@ -589,6 +589,12 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
+def sortable_time(moment: datetime) -> str:
+    """A moment as fixed-width UTC text (``2030-03-04T02:00:00.000000Z``), so that comparing the text,
+    under any database collation, compares the moments (ISO-8601 drops zero microseconds)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z"
+
+
 def _schedule_params(schedule: ScheduledJob) -> tuple[Any, ...]:
     return (
         str(schedule.id),
@@ -597,7 +603,7 @@ def _schedule_params(schedule: ScheduledJob) -> tuple[Any, ...]:
         schedule.job_ref,
         int(schedule.enabled),
         int(schedule.deleted),
-        _iso(schedule.next_run),
+        sortable_time(schedule.next_run) if schedule.next_run is not None else None,
         json.dumps(schedule_record(schedule)),
     )
 

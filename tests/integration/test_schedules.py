@@ -156,6 +156,12 @@ class TestFiring:
         assert after["total_run_count"] == 1 and after["last_run"] is not None
         assert after["next_run"] == START + timedelta(days=1)
 
+    def test_a_schedule_is_due_from_its_exact_moment(self, synced: Catalog) -> None:
+        """Due at 02:00:00 means due at 02:00:00.5 too, and not at 01:59:59.999999 (sub-second text compares right)."""
+        synced.add_schedule(BACKUP, "nightly", at=START, every="daily")
+        assert synced.fire_due_schedules(START - timedelta(microseconds=1)) == []
+        assert len(synced.fire_due_schedules(START + timedelta(milliseconds=500))) == 1
+
     def test_firing_again_at_the_same_time_records_nothing(self, synced: Catalog) -> None:
         """A restart mid-tick fires the same due time again: nothing more is recorded."""
         synced.add_schedule(BACKUP, "nightly", at=START, every="daily")
