@@ -39,7 +39,7 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
-from jobsync.domain.job import job_id
+from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError
 from jobsync.domain.schedule import ScheduledJob, ScheduleError, ScheduleNotFoundError
 from jobsync.domain.text import CONTROLS, escaped, unstorable
@@ -594,7 +594,8 @@ class Catalog:
         """Live schedules by name (of one job, with ``job``), each saying why it would not fire."""
         self._app.catch_up_quietly()
         job_id = str(self.resolve(job)) if job is not None else None
-        return [self._with_reason(record) for record in self._views.list_schedules(job_id)]
+        jobs: dict[UUID, Job | None] = {}  # many schedules of one job load it once
+        return [self._with_reason(record, jobs) for record in self._views.list_schedules(job_id)]
 
     def schedule(self, ref: str | UUID) -> ScheduleRecord:
         """One schedule by name or id, with ``blocked``: why it will not fire (None: it fires when due)."""
@@ -653,10 +654,15 @@ class Catalog:
             raise ScheduleNotFoundError(text)
         return UUID(found[0]["id"])
 
-    def _with_reason(self, stored: dict[str, Any]) -> ScheduleRecord:
+    def _with_reason(
+        self, stored: dict[str, Any], jobs: dict[UUID, Job | None] | None = None
+    ) -> ScheduleRecord:
+        """The stored record and why the schedule will not fire now (its job's state decides too)."""
         schedule = self._app.get_schedule(UUID(stored["id"]))
-        reason = schedule.blocked(self._app.schedule_job(schedule))
-        return schedule_from_json({**stored, "blocked": reason})
+        known = {} if jobs is None else jobs
+        if schedule.job_id not in known:
+            known[schedule.job_id] = self._app.schedule_job(schedule)
+        return schedule_from_json({**stored, "blocked": schedule.blocked(known[schedule.job_id])})
 
     def resolve_result(self, ref: str | UUID) -> UUID:
         """A result's id from its full id or a unique prefix of it."""

@@ -476,7 +476,7 @@ class TestSyncing:
 
 class TestSchedules:
     def test_the_daemon_fires_a_due_schedule_once(self, harness: Harness, tmp_path: Path) -> None:
-        """A schedule due in a second is recorded by the daemon as one pending result, as daemon@HOST."""
+        """A schedule due in seconds is recorded by the daemon as one pending result, as daemon@HOST."""
         repo = git_source(tmp_path, "netops", "Backup")
         harness.configure(git_spec("netops", repo, "5m"))
         daemon = harness.start_ready()
@@ -484,7 +484,7 @@ class TestSchedules:
         with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
             catalog.enable(ref)
             catalog.override(ref, "has_sensitive_variables", False)
-            schedule = catalog.add_schedule(ref, "soon", at=datetime.now(UTC) + timedelta(seconds=1))
+            schedule = catalog.add_schedule(ref, "soon", at=datetime.now(UTC) + timedelta(seconds=3))
         [fired] = daemon.wait_log("schedules fired")
         time.sleep(1.5)  # more ticks: none of them fires it again
         with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
