@@ -26,6 +26,7 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
+from jobsync.domain.schedule import ScheduleError, ScheduleNotFoundError
 from jobsync.points import BadPointError, PointNotFoundError
 from jobsync.records import (
     ClassExplanationRecord,
@@ -35,6 +36,7 @@ from jobsync.records import (
     JobSourceValues,
     LogRecord,
     ResultRecord,
+    ScheduleRecord,
     SourceRecord,
 )
 from jobsync.spec import SourceSpec
@@ -69,6 +71,9 @@ __all__ = [
     "ResultError",
     "ResultNotFoundError",
     "ResultRecord",
+    "ScheduleError",
+    "ScheduleNotFoundError",
+    "ScheduleRecord",
     "SourceBusyError",
     "SourceConflictError",
     "SourceNotFoundError",

@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -63,6 +63,7 @@ from jobsync.domain.job import Job, job_id
 from jobsync.domain.planning import SyncPlan, check_uninstalls, plan_sync
 from jobsync.domain.provenance import CommitInfo, Provenance
 from jobsync.domain.result import MAX_MESSAGE, PLAIN_RUN, JobResult, LogEntry, RunOptions
+from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.text import unstorable
 from jobsync.domain.topics import register_moved_topics
@@ -77,6 +78,7 @@ from jobsync.ports import (
     SummaryStore,
 )
 from jobsync.projector import BATCH_SIZE, catch_up, view_changes
+from jobsync.schedule_times import Recurrence
 from jobsync.spec import SourceSpec
 from jobsync.timeline import JobTimeline, state_changes
 
@@ -744,14 +746,22 @@ class JobCatalogApp(Application[UUID]):
         """Stop a job from running; False when it already was stopped."""
         return self._change(ident, Job, lambda job: job.disable(actor=actor))
 
-    def delete_job(self, ident: UUID, actor: str) -> bool:
-        """Delete an uninstalled job (its history and results stay)."""
-
-        def delete(job: Job) -> bool:
+    def delete_job(self, ident: UUID, actor: str, schedules: Sequence[UUID] = ()) -> bool:
+        """Delete an uninstalled job (its history and results stay); its ``schedules`` stay, disabled,
+        in the same save (DESIGN §3 rule 11)."""
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
+            job = self.get_job(ident)
             job.delete(actor=actor)
+            found = [self.get_schedule(schedule) for schedule in schedules]
+            stopped = [schedule for schedule in found if not schedule.deleted and schedule.disable(actor)]
+            try:
+                self.save_and_project(job, *stopped)
+            except IntegrityError:
+                continue
             return True
-
-        return self._change(ident, Job, delete)
+        raise ConflictError(f"{job.ref} kept changing while it was deleted ({MAX_ATTEMPTS} tries); try again")
 
     def record_result(
         self, job_ident: UUID, args: Any, actor: str, options: RunOptions = PLAIN_RUN
@@ -760,6 +770,86 @@ class JobCatalogApp(Application[UUID]):
         result = self.get_job(job_ident).record_run(args=args, actor=actor, options=options)
         self.save_and_project(result)
         return result
+
+    # -- schedules ---------------------------------------------------------------------------------
+
+    def add_schedule(
+        self,
+        job_ident: UUID,
+        *,
+        name: str,
+        args: Any,
+        queue: str | None,
+        recurrence: Recurrence,
+        now: datetime,
+        actor: str,
+    ) -> UUID:
+        """Schedule runs of a job that may be scheduled; the first due time is at or after ``now``."""
+        schedule = ScheduledJob.create(
+            name=name,
+            job=self.get_job(job_ident),
+            args=args,
+            queue=queue,
+            interval=recurrence.interval,
+            crontab=recurrence.crontab,
+            start_time=recurrence.start,
+            time_zone=recurrence.time_zone,
+            next_run=recurrence.first_due(now),
+            actor=actor,
+        )
+        self.save_and_project(schedule)
+        return schedule.id
+
+    def change_schedule(self, ident: UUID, change: Callable[[ScheduledJob], bool]) -> bool:
+        """Approve, enable, disable or delete a schedule; False when nothing changed."""
+        return self._change(ident, ScheduledJob, change)
+
+    def get_schedule(self, ident: UUID) -> ScheduledJob:
+        schedule: ScheduledJob = self.repository.get(ident)
+        return schedule
+
+    def schedule_job(self, schedule: ScheduledJob) -> Job | None:
+        """The schedule's job, None when it is gone from the log (never, unless the log was cut)."""
+        try:
+            return self.get_job(schedule.job_id)
+        except AggregateNotFoundError:
+            return None
+
+    def fire_schedule(self, ident: UUID, now: datetime, actor: str) -> UUID | None:
+        """Record the run of a due schedule and its ScheduleFired event in one save; the result's id.
+
+        The result id is ``uuid5(schedule id, due time)``: a second process firing the same due
+        time saves the same ids, loses on the versions (IntegrityError), reloads and finds the
+        schedule moved on. None when nothing is due (or the schedule is blocked, or another
+        process fired it first). Due times missed meanwhile fire once: the next run is after now.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
+            schedule = self.get_schedule(ident)
+            due = schedule.next_run
+            job = self.schedule_job(schedule)
+            if due is None or due > now or job is None or schedule.blocked(job) is not None:
+                return None
+            recurrence = Recurrence(
+                schedule.interval, schedule.start_time, schedule.time_zone, schedule.crontab
+            )
+            result = job.record_run(
+                schedule.args,
+                actor=actor,
+                options=RunOptions(
+                    scheduled_job=str(schedule.id),
+                    queue=schedule.queue,
+                    result_id=uuid5(schedule.id, due.isoformat()),
+                ),
+            )
+            schedule.fire(job, now, recurrence.after(max(due, now)), result.id, actor=actor)
+            try:
+                self.save_and_project(schedule, result)
+            except IntegrityError:
+                continue
+            return result.id
+        raise ConflictError(f"schedule {ident} kept changing while it was fired ({MAX_ATTEMPTS} tries)")
 
     def start_result(self, ident: UUID, actor: str) -> None:
         """pending -> running."""

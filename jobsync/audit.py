@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from jobsync.domain.job import Job
+from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source
 from jobsync.records import HistoryEntry
 from jobsync.timeline import JobTimeline, add_provenance
@@ -34,16 +35,28 @@ def in_window(entry_time: datetime, since: datetime | None, until: datetime | No
 
 
 def job_history(
-    app: JobCatalogApp, ident: UUID, since: datetime | None = None, until: datetime | None = None
+    app: JobCatalogApp,
+    ident: UUID,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    schedules: Sequence[UUID] = (),
 ) -> list[HistoryEntry]:
-    """Every event of one job in the window, oldest first (folded from the first event)."""
+    """Every event of one job in the window, oldest first (folded from the first event), with the
+    events of its ``schedules`` among them."""
     timeline = JobTimeline()
     entries: list[HistoryEntry] = []
     for event in app.job_events(ident):
         entry = timeline.apply(event)
         if in_window(event.timestamp, since, until):
             entries.append(entry)
-    return entries
+    for schedule in schedules:
+        name = ""
+        for schedule_event in cast("list[ScheduledJob.Event]", list(app.events.get(schedule))):
+            if isinstance(schedule_event, ScheduledJob.ScheduleCreated):
+                name = schedule_event.name
+            if in_window(schedule_event.timestamp, since, until):
+                entries.append(_event_entry(schedule_event, f"schedule {name}"))
+    return sorted(entries, key=lambda entry: entry["time"]) if schedules else entries
 
 
 def catalog_audit(
@@ -61,6 +74,7 @@ def catalog_audit(
     """
     timelines: dict[UUID, JobTimeline] = {}
     source_names: dict[UUID, str] = {}
+    schedules: dict[UUID, tuple[str, str]] = {}  # id -> (name, its job's source)
     entries: list[HistoryEntry] = []
     for event in _events_from(app, since):
         if not in_window(event.timestamp, since, until):
@@ -77,7 +91,13 @@ def catalog_audit(
             if event.originator_id not in source_names:
                 source_names[event.originator_id] = app.repository.get(event.originator_id).name
             entry_source = source_names[event.originator_id]
-            entry = _source_entry(event, entry_source)
+            entry = _event_entry(event, entry_source)
+        elif isinstance(event, ScheduledJob.Event):
+            if event.originator_id not in schedules:
+                schedule: ScheduledJob = app.repository.get(event.originator_id)
+                schedules[event.originator_id] = (schedule.name, schedule.job_ref.partition(":")[0])
+            name, entry_source = schedules[event.originator_id]
+            entry = _event_entry(event, f"schedule {name}")
         else:
             continue
         if (
@@ -89,8 +109,8 @@ def catalog_audit(
     return entries
 
 
-def _source_entry(event: Source.Event, name: str) -> HistoryEntry:
-    """A source event as an audit entry; its own fields are what it set."""
+def _event_entry(event: Source.Event | ScheduledJob.Event, name: str) -> HistoryEntry:
+    """A source or schedule event as an audit entry; its own fields are what it set."""
     skip = {"timestamp", "actor", "name", "origin"}
     fields = {k: v for k, v in event.__dict__.items() if not k.startswith("originator") and k not in skip}
     entry = HistoryEntry(
@@ -107,7 +127,7 @@ def _source_entry(event: Source.Event, name: str) -> HistoryEntry:
 
 
 def _events_from(app: JobCatalogApp, since: datetime | None) -> Iterator[Aggregate.Event]:
-    """Job and source events of the log, starting near ``since`` (found by bisecting positions)."""
+    """Job, source and schedule events of the log, starting near ``since`` (found by bisecting positions)."""
     topics = [get_topic(cls) for cls in _audited_classes()]
     position = _position_before(app, since - _CLOCK_SLACK) if since is not None else 0
     while True:
@@ -123,7 +143,7 @@ def _events_from(app: JobCatalogApp, since: datetime | None) -> Iterator[Aggrega
 
 def _audited_classes() -> list[type[Any]]:
     classes: list[type[Any]] = []
-    for owner in (Job, Source):
+    for owner in (Job, Source, ScheduledJob):
         for value in vars(owner).values():
             if isinstance(value, type) and issubclass(value, owner.Event) and value is not owner.Event:
                 classes.append(value)

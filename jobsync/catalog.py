@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import posixpath
 import re
 import sqlite3
@@ -11,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -40,8 +41,9 @@ from jobsync.domain.errors import (
     StoreError,
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
-from jobsync.domain.job import job_id
+from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError, RunOptions
+from jobsync.domain.schedule import ScheduledJob, ScheduleError, ScheduleNotFoundError
 from jobsync.domain.text import CONTROLS, escaped, unstorable
 from jobsync.points import BadPointError, Point, job_at_point, job_diff, point_of
 from jobsync.ports import SourceReader, SummaryStore, WorkLocks
@@ -54,13 +56,16 @@ from jobsync.records import (
     JobRecord,
     LogRecord,
     ResultRecord,
+    ScheduleRecord,
     SourceRecord,
     explanation_record,
     job_from_json,
     log_from_json,
     result_from_json,
+    schedule_from_json,
     source_from_json,
 )
+from jobsync.schedule_times import Recurrence, check_crontab, zone_of
 from jobsync.spec import SourceSpec, source_name_problem
 from jobsync.sync import open_reader, synced_snapshot
 from jobsync.times import moment_of
@@ -397,7 +402,10 @@ class Catalog:
         """Every event of a job (in the window), oldest first: time, actor, event and changed fields."""
         from jobsync.audit import job_history  # only audit commands replay history: others skip its import
 
-        return job_history(self._app, self.resolve(str(ref)), *_window(since, until))
+        ident = self.resolve(str(ref))
+        self._app.catch_up_quietly()
+        schedules = self._views.schedule_ids_of_job(str(ident), self._app.get_job(ident).ref)
+        return job_history(self._app, ident, *_window(since, until), [UUID(s) for s in schedules])
 
     def audit(
         self,
@@ -434,8 +442,11 @@ class Catalog:
         return self._app.disable_job(self.resolve(ref), self._who(actor))
 
     def delete_job(self, ref: str, actor: str | None = None) -> bool:
-        """Delete an uninstalled job; its history stays readable."""
-        return self._app.delete_job(self.resolve(ref), self._who(actor))
+        """Delete an uninstalled job; its history stays readable, its schedules stay, disabled."""
+        ident = self.resolve(ref)
+        self._app.catch_up_quietly()
+        schedules = self._views.schedule_ids_of_job(str(ident), self._app.get_job(ident).ref)
+        return self._app.delete_job(ident, self._who(actor), [UUID(s) for s in schedules])
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -549,6 +560,135 @@ class Catalog:
             log_from_json(entry) for entry in self._views.log_entries(str(ident), since=since, levels=levels)
         ]
 
+    # -- schedules ---------------------------------------------------------------------------
+
+    def add_schedule(
+        self,
+        job: str | UUID,
+        name: str,
+        *,
+        at: datetime | str | None = None,
+        every: str | None = None,
+        cron: str | None = None,
+        args: Any = None,
+        queue: str | None = None,
+        tz: str | None = None,
+        actor: str | None = None,
+    ) -> ScheduleRecord:
+        """Schedule runs of an installed, enabled job without sensitive variables (DESIGN §3 rule 11).
+
+        ``at`` alone: once, then. ``every`` (hourly, daily, weekly) or ``cron`` (a crontab read in
+        ``tz``): from ``at`` (default now). ``tz`` is an IANA zone, default ``$TZ`` or UTC.
+        """
+        if every is not None and cron is not None:
+            raise ScheduleError("give either every or cron, not both")
+        if every is not None and every not in ("hourly", "daily", "weekly"):
+            raise ScheduleError(f"every is hourly, daily or weekly, not {every!r}")
+        if at is None and every is None and cron is None:
+            raise ScheduleError("say when: at a time, every hourly|daily|weekly, or on a crontab")
+        _storable("schedule name", name, ScheduleError)
+        if queue is not None:
+            _storable("queue", queue, ScheduleError)
+        _check_json("args", args)
+        zone = tz if tz is not None else default_zone_name()
+        zone_of(zone)
+        now = datetime.now(UTC)
+        start = moment_of(at, "at", day="start") or now
+        recurrence = Recurrence(
+            every or ("custom" if cron is not None else "future"),
+            start.astimezone(UTC),
+            zone,
+            check_crontab(cron) if cron is not None else "",
+        )
+        ident = self.resolve(job)
+        self._app.catch_up_quietly()
+        if self._views.find_schedules(name):
+            raise ScheduleError(f"a schedule named {name!r} exists already")
+        created = self._app.add_schedule(
+            ident,
+            name=name,
+            args={} if args is None else args,
+            queue=queue,
+            recurrence=recurrence,
+            now=now,
+            actor=self._who(actor),
+        )
+        return self.schedule(str(created))
+
+    def schedules(self, job: str | UUID | None = None) -> list[ScheduleRecord]:
+        """Live schedules by name (of one job, with ``job``), each saying why it would not fire."""
+        self._app.catch_up_quietly()
+        job_id = str(self.resolve(job)) if job is not None else None
+        jobs: dict[UUID, Job | None] = {}  # many schedules of one job load it once
+        return [self._with_reason(record, jobs) for record in self._views.list_schedules(job_id)]
+
+    def schedule(self, ref: str | UUID) -> ScheduleRecord:
+        """One schedule by name or id, with ``blocked``: why it will not fire (None: it fires when due)."""
+        ident = self.resolve_schedule(ref)
+        [record] = [r for r in self._views.find_schedules(str(ident))]
+        return self._with_reason(record)
+
+    def approve_schedule(self, ref: str | UUID, actor: str | None = None) -> bool:
+        """Approve a schedule (not its creator); False when it already was approved."""
+        who = self._who(actor)
+        return self._app.change_schedule(self.resolve_schedule(ref), lambda s: s.approve(who))
+
+    def enable_schedule(self, ref: str | UUID, actor: str | None = None) -> bool:
+        """Let a schedule fire; a due time missed while it was disabled fires once."""
+        who = self._who(actor)
+        return self._app.change_schedule(self.resolve_schedule(ref), lambda s: s.enable(who))
+
+    def disable_schedule(self, ref: str | UUID, actor: str | None = None) -> bool:
+        """Stop a schedule from firing; False when it already was stopped."""
+        who = self._who(actor)
+        return self._app.change_schedule(self.resolve_schedule(ref), lambda s: s.disable(who))
+
+    def delete_schedule(self, ref: str | UUID, actor: str | None = None) -> bool:
+        """Delete a schedule; its results and history stay."""
+        who = self._who(actor)
+
+        def delete(schedule: ScheduledJob) -> bool:
+            schedule.delete(who)
+            return True
+
+        return self._app.change_schedule(self.resolve_schedule(ref), delete)
+
+    def fire_due_schedules(self, now: datetime | None = None, actor: str | None = None) -> list[UUID]:
+        """Record one pending result for each schedule due at ``now`` (default: now); their ids.
+
+        Safe to run in several processes at once: each due time is recorded once (DESIGN §3 rule 11).
+        """
+        moment = moment_of(now, "now", day="start") or datetime.now(UTC)
+        who = self._who(actor)
+        self._app.catch_up_quietly()
+        fired = []
+        for ident in self._views.due_schedules(moment):
+            result = self._app.fire_schedule(UUID(ident), moment, who)
+            if result is not None:
+                fired.append(result)
+        return fired
+
+    def resolve_schedule(self, ref: str | UUID) -> UUID:
+        """A live schedule's id from its name or id."""
+        text = str(ref)
+        if unstorable(text) is not None:
+            raise ScheduleNotFoundError(text)
+        self._app.catch_up_quietly()
+        found = self._views.find_schedules(text)
+        if not found:
+            raise ScheduleNotFoundError(text)
+        return UUID(found[0]["id"])
+
+    def _with_reason(
+        self, stored: dict[str, Any], jobs: dict[UUID, Job | None] | None = None
+    ) -> ScheduleRecord:
+        """The stored record and why the schedule will not fire now (its job's state decides too)."""
+        schedule = self._app.get_schedule(UUID(stored["id"]))
+        known = {} if jobs is None else jobs
+        if schedule.job_id not in known:
+            known[schedule.job_id] = self._app.schedule_job(schedule)
+        return schedule_from_json({**stored, "blocked": schedule.blocked(known[schedule.job_id])})
+
     def resolve_result(self, ref: str | UUID) -> UUID:
         """A result's id from its full id or a unique prefix of it."""
         if isinstance(ref, UUID):
@@ -621,6 +761,16 @@ def open_app(
     except (PersistenceError, OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open store {redact_password(url)}: {exc}") from None
     return app, lambda: scratch(app.factory)
+
+
+def default_zone_name() -> str:
+    """The zone a schedule's times are read in unless told: ``$TZ`` when it names an IANA zone, else UTC."""
+    name = os.environ.get("TZ", "").removeprefix(":")
+    try:
+        zone_of(name)
+    except ScheduleError:
+        return "UTC"
+    return name
 
 
 def _storable(what: str, text: str, error: type[JobSyncError] = JobSyncError) -> str:

@@ -805,6 +805,178 @@ def _parse_json(option: str, text: str) -> Any:
         raise JobSyncError(f"{option} is nested too deeply to read") from None
 
 
+# -- schedules ----------------------------------------------------------------------------------
+
+
+class CrontabParam(click.ParamType[str]):
+    """A crontab (five fields) cronsim reads; anything else is a usage error, exit 2."""
+
+    name = "crontab"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from jobsync.schedule_times import check_crontab
+
+        try:
+            return check_crontab(str(value))
+        except JobSyncError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+
+class ZoneParam(click.ParamType[str]):
+    """An IANA time zone name; an unknown one is a usage error, exit 2."""
+
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from jobsync.schedule_times import zone_of
+
+        try:
+            zone_of(str(value))
+        except JobSyncError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        return str(value)
+
+
+@cli.group()
+def schedules() -> None:
+    """Scheduled runs of jobs: the daemon records each due run once, as a pending result."""
+
+
+@schedules.command("add")
+@click.argument("job_ref", metavar="JOB")
+@click.option("--name", required=True, help="The schedule's unique name.")
+@click.option(
+    "--at",
+    "at",
+    type=TimeParam(day="start"),
+    metavar="TIME",
+    help="Once at TIME; with --every or --cron, the start.",
+)
+@click.option(
+    "--every",
+    type=click.Choice(["hourly", "daily", "weekly"]),
+    help="Every hour, day or week from the start.",
+)
+@click.option(
+    "--cron", type=CrontabParam(), metavar="EXPR", help='On a crontab, e.g. "0 2 * * *", read in --tz.'
+)
+@click.option("--args", "args_json", metavar="JSON", help="The runs' arguments as a JSON document.")
+@click.option("--queue", help="The queue the runs go to (default: the job's first, else 'default').")
+@click.option(
+    "--tz", type=ZoneParam(), metavar="ZONE", help="IANA time zone of the schedule (default: $TZ, else UTC)."
+)
+@json_option
+@pass_catalog
+def schedules_add(
+    catalog: Catalog,
+    job_ref: str,
+    name: str,
+    at: datetime | None,
+    every: str | None,
+    cron: str | None,
+    args_json: str | None,
+    queue: str | None,
+    tz: str | None,
+    as_json: bool,
+) -> None:
+    """Schedule runs of JOB (installed, enabled, without sensitive variables)."""
+    if at is None and every is None and cron is None:
+        raise click.UsageError("say when: --at TIME, --every hourly|daily|weekly, or --cron EXPR")
+    if every is not None and cron is not None:
+        raise click.UsageError("--every and --cron exclude each other")
+    args = _parse_json("--args", args_json) if args_json is not None else None
+    record = catalog.add_schedule(job_ref, name, at=at, every=every, cron=cron, args=args, queue=queue, tz=tz)
+    if as_json:
+        _print_json(to_json(record, _zone()))
+        return
+    click.echo(f"scheduled {shown(record['name'])} ({record['id']}): next run {_when(record['next_run'])}")
+
+
+def _when(moment: datetime | None) -> str:
+    return time_text(moment, _zone()) if moment is not None else "never"
+
+
+@schedules.command("list")
+@click.option("--job", "job_ref", metavar="JOB", help="Only schedules of this job.")
+@json_option
+@pass_catalog
+def schedules_list(catalog: Catalog, job_ref: str | None, as_json: bool) -> None:
+    """List schedules by name, with their next run and whether they will fire."""
+    records = catalog.schedules(job=job_ref)
+    if as_json:
+        _print_json([to_json(r, _zone()) for r in records])
+        return
+    _print_table(
+        ["NAME", "JOB", "WHEN", "NEXT RUN", "LAST RUN", "RUNS", "STATUS"],
+        [
+            [
+                r["name"],
+                r["job"] or f"({r['job_name']}, deleted)",
+                r["crontab"] or r["interval"],
+                _when(r["next_run"]),
+                _when(r["last_run"]),
+                str(r["total_run_count"]),
+                "ok" if not r.get("blocked") else f"will not fire: {r.get('blocked')}",
+            ]
+            for r in records
+        ],
+    )
+
+
+@schedules.command("show")
+@click.argument("ref", metavar="NAME|ID")
+@json_option
+@pass_catalog
+def schedules_show(catalog: Catalog, ref: str, as_json: bool) -> None:
+    """Show one schedule; when it will not fire, say why."""
+    record = catalog.schedule(ref)
+    if as_json:
+        _print_json(to_json(record, _zone()))
+        return
+    fields: Mapping[str, Any] = record
+    for key, value in fields.items():
+        if key == "blocked":
+            continue
+        click.echo(f"{key:<16} {_when(value) if key in ('next_run', 'last_run') else _text(value)}")
+    if record.get("blocked"):
+        click.echo(f"{'will not fire':<16} {shown(record.get('blocked') or '')}")
+
+
+def _schedule_switch(verb: str, state: str, help_text: str, change: Callable[[Catalog, str], bool]) -> None:
+    """One of ``schedules approve|enable|disable``: change, and say so (or that it already was)."""
+
+    @schedules.command(verb, help=help_text)
+    @click.argument("ref", metavar="NAME|ID")
+    @pass_catalog
+    def command(catalog: Catalog, ref: str) -> None:
+        changed = change(catalog, ref)
+        click.echo(f"{state} {shown(ref)}" if changed else f"{shown(ref)} was already {state}")
+
+
+_schedule_switch(
+    "approve",
+    "approved",
+    "Approve a schedule someone else made (needed when its job requires approval).",
+    Catalog.approve_schedule,
+)
+_schedule_switch(
+    "enable",
+    "enabled",
+    "Let a schedule fire again (a run missed meanwhile fires once).",
+    Catalog.enable_schedule,
+)
+_schedule_switch("disable", "disabled", "Stop a schedule from firing.", Catalog.disable_schedule)
+
+
+@schedules.command("delete")
+@click.argument("ref", metavar="NAME|ID")
+@pass_catalog
+def schedules_delete(catalog: Catalog, ref: str) -> None:
+    """Delete a schedule (its results and history stay)."""
+    catalog.delete_schedule(ref)
+    click.echo(f"deleted {shown(ref)}")
+
+
 # -- daemon -------------------------------------------------------------------------------------
 
 

@@ -105,8 +105,7 @@ class Daemon:
                 if self._stop.is_set() or self._reload.is_set():
                     break
                 self._sync(state)
-            # Due schedules (DESIGN §3.11) will fire here, once per round across the daemons: under a
-            # work lock of their own (ports.WorkLocks), as each source's sync is under its own.
+            self._fire_schedules()
             self._ping()
             self._report_status()
             self._sleep()
@@ -188,6 +187,22 @@ class Daemon:
         """Exponential backoff from a quick first retry, capped; a success resets it."""
         base = min(state.period, RETRY_BASE)
         return _jittered(min(base * 2 ** (state.failures - 1), RETRY_CAP))
+
+    def _fire_schedules(self) -> None:
+        """Record a pending result for each due schedule (DESIGN §3 rule 11); a failure costs this tick only.
+
+        Several daemons may do this at once: each due time is saved once, with a deterministic
+        result id, and the daemon that loses the race finds the schedule already moved on.
+        """
+        try:
+            fired = self.catalog.fire_due_schedules()
+        except JobSyncError as exc:
+            log.warning("schedules not fired", error=str(exc))
+        except Exception:  # a bug must cost one tick, not the service
+            log.exception("schedules errored")
+        else:
+            if fired:
+                log.info("schedules fired", results=[str(ident) for ident in fired])
 
     # -- local folders -------------------------------------------------------------------------
 

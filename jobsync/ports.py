@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from jobsync.domain.job import Job
 from jobsync.domain.planning import JobRow
 from jobsync.domain.provenance import Provenance
 from jobsync.domain.result import JobResult
+from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source
 
 # -- reading a source -----------------------------------------------------------------------------
@@ -164,6 +165,7 @@ class ViewChanges:
     sources: list[Source]
     result_events: list[JobResult.Event]
     deletions: list[tuple[str, str]]  # (job id, when): results recorded until then lose their link
+    schedules: list[ScheduledJob] = field(default_factory=list)
 
 
 class CatalogReadModel(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from jobsync.domain.fields import facts_digest
 from jobsync.domain.job import Job
 from jobsync.domain.planning import JobRow
 from jobsync.domain.result import JobResult
+from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source
 from jobsync.domain.text import storable
 from jobsync.ports import ViewChanges
@@ -42,7 +44,7 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 7  # 7: results keep args_stored, commit, file, queues, worker
+SCHEMA_VERSION = 8  # 7: results keep args_stored, commit, file, queues, worker; 8: schedules
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
@@ -71,6 +73,11 @@ _VIEW_TABLES = (
     "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
     "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
     "PRIMARY KEY (result_id, version))",
+    "CREATE TABLE IF NOT EXISTS {schedules} ("
+    "id TEXT PRIMARY KEY, name TEXT NOT NULL, job_id TEXT, job_ref TEXT NOT NULL, "
+    "enabled INTEGER NOT NULL, deleted INTEGER NOT NULL, next_run TEXT, record TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS {schedules_index}_name ON {schedules} (name)",
+    "CREATE INDEX IF NOT EXISTS {schedules_index}_job ON {schedules} (job_id)",
 )
 
 
@@ -105,12 +112,14 @@ class CatalogViews(TrackingRecorder):
             "sources": f"{self.prefix}sources_view",
             "results": f"{self.prefix}results_view",
             "logs": f"{self.prefix}log_entries",
+            "schedules": f"{self.prefix}schedules_view",
         }
         self.names = {key: qualify(table) for key, table in tables.items()}
         self._format = {
             **self.names,
             "jobs_index": f"{self.prefix}jobs_view",
             "results_index": f"{self.prefix}results_view",
+            "schedules_index": f"{self.prefix}schedules_view",
             "tracking": tracking_table,
             "schema_table": qualify("projection_schema"),
         }
@@ -246,12 +255,20 @@ class CatalogViews(TrackingRecorder):
         """The rows one batch changes; text no database can keep is written in its safe form."""
         for statement, rows in _grouped(_result_change(e) for e in changes.result_events):
             c.executemany(self.sql(statement), [_storable_row(row) for row in rows])
-        # A deleted job's results keep its ref and name as text but no longer point at it,
-        # even if a later sync brings a job of the same ref back (a new job, as in Nautobot).
+        if changes.schedules:
+            c.executemany(
+                self.sql(_UPSERT_SCHEDULE), [_storable_row(_schedule_params(s)) for s in changes.schedules]
+            )
+        # A deleted job's results and schedules keep its ref and name as text but no longer point
+        # at it, even if a later sync brings a job of the same ref back (a new job, as in Nautobot).
         if changes.deletions:
             c.executemany(
                 self.sql("UPDATE {results} SET job_id = NULL WHERE job_id = ? AND created <= ?"),
                 changes.deletions,
+            )
+            c.executemany(
+                self.sql("UPDATE {schedules} SET job_id = NULL WHERE job_id = ?"),
+                [(job,) for job, _ in changes.deletions],
             )
         if changes.jobs:
             c.executemany(self.sql(_UPSERT_JOB), [_storable_row(_job_params(job)) for job in changes.jobs])
@@ -419,6 +436,45 @@ class CatalogViews(TrackingRecorder):
             c.execute(self.sql("SELECT record FROM {sources} ORDER BY name"))
             return [json.loads(row["record"]) for row in c.fetchall()]
 
+    def list_schedules(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        """Live (not deleted) schedules by name, with ``job`` null once their job is deleted."""
+        where, params = ("AND job_id = ?", (job_id,)) if job_id is not None else ("", ())
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(f"SELECT * FROM {{schedules}} WHERE deleted = 0 {where} ORDER BY name, id"), params
+            )
+            return [_schedule_record(row) for row in c.fetchall()]
+
+    def find_schedules(self, ref: str) -> list[dict[str, Any]]:
+        """Live schedules whose id or name is ``ref``."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql("SELECT * FROM {schedules} WHERE deleted = 0 AND (id = ? OR name = ?) ORDER BY id"),
+                (ref, ref),
+            )
+            return [_schedule_record(row) for row in c.fetchall()]
+
+    def schedule_ids_of_job(self, job_id: str, job_ref: str) -> list[str]:
+        """Every schedule ever made for a job (deleted ones too): its history shows their events."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql("SELECT id FROM {schedules} WHERE job_id = ? OR (job_id IS NULL AND job_ref = ?)"),
+                (job_id, job_ref),
+            )
+            return [row["id"] for row in c.fetchall()]
+
+    def due_schedules(self, now: datetime) -> list[str]:
+        """Ids of enabled live schedules whose next run is at or before ``now``, the most overdue first."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(
+                    "SELECT id FROM {schedules} WHERE enabled = 1 AND deleted = 0 AND job_id IS NOT NULL "
+                    "AND next_run <= ? ORDER BY next_run, id"
+                ),
+                (sortable_time(now),),
+            )
+            return [row["id"] for row in c.fetchall()]
+
     def running_syncs(self, source: str) -> list[tuple[UUID, object]]:
         """The sync results of ``source`` still running: (result id, args)."""
         with self.datastore.transaction(commit=False) as c:
@@ -497,6 +553,69 @@ _UPSERT_JOB = (
 )
 
 
+_SCHEDULE_COLUMNS = ("id", "name", "job_id", "job_ref", "enabled", "deleted", "next_run", "record")
+#: A schedule keeps ``job_id`` null once its job was deleted (set by the deletion, never set back).
+_UPSERT_SCHEDULE = (
+    f"INSERT INTO {{schedules}} ({', '.join(_SCHEDULE_COLUMNS)}) VALUES ({','.join('?' * len(_SCHEDULE_COLUMNS))}) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+    "job_id = CASE WHEN {schedules}.job_id IS NULL THEN NULL ELSE excluded.job_id END, "
+    "job_ref = excluded.job_ref, enabled = excluded.enabled, deleted = excluded.deleted, "
+    "next_run = excluded.next_run, record = excluded.record"
+)
+
+
+def schedule_record(schedule: ScheduledJob) -> dict[str, Any]:
+    """A schedule with the keys of DESIGN §6 (``job`` is its job's ref; the read model nulls it on deletion)."""
+    return {
+        "id": str(schedule.id),
+        "name": schedule.name,
+        "job": schedule.job_ref,
+        "job_name": schedule.job_name,
+        "args": schedule.args,
+        "queue": schedule.queue,
+        "interval": schedule.interval,
+        "crontab": schedule.crontab or None,
+        "start_time": schedule.start_time.isoformat(),
+        "time_zone": schedule.time_zone,
+        "enabled": schedule.enabled,
+        "approved_by": schedule.approved_by,
+        "next_run": _iso(schedule.next_run),
+        "last_run": _iso(schedule.last_run),
+        "total_run_count": schedule.total_run_count,
+        "actor": schedule.created_by,
+        "created": schedule.created_on.isoformat(),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def sortable_time(moment: datetime) -> str:
+    """A moment as fixed-width UTC text (``2030-03-04T02:00:00.000000Z``), so that comparing the text,
+    under any database collation, compares the moments (ISO-8601 drops zero microseconds)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z"
+
+
+def _schedule_params(schedule: ScheduledJob) -> tuple[Any, ...]:
+    return (
+        str(schedule.id),
+        schedule.name,
+        str(schedule.job_id),
+        schedule.job_ref,
+        int(schedule.enabled),
+        int(schedule.deleted),
+        sortable_time(schedule.next_run) if schedule.next_run is not None else None,
+        json.dumps(schedule_record(schedule)),
+    )
+
+
+def _schedule_record(row: Any) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(row["record"])
+    record["job"] = row["job_ref"] if row["job_id"] is not None else None
+    return record
+
+
 class ProjectingSQLiteRecorder(SQLiteApplicationRecorder):
     """eventsourcing's recorder, letting a save write the read models in its own transaction."""
 
@@ -528,7 +647,13 @@ class SQLiteScratchViews(SQLiteCatalogViews):
     prefix = "replay_"
 
 
-_KEY_COLUMNS = {"jobs": ("id",), "sources": ("name",), "results": ("id",), "logs": ("result_id", "version")}
+_KEY_COLUMNS = {
+    "jobs": ("id",),
+    "sources": ("name",),
+    "results": ("id",),
+    "logs": ("result_id", "version"),
+    "schedules": ("id",),
+}
 
 
 def _row_key(table: str, row: Any) -> str:

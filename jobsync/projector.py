@@ -19,6 +19,7 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mappe
 from jobsync.domain.errors import ProjectionError
 from jobsync.domain.job import Job
 from jobsync.domain.result import JobResult
+from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source
 from jobsync.ports import CatalogReadModel, ViewChanges
 from jobsync.projections import CatalogViews
@@ -41,7 +42,7 @@ class EventLog(Protocol):
 
 
 def view_changes(aggregates: Iterable[Any], events: Iterable[Any]) -> ViewChanges:
-    """Jobs and sources are projected from their new state; results from their events."""
+    """Jobs, sources and schedules are projected from their new state; results from their events."""
     events = list(events)
     return ViewChanges(
         jobs=[a for a in aggregates if isinstance(a, Job)],
@@ -50,6 +51,7 @@ def view_changes(aggregates: Iterable[Any], events: Iterable[Any]) -> ViewChange
         deletions=[
             (str(e.originator_id), e.timestamp.isoformat()) for e in events if isinstance(e, Job.JobDeleted)
         ],
+        schedules=[a for a in aggregates if isinstance(a, ScheduledJob)],
     )
 
 

@@ -128,6 +128,33 @@ class ResultRecord(TypedDict):
     ignore_singleton: bool
 
 
+class ScheduleRecord(TypedDict):
+    """A schedule as DESIGN.md §6 shows it; ``job`` is its job's ref, None once the job was deleted.
+
+    ``blocked`` says why it will not fire (None: it fires when due); only ``Catalog.schedule`` and
+    ``schedules`` fill it, as it depends on the job's state now.
+    """
+
+    id: UUID
+    name: str
+    job: str | None
+    job_name: str
+    args: Any
+    queue: str
+    interval: str
+    crontab: str | None
+    start_time: datetime
+    time_zone: str
+    enabled: bool
+    approved_by: str | None
+    next_run: datetime | None
+    last_run: datetime | None
+    total_run_count: int
+    actor: str
+    created: datetime
+    blocked: NotRequired[str | None]
+
+
 class LogRecord(TypedDict):
     """One log entry of a result; ``seq`` is its position, to ask for the entries after it."""
 
@@ -241,7 +268,9 @@ def explanation_record(explanation: ClassExplanation) -> ClassExplanationRecord:
     }
 
 
-Record: TypeAlias = JobRecord | SourceRecord | ResultRecord | LogRecord | HistoryEntry | JobDiff
+Record: TypeAlias = (
+    JobRecord | SourceRecord | ResultRecord | LogRecord | HistoryEntry | JobDiff | ScheduleRecord
+)
 
 
 def job_from_json(stored: Mapping[str, Any]) -> JobRecord:
@@ -255,6 +284,10 @@ def source_from_json(stored: Mapping[str, Any]) -> SourceRecord:
 
 def result_from_json(stored: Mapping[str, Any]) -> ResultRecord:
     return cast("ResultRecord", _decoded(stored, ("created", "started", "completed")))
+
+
+def schedule_from_json(stored: Mapping[str, Any]) -> ScheduleRecord:
+    return cast("ScheduleRecord", _decoded(stored, ("start_time", "next_run", "last_run", "created")))
 
 
 def log_from_json(stored: Mapping[str, Any]) -> LogRecord:
@@ -311,12 +344,14 @@ __all__ = [
     "ProblemRecord",
     "Record",
     "ResultRecord",
+    "ScheduleRecord",
     "SourceRecord",
     "explanation_record",
     "job_from_json",
     "log_from_json",
     "overridden_fields",
     "result_from_json",
+    "schedule_from_json",
     "source_from_json",
     "to_json",
 ]

@@ -104,6 +104,26 @@ def _append_logs(args: argparse.Namespace) -> dict[str, Any]:
     return {"appended": appended, "errors": errors}
 
 
+def _fire(args: argparse.Namespace) -> dict[str, Any]:
+    """Fire the due schedules at ``--now`` again and again, as racing daemons would; say which results it saved."""
+    from datetime import datetime
+
+    from jobsync import Catalog
+
+    fired: list[str] = []
+    errors: list[dict[str, str]] = []
+    with Catalog.open(store=args.store, state_dir=args.state, actor=args.name) as catalog:
+        _wait_at_start_line(args.go, args.name)
+        for _ in range(args.rounds):
+            try:
+                fired += [
+                    str(ident) for ident in catalog.fire_due_schedules(datetime.fromisoformat(args.now))
+                ]
+            except Exception as exc:
+                errors.append(_error(exc))
+    return {"fired": fired, "errors": errors}
+
+
 def _open(args: argparse.Namespace) -> dict[str, Any]:
     """Open the store (creating its tables if this is the first process to), then close it."""
     from jobsync import Catalog, JobSyncError
@@ -158,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     append.add_argument("--batches", type=int, required=True)
     append.add_argument("--size", type=int, required=True)
     kinds.add_parser("open", parents=[common])
+    fire = kinds.add_parser("fire", parents=[common])
+    fire.add_argument("--now", required=True)
+    fire.add_argument("--rounds", type=int, default=3)
     poll = kinds.add_parser("poll", parents=[common])
     poll.add_argument("--source", required=True)
     poll.add_argument("--stop", type=Path, required=True)
@@ -169,6 +192,7 @@ _KINDS = {
     "catch-up": _catch_up,
     "append-logs": _append_logs,
     "open": _open,
+    "fire": _fire,
     "poll": _poll,
 }
 

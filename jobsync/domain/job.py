@@ -334,6 +334,7 @@ class Job(Aggregate):
             file=self.file,
             queues=queues,
             ignore_singleton=options.ignore_singleton,
+            result_id=options.result_id,
         )
 
     @property

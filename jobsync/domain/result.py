@@ -35,6 +35,8 @@ class RunOptions:
     scheduled_job: str | None = None
     queue: str | None = None
     ignore_singleton: bool = False
+    #: A deterministic id instead of a fresh one: a schedule's due time is recorded once.
+    result_id: UUID | None = None
 
 
 #: A run queued with no options: any of its job's queues, no schedule.
@@ -164,11 +166,18 @@ class JobResult(Aggregate):
         file: str | None = None,
         queues: list[str] | None = None,
         ignore_singleton: bool = False,
+        result_id: UUID | None = None,
     ) -> JobResult:
-        """Queue a run; the caller has checked that the job may run (and dropped sensitive args)."""
+        """Queue a run; the caller has checked that the job may run (and dropped sensitive args).
+
+        ``result_id``: a deterministic id instead of a fresh one (a schedule's: each due time fires once).
+        """
         if task not in TASKS:
             raise ResultError(f"task {task!r} is not one of {', '.join(TASKS)}")
-        return cls(
+        # _create, eventsourcing's documented way to pass an id (create_id is asked only when it is None).
+        return cls._create(
+            cls.ResultRecorded,
+            id=result_id,
             job_id=job_id,
             job_ref=job_ref,
             job_name=job_name,

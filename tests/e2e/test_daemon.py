@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -471,6 +472,29 @@ class TestSyncing:
             what="the fixed commit's sync",
         )
         assert len(job_refs(harness.state, "netops")) == 7
+
+
+class TestSchedules:
+    def test_the_daemon_fires_a_due_schedule_once(self, harness: Harness, tmp_path: Path) -> None:
+        """A schedule due in seconds is recorded by the daemon as one pending result, as daemon@HOST."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, "5m"))
+        daemon = harness.start_ready()
+        ref = "netops:jobs.ops.Backup"
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.enable(ref)
+            catalog.override(ref, "has_sensitive_variables", False)
+            schedule = catalog.add_schedule(ref, "soon", at=datetime.now(UTC) + timedelta(seconds=3))
+        [fired] = daemon.wait_log("schedules fired")
+        time.sleep(1.5)  # more ticks: none of them fires it again
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            results = [r for r in catalog.results() if r["scheduled_job"] == str(schedule["id"])]
+            assert [str(r["id"]) for r in results] == fired["results"]
+            assert (
+                results[0]["status"] == "pending" and results[0]["actor"] == f"daemon@{socket.gethostname()}"
+            )
+            assert catalog.schedule("soon")["total_run_count"] == 1
+        assert len(daemon.lines("schedules fired")) == 1
 
 
 class TestDividedWork:
