@@ -9,7 +9,7 @@ import sqlite3
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -32,6 +32,7 @@ from jobsync.records import (
     ClassExplanationRecord,
     HistoryEntry,
     LogRecord,
+    Record,
     SourceRecord,
     overridden_fields,
     to_json,
@@ -364,12 +365,7 @@ def _synced_by(record: SourceRecord) -> str:
 @pass_catalog
 def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
     """Show one source."""
-    record = catalog.source(name)
-    if as_json:
-        _print_json(to_json(record, _zone()))
-        return
-    for key, value in record.items():
-        click.echo(f"{key:<19} {_text(value)}")
+    _print_fields(catalog.source(name), as_json)
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -744,12 +740,7 @@ def results_list(
 @pass_catalog
 def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
     """Show one result with its args and data."""
-    record = catalog.result(result_id)
-    if as_json:
-        _print_json(to_json(record, _zone()))
-        return
-    for key, value in record.items():
-        click.echo(f"{key:<19} {_text(value)}")
+    _print_fields(catalog.result(result_id), as_json)
 
 
 @cli.command()
@@ -930,16 +921,9 @@ def schedules_list(catalog: Catalog, job_ref: str | None, as_json: bool) -> None
 def schedules_show(catalog: Catalog, ref: str, as_json: bool) -> None:
     """Show one schedule; when it will not fire, say why."""
     record = catalog.schedule(ref)
-    if as_json:
-        _print_json(to_json(record, _zone()))
-        return
-    fields: Mapping[str, Any] = record
-    for key, value in fields.items():
-        if key == "blocked":
-            continue
-        click.echo(f"{key:<16} {_when(value) if key in ('next_run', 'last_run') else _text(value)}")
-    if record.get("blocked"):
-        click.echo(f"{'will not fire':<16} {shown(record.get('blocked') or '')}")
+    _print_fields(record, as_json, skip=("blocked",), never=("next_run", "last_run"))
+    if record.get("blocked") and not as_json:
+        click.echo(f"{'will not fire':<19} {shown(record.get('blocked') or '')}")
 
 
 def _schedule_switch(verb: str, state: str, help_text: str, change: Callable[[Catalog, str], bool]) -> None:
@@ -1155,6 +1139,20 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def _print_fields(
+    record: Record, as_json: bool, skip: Collection[str] = (), never: Collection[str] = ()
+) -> None:
+    """What a ``show`` command prints: the JSON record, or a ``key  value`` line per field (the
+    ``skip`` keys left out; a missing time among ``never`` reads "never")."""
+    if as_json:
+        _print_json(to_json(record, _zone()))
+        return
+    fields: Mapping[str, Any] = record
+    for key, value in fields.items():
+        if key not in skip:
+            click.echo(f"{key:<19} {'never' if value is None and key in never else _text(value)}")
 
 
 def _text(value: Any) -> str:
