@@ -104,6 +104,9 @@ MAX_LOG_ATTEMPTS = 1000
 MAX_BACKOFF_SECONDS = 0.05
 #: A claim looks at this many of the oldest claimable runs at a time.
 CLAIM_WINDOW = 16
+#: After a lost race a claimer picks at random among the window for this long (seconds): the
+#: workers of a busy queue spread over the oldest runs instead of all fighting for the first one.
+CLAIM_SPREAD_SECONDS = 5.0
 #: A claim that lost this many races in a row gives up (ConflictError): the store is overloaded.
 MAX_CLAIM_TRIES = 200
 #: File contents a sync holds at once: files are read and parsed in batches of at most this many bytes.
@@ -309,6 +312,7 @@ class JobCatalogApp(Application[UUID]):
         self.views = read_model(self.factory)
         self.summaries = summaries
         self.processes = processes
+        self._claims_contended_until = 0.0
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -803,14 +807,14 @@ class JobCatalogApp(Application[UUID]):
         """
         skip: set[str] = set()
         blocked: set[str] = set()
-        lost = False
         for _ in range(MAX_CLAIM_TRIES):
             candidates = self.views.claimable(queue, CLAIM_WINDOW, skip, blocked)
             if not candidates:
                 return None
-            # Oldest first; after a lost race a random one of the window, or racing claimers would
+            # Oldest first; while racing other claimers a random one of the window, or they would
             # all fight over the same oldest run again and again.
-            candidate = random.choice(candidates) if lost else candidates[0]
+            contended = time.monotonic() < self._claims_contended_until
+            candidate = random.choice(candidates) if contended else candidates[0]
             if candidate.exclusive and candidate.busy and candidate.job_id is not None:
                 blocked.add(candidate.job_id)  # a singleton job already running (DESIGN §3 rule 12)
                 continue
@@ -822,7 +826,7 @@ class JobCatalogApp(Application[UUID]):
                 blocked.add(str(candidate.job_id))
             except (IntegrityError, ResultError):  # another claimer (or a start) got there first
                 skip.add(str(candidate.id))
-                lost = True
+                self._claims_contended_until = time.monotonic() + CLAIM_SPREAD_SECONDS
             else:
                 return result
         raise ConflictError(f"no claim on queue {queue!r} held after {MAX_CLAIM_TRIES} tries; try again")

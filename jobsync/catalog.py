@@ -526,7 +526,10 @@ class Catalog:
             raise ResultError("a worker needs a name")
         queue = _storable("queue", queue, ResultError)
         claimed = self._app.claim_result(queue, worker, self._who(actor if actor is not None else worker))
-        return None if claimed is None else self.result(claimed.id)
+        if claimed is None:
+            return None
+        [record] = self._views.list_results(result_id=str(claimed.id))  # projected by the claim's save
+        return result_from_json(record)
 
     def heartbeat(self, result: str | UUID, actor: str | None = None) -> None:
         """Say a running result's worker is alive, so the daemon's reaper leaves the run alone."""

@@ -649,7 +649,7 @@ def jobs_delete(catalog: Catalog, job_ref: str) -> None:
 
 @cli.group()
 def results() -> None:
-    """Runs of jobs (and of syncs): record, start, log, finish, inspect."""
+    """Runs of jobs (and of syncs): record, claim, start, heartbeat, log, finish, inspect."""
 
 
 @results.command("record")

@@ -69,6 +69,7 @@ _VIEW_TABLES = (
     "CREATE INDEX IF NOT EXISTS {results_index}_job ON {results} (job_id, created)",
     "CREATE INDEX IF NOT EXISTS {results_index}_created ON {results} (created)",
     "CREATE INDEX IF NOT EXISTS {results_index}_status ON {results} (status, created)",
+    "CREATE INDEX IF NOT EXISTS {results_index}_job_status ON {results} (job_id, status)",
     "CREATE TABLE IF NOT EXISTS {logs} ("
     "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
     "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
