@@ -15,6 +15,8 @@ from uuid import UUID
 import pytest
 
 from jobsync import Catalog, ResultError
+from jobsync.domain.result import JobResult
+from jobsync.ports import SingletonBusyError
 from tests.helpers import GitRepo
 
 JOBS = """\
@@ -158,6 +160,20 @@ class TestClaims:
         claimed = synced.claim("default", "w2")
         assert claimed is not None and claimed["id"] == beside
         assert {r["id"] for r in synced.results(status="running")} == {first, beside}
+
+    def test_an_exclusive_claim_racing_another_run_of_its_job_is_rolled_back(self, synced: Catalog) -> None:
+        """Two claims of one singleton job's runs that both passed the view's check: the second save fails."""
+        first = synced.record_result(SOLO)
+        second = synced.record_result(SOLO)
+        app = synced._app
+        racing: list[JobResult] = [app.repository.get(first), app.repository.get(second)]
+        for result in racing:  # both loaded and claimed before either is saved, as two workers would
+            result.claim("w", exclusive=True, actor="w")
+        app.save_and_project(racing[0])
+        with pytest.raises(SingletonBusyError):
+            app.save_and_project(racing[1])
+        assert synced.result(second)["status"] == "pending"
+        assert synced.claim("default", "w2") is None
 
 
 class TestHeartbeat:
