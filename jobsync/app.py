@@ -62,7 +62,16 @@ from jobsync.domain.fields import validate_field_value
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.planning import SyncPlan, check_uninstalls, plan_sync
 from jobsync.domain.provenance import CommitInfo, Provenance
-from jobsync.domain.result import MAX_MESSAGE, PLAIN_RUN, JobResult, LogEntry, RunOptions
+from jobsync.domain.result import (
+    MAX_MESSAGE,
+    PLAIN_RUN,
+    RUNNING,
+    JobResult,
+    LogEntry,
+    ResultError,
+    RunOptions,
+    stale_reason,
+)
 from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source, source_id
 from jobsync.domain.text import unstorable
@@ -73,6 +82,8 @@ from jobsync.ports import (
     Change,
     KeepRegistration,
     ProcessTable,
+    RunningRun,
+    SingletonBusyError,
     Snapshot,
     SourceReader,
     SummaryStore,
@@ -93,6 +104,13 @@ MAX_ATTEMPTS = 5
 MAX_LOG_ATTEMPTS = 1000
 #: The longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 0.05
+#: A claim looks at this many of the oldest claimable runs at a time.
+CLAIM_WINDOW = 16
+#: After a lost race a claimer picks at random among the window for this long (seconds): the
+#: workers of a busy queue spread over the oldest runs instead of all fighting for the first one.
+CLAIM_SPREAD_SECONDS = 5.0
+#: A claim that lost this many races in a row gives up (ConflictError): the store is overloaded.
+MAX_CLAIM_TRIES = 200
 #: File contents a sync holds at once: files are read and parsed in batches of at most this many bytes.
 READ_BUDGET = 64 * 1024 * 1024
 
@@ -296,6 +314,7 @@ class JobCatalogApp(Application[UUID]):
         self.views = read_model(self.factory)
         self.summaries = summaries
         self.processes = processes
+        self._claims_contended_until = 0.0
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -868,6 +887,76 @@ class JobCatalogApp(Application[UUID]):
             return True
 
         self._change(ident, JobResult, finish)
+
+    def claim_result(self, queue: str, worker: str, actor: str) -> JobResult | None:
+        """Take the oldest pending run of ``queue`` for ``worker`` (now running); None when there is none.
+
+        Atomic across processes and hosts: the versioned save of a run another claimer took first
+        fails, and this one moves on. The candidates come from the results view, which each claim
+        updates in its own transaction, so a taken run is not offered again.
+        """
+        skip: set[str] = set()
+        blocked: set[str] = set()
+        for _ in range(MAX_CLAIM_TRIES):
+            candidates = self.views.claimable(queue, CLAIM_WINDOW, skip, blocked)
+            if not candidates:
+                return None
+            # Oldest first; while racing other claimers a random one of the window, or they would
+            # all fight over the same oldest run again and again.
+            contended = time.monotonic() < self._claims_contended_until
+            candidate = random.choice(candidates) if contended else candidates[0]
+            if candidate.exclusive and candidate.busy and candidate.job_id is not None:
+                blocked.add(candidate.job_id)  # a singleton job already running (DESIGN §3 rule 12)
+                continue
+            result: JobResult = self.repository.get(candidate.id)
+            try:
+                result.claim(worker, candidate.exclusive, actor=actor)
+                self.save_and_project(result)
+            except SingletonBusyError:
+                blocked.add(str(candidate.job_id))
+            except (IntegrityError, ResultError):  # another claimer (or a start) got there first
+                skip.add(str(candidate.id))
+                self._claims_contended_until = time.monotonic() + CLAIM_SPREAD_SECONDS
+            else:
+                return result
+        raise ConflictError(f"no claim on queue {queue!r} held after {MAX_CLAIM_TRIES} tries; try again")
+
+    def heartbeat_result(self, ident: UUID, actor: str) -> None:
+        """A running result's worker is alive."""
+
+        def beat(result: JobResult) -> bool:
+            result.heartbeat(actor=actor)
+            return True
+
+        self._change(ident, JobResult, beat, attempts=MAX_LOG_ATTEMPTS)
+
+    def reap_stale_runs(self, timeout: float, now: datetime, actor: str) -> list[tuple[UUID, str]]:
+        """End as errored each running job run that went quiet or ran past its time limit (rule 12).
+
+        Each is re-checked on the run as saved: a heartbeat or log entry that came meanwhile keeps
+        it alive, and a run another daemon reaped first is left alone (its versioned save won).
+        """
+        reaped = []
+        for run in self.views.running_runs():
+            if stale_reason(run.started, run.last_seen, run.time_limit, now, timeout) is None:
+                continue
+            why: list[str] = []
+
+            def reap(result: JobResult, run: RunningRun = run, why: list[str] = why) -> bool:
+                if result.status != RUNNING:
+                    return False
+                reason = stale_reason(run.started, result.modified_on, run.time_limit, now, timeout)
+                if reason is None:
+                    return False
+                result.log(LogEntry(reason, "error", "jobsync"), actor=actor)
+                result.finish("errored", {"error": reason}, actor=actor)
+                why[:] = [reason]
+                return True
+
+            with suppress(ConflictError):  # it kept changing: alive, or reaped by another; next round
+                if self._change(run.id, JobResult, reap):
+                    reaped.append((run.id, why[0]))
+        return reaped
 
     def append_logs(self, ident: UUID, entries: Sequence[LogEntry], actor: str) -> None:
         """Append log entries in one transaction (all or none: one bad entry refuses the batch)."""

@@ -525,6 +525,33 @@ class Catalog:
         """Append several log entries in one transaction: the fast way for an executor to log."""
         self._app.append_logs(self.resolve_result(result), entries, self._who(actor))
 
+    def claim(self, queue: str, worker: str, actor: str | None = None) -> ResultRecord | None:
+        """Take the oldest pending run of ``queue`` for ``worker`` (DESIGN §3 rule 12); None when none waits.
+
+        The run is ``running`` with ``worker`` on it, atomically: two workers, on any hosts, never
+        get the same run. A singleton job's run waits while another of its runs is running, unless
+        it was recorded with ``ignore_singleton``. The actor is the worker unless ``actor`` says.
+        """
+        worker = _storable("worker name", worker, ResultError)
+        if not worker.strip():
+            raise ResultError("a worker needs a name")
+        queue = _storable("queue", queue, ResultError)
+        claimed = self._app.claim_result(queue, worker, self._who(actor if actor is not None else worker))
+        if claimed is None:
+            return None
+        [record] = self._views.list_results(result_id=str(claimed.id))  # projected by the claim's save
+        return result_from_json(record)
+
+    def heartbeat(self, result: str | UUID, actor: str | None = None) -> None:
+        """Say a running result's worker is alive, so the daemon's reaper leaves the run alone."""
+        self._app.heartbeat_result(self.resolve_result(result), self._who(actor))
+
+    def reap_stale_runs(self, heartbeat_timeout: float, actor: str | None = None) -> list[tuple[UUID, str]]:
+        """End as errored the running job runs whose worker went quiet for ``heartbeat_timeout``
+        seconds, or that ran past their job's time limit plus a grace: (result id, reason) of each."""
+        self._app.catch_up_quietly()
+        return self._app.reap_stale_runs(heartbeat_timeout, datetime.now(UTC), self._who(actor))
+
     def results(
         self, job: str | UUID | None = None, status: str | None = None, limit: int | None = None
     ) -> list[ResultRecord]:

@@ -46,6 +46,8 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1
     USAGE = 2
+    #: ``results claim`` found no pending run for its queue: nothing printed, nothing wrong.
+    NOTHING_TO_CLAIM = 3
 
 
 class Settings:
@@ -643,7 +645,7 @@ def jobs_delete(catalog: Catalog, job_ref: str) -> None:
 
 @cli.group()
 def results() -> None:
-    """Runs of jobs (and of syncs): record, start, log, finish, inspect."""
+    """Runs of jobs (and of syncs): record, claim, start, heartbeat, log, finish, inspect."""
 
 
 @results.command("record")
@@ -671,6 +673,33 @@ def results_start(catalog: Catalog, result_id: str) -> None:
     """Mark RESULT as running."""
     catalog.start_result(result_id)
     click.echo(f"started {result_id}")
+
+
+@results.command("claim")
+@click.option("--queue", required=True, metavar="Q", help="Claim a run this queue serves.")
+@click.option("--worker", required=True, metavar="W", help="The claiming worker's name, kept on the run.")
+@json_option
+@pass_catalog
+def results_claim(catalog: Catalog, queue: str, worker: str, as_json: bool) -> None:
+    """Take the oldest pending run for queue Q (now running as W's); prints its id, or its record.
+
+    Exits 3, printing nothing, when no run waits: a worker's loop can sleep and ask again.
+    """
+    record = catalog.claim(queue, worker)
+    if record is None:
+        raise SystemExit(ExitCode.NOTHING_TO_CLAIM)
+    if as_json:
+        _print_json(to_json(record, _zone()))
+    else:
+        click.echo(record["id"])
+
+
+@results.command("heartbeat")
+@click.argument("result_id", metavar="RESULT")
+@pass_catalog
+def results_heartbeat(catalog: Catalog, result_id: str) -> None:
+    """Say running RESULT's worker is alive, so the daemon does not end it as stale."""
+    catalog.heartbeat(result_id)
 
 
 @results.command("log")
@@ -719,7 +748,7 @@ def results_list(
         _print_json([to_json(record, _zone()) for record in records])
         return
     _print_table(
-        ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR"],
+        ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR", "WORKER"],
         [
             [
                 str(r["id"])[:8],
@@ -728,6 +757,7 @@ def results_list(
                 r["status"],
                 time_text(r["created"], _zone()),
                 r["actor"],
+                r["worker"] or "",
             ]
             for r in records
         ],

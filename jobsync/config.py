@@ -51,7 +51,9 @@ _TRANSPORT_NAMES = {"http": "http(s)://", "ssh": "ssh:// and user@host:path"}
 _REF_KEYS = ("branch", "tag", "commit")
 _AUTH_KINDS = ("basic", "bearer")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_TOP_KEYS = {"store", "state_dir", "log_format", "sources"}
+_TOP_KEYS = {"store", "state_dir", "log_format", "heartbeat_timeout", "sources"}
+#: A running run whose worker sent no heartbeat or log entry for this long is ended (DESIGN §3 rule 12).
+DEFAULT_HEARTBEAT_TIMEOUT = 600.0
 _SOURCE_KEYS = {
     "name",
     "kind",
@@ -78,6 +80,7 @@ class Config:
     log_format: str | None = None  # None: JSON under systemd or when piped, console on a TTY
     sources: tuple[SourceSpec, ...] = field(default=())
     path: Path | None = None
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -119,6 +122,9 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
     log_format = _optional_str(data, "log_format", "log_format")
     if log_format not in (None, "json", "console"):
         raise ConfigError(f"log_format: must be 'json' or 'console', not {log_format!r}")
+    heartbeat_timeout = parse_interval(
+        data.get("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT), "heartbeat_timeout"
+    )
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
         raise ConfigError("sources: must be a list of [[sources]] tables")
@@ -138,6 +144,7 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
         state_dir=Path(state_dir) if state_dir else None,
         log_format=log_format,
         sources=tuple(sources),
+        heartbeat_timeout=heartbeat_timeout,
         path=path,
     )
 
@@ -283,6 +290,7 @@ def effective(config: Config) -> dict[str, Any]:
         "store": redact_url(config.store or default_store_url(state_dir)),
         "state_dir": str(state_dir),
         "log_format": config.log_format,
+        "heartbeat_timeout": config.heartbeat_timeout,
         "sources": [
             {
                 "name": spec.name,

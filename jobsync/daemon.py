@@ -20,7 +20,7 @@ import structlog
 from jobsync.adapters.notify import Notifier
 from jobsync.adapters.watch import FolderWatcher
 from jobsync.catalog import Catalog
-from jobsync.config import Config
+from jobsync.config import DEFAULT_HEARTBEAT_TIMEOUT, Config
 from jobsync.domain.errors import JobSyncError, MassUninstallError, SourceBusyError, SourceReadError
 from jobsync.ports import SourceReader
 from jobsync.spec import SourceSpec
@@ -39,6 +39,8 @@ DEBOUNCE_MS = 200
 LOCAL_RESCAN = 300.0
 #: The loop wakes at least this often to ping the watchdog and check for signals.
 MAX_SLEEP = 1.0
+#: Stale runs are looked for this often at most (and at least twice per heartbeat_timeout).
+REAP_INTERVAL = 30.0
 
 
 def daemon_actor() -> str:
@@ -69,6 +71,32 @@ class SourceState:
 
 
 @dataclass
+class Reaper:
+    """Ends the runs whose worker went quiet or overran (DESIGN §3 rule 12), at a modest interval.
+
+    Several daemons on one store may reap at once: each run's versioned save lets one of them end it.
+    """
+
+    timeout: float
+    next_due: float = 0.0
+
+    def tick(self, catalog: Catalog, now: float) -> None:
+        if now < self.next_due:
+            return
+        self.next_due = now + min(REAP_INTERVAL, self.timeout / 2)
+        try:
+            reaped = catalog.reap_stale_runs(self.timeout, actor=daemon_actor())
+        except JobSyncError as exc:
+            log.warning("reaping stale runs failed", error=str(exc))
+            return
+        except Exception:  # a bug must cost one round of reaping, not the service
+            log.exception("reaping stale runs errored")
+            return
+        for ident, reason in reaped:
+            log.warning("stale run ended as errored", result=str(ident), reason=reason)
+
+
+@dataclass
 class Daemon:
     """One process's loop over its sources; signals only set flags, the loop acts on them."""
 
@@ -82,11 +110,13 @@ class Daemon:
     _reload: threading.Event = field(default_factory=threading.Event)
     _last_ping: float = 0.0
     _status: str = ""
+    reaper: Reaper = field(default_factory=lambda: Reaper(DEFAULT_HEARTBEAT_TIMEOUT))
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; exit code 0 after finishing the save in flight."""
         config = self.load_config()
         self.catalog = self.open_catalog(config)
+        self.reaper.timeout = config.heartbeat_timeout
         self._install_signals()
         self._apply_sources(config.sources)
         log.info("daemon starting", sources=len(self.sources), store=self.catalog.store_label)
@@ -106,6 +136,7 @@ class Daemon:
                     break
                 self._sync(state)
             self._fire_schedules()
+            self.reaper.tick(self.catalog, self.clock())
             self._ping()
             self._report_status()
             self._sleep()
@@ -251,6 +282,7 @@ class Daemon:
             log.error("reload refused: the running configuration stays", error=str(exc))
         else:
             added, removed, changed = self._apply_sources(config.sources)
+            self.reaper.timeout = config.heartbeat_timeout
             log.info("configuration reloaded", added=added, removed=removed, changed=changed)
         self.notifier.ready()
         self._report_status()

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
 
 from jobsync.domain.discovery import ModuleEntry, ModuleSummary, Problem, Registration
 from jobsync.domain.job import Job
@@ -168,6 +171,32 @@ class ViewChanges:
     schedules: list[ScheduledJob] = field(default_factory=list)
 
 
+class SingletonBusyError(IntegrityError):
+    """A claim counted on no other run of its singleton job running, and one is; the save is rolled back."""
+
+
+@dataclass(frozen=True)
+class ClaimCandidate:
+    """A pending run a worker may claim: ``exclusive`` when no other run of its job may run beside
+    it (a singleton job, not recorded with ``ignore_singleton``), ``busy`` when one is running."""
+
+    id: UUID
+    job_id: str | None
+    exclusive: bool
+    busy: bool
+
+
+@dataclass(frozen=True)
+class RunningRun:
+    """A running job run as the reaper sees it: when it started and was last heard of (a claim, a
+    start, a heartbeat or a log entry), and its job's effective ``time_limit`` (0: none)."""
+
+    id: UUID
+    started: datetime | None
+    last_seen: datetime | None
+    time_limit: float
+
+
 class CatalogReadModel(Protocol):
     """The read models as the use cases see them: the planner's queries and the projection's writes."""
 
@@ -195,12 +224,24 @@ class CatalogReadModel(Protocol):
         """The same inside the store's own save transaction (``cursor`` is its recorder's).
 
         False, writing nothing, when the position is not at ``start``; raises an IntegrityError
-        (rolling the save back) when a live job would take a name another live job holds.
+        (rolling the save back) when a live job would take a name another live job holds, and
+        SingletonBusyError when an exclusive claim meets another running run of its job.
         """
         ...
 
     def running_syncs(self, source: str) -> list[tuple[UUID, object]]:
         """The sync results of ``source`` still running: (result id, args)."""
+        ...
+
+    def claimable(
+        self, queue: str, limit: int, skip: Collection[str] = (), skip_jobs: Collection[str] = ()
+    ) -> list[ClaimCandidate]:
+        """Pending job runs a worker of ``queue`` may claim, oldest first, less the ``skip``ped ones
+        (result ids) and the runs of ``skip_jobs`` (job ids)."""
+        ...
+
+    def running_runs(self) -> list[RunningRun]:
+        """Job runs still running (syncs have their own handling), oldest first."""
         ...
 
 

@@ -24,7 +24,7 @@ from jobsync.domain.result import JobResult
 from jobsync.domain.schedule import ScheduledJob
 from jobsync.domain.source import Source
 from jobsync.domain.text import storable
-from jobsync.ports import ViewChanges
+from jobsync.ports import ClaimCandidate, RunningRun, SingletonBusyError, ViewChanges
 
 JOB_SORTS = ("source", "name", "ref", "grouping", "updated")
 
@@ -44,7 +44,9 @@ class JobQuery:
 
 
 #: Bump when a read-model table changes shape: stores made before are rebuilt from the log on open.
-SCHEMA_VERSION = 8  # 7: results keep args_stored, commit, file, queues, worker; 8: schedules
+SCHEMA_VERSION = (
+    9  # 7: results keep args_stored, commit, file, queues, worker; 8: schedules; 9: results by status
+)
 
 _JOB_COLUMNS = (
     "id", "ref", "source", "module_name", "job_class_name", "name", "source_name", "name_override",
@@ -69,6 +71,8 @@ _VIEW_TABLES = (
     "ignore_singleton INTEGER NOT NULL, worker TEXT, heartbeat TEXT)",
     "CREATE INDEX IF NOT EXISTS {results_index}_job ON {results} (job_id, created)",
     "CREATE INDEX IF NOT EXISTS {results_index}_created ON {results} (created)",
+    "CREATE INDEX IF NOT EXISTS {results_index}_status ON {results} (status, created)",
+    "CREATE INDEX IF NOT EXISTS {results_index}_job_status ON {results} (job_id, status)",
     "CREATE TABLE IF NOT EXISTS {logs} ("
     "result_id TEXT NOT NULL, version INTEGER NOT NULL, time TEXT NOT NULL, level TEXT NOT NULL, "
     "message TEXT NOT NULL, grouping TEXT NOT NULL, object TEXT NOT NULL, url TEXT NOT NULL, "
@@ -210,6 +214,7 @@ class CatalogViews(TrackingRecorder):
         new name held by another live job raises NameTakenError, which rolls the save back: names
         stay unique even between processes racing to take the same one.
         """
+        self._check_singletons_free(cursor, changes.result_events)
         if not self._move_position(cursor, start, position):
             return False
         self._check_names_free(cursor, changes.jobs)
@@ -250,6 +255,20 @@ class CatalogViews(TrackingRecorder):
             for row in c.fetchall():
                 if live.get(row["id"], row["name"]) == row["name"] and row["id"] != taking[row["name"]]:
                     raise NameTakenError(f"name {row['name']!r} is already used by {row['ref']}")
+
+    def _check_singletons_free(self, c: Any, events: Sequence[JobResult.Event]) -> None:
+        """Refuse an exclusive claim while another run of the same job runs (checked under the write lock)."""
+        for e in events:
+            if isinstance(e, JobResult.ResultClaimed) and e.exclusive:
+                c.execute(
+                    self.sql(
+                        "SELECT o.id FROM {results} r JOIN {results} o ON o.job_id = r.job_id "
+                        "WHERE r.id = ? AND o.status = 'running' AND o.id <> r.id LIMIT 1"
+                    ),
+                    (str(e.originator_id),),
+                )
+                if c.fetchone() is not None:
+                    raise SingletonBusyError(f"result {e.originator_id}: another run of its job is running")
 
     def _write(self, c: Any, changes: ViewChanges) -> None:
         """The rows one batch changes; text no database can keep is written in its safe form."""
@@ -485,6 +504,74 @@ class CatalogViews(TrackingRecorder):
                 (source,),
             )
             return [(UUID(row["id"]), json.loads(row["args"])) for row in c.fetchall()]
+
+    def claimable(
+        self, queue: str, limit: int, skip: Collection[str] = (), skip_jobs: Collection[str] = ()
+    ) -> list[ClaimCandidate]:
+        """Pending job runs a worker of ``queue`` may claim, oldest first, less the ``skip``ped ones."""
+        pattern = json.dumps(queue).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses, params = "", [f"%{pattern}%"]
+        if skip:
+            clauses += f" AND r.id NOT IN ({','.join('?' * len(skip))})"
+            params.extend(skip)
+        if skip_jobs:
+            clauses += f" AND (r.job_id IS NULL OR r.job_id NOT IN ({','.join('?' * len(skip_jobs))}))"
+            params.extend(skip_jobs)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(
+                    "SELECT r.id, r.job_id, r.queues, r.ignore_singleton, j.record, "
+                    "EXISTS (SELECT 1 FROM {results} o WHERE o.job_id = r.job_id AND o.status = 'running') "
+                    "AS busy FROM {results} r LEFT JOIN {jobs} j ON j.id = r.job_id "
+                    "WHERE r.status = 'pending' AND r.task = 'job' AND r.queues LIKE ? ESCAPE '\\'"
+                    + clauses
+                    + f" ORDER BY r.created, r.id LIMIT {int(limit)}"
+                ),
+                params,
+            )
+            rows = c.fetchall()
+        # LIKE only narrows (SQLite's ignores case): the queue must be one of the run's, exactly.
+        return [
+            ClaimCandidate(
+                id=UUID(row["id"]),
+                job_id=row["job_id"],
+                exclusive=not row["ignore_singleton"]
+                and row["record"] is not None
+                and bool(json.loads(row["record"]).get("is_singleton")),
+                busy=bool(row["busy"]),
+            )
+            for row in rows
+            if queue in json.loads(row["queues"])
+        ]
+
+    def running_runs(self) -> list[RunningRun]:
+        """Job runs still running, with when they were last heard of and their job's time limit."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                self.sql(
+                    "SELECT r.id, r.started, r.heartbeat, j.record, "
+                    "(SELECT l.time FROM {logs} l WHERE l.result_id = r.id ORDER BY l.version DESC LIMIT 1) "
+                    "AS last_log FROM {results} r LEFT JOIN {jobs} j ON j.id = r.job_id "
+                    "WHERE r.status = 'running' AND r.task = 'job' ORDER BY r.created"
+                )
+            )
+            rows = c.fetchall()
+        runs = []
+        for row in rows:
+            seen = [
+                datetime.fromisoformat(t) for t in (row["started"], row["heartbeat"], row["last_log"]) if t
+            ]
+            limit = json.loads(row["record"]).get("time_limit", 0) if row["record"] is not None else 0
+            started = datetime.fromisoformat(row["started"]) if row["started"] else None
+            runs.append(
+                RunningRun(
+                    id=UUID(row["id"]),
+                    started=started,
+                    last_seen=max(seen) if seen else None,
+                    time_limit=float(limit or 0),
+                )
+            )
+        return runs
 
     def find_results(self, ref: str) -> list[str]:
         """Result ids equal to ``ref`` or starting with it (a unique prefix, as git accepts)."""
@@ -768,6 +855,8 @@ _INSERT_RESULT = (
     "ON CONFLICT (id) DO NOTHING"
 )
 _START_RESULT = "UPDATE {results} SET status = 'running', started = ? WHERE id = ?"
+_CLAIM_RESULT = "UPDATE {results} SET status = 'running', started = ?, heartbeat = ?, worker = ? WHERE id = ?"
+_HEARTBEAT_RESULT = "UPDATE {results} SET heartbeat = ? WHERE id = ?"
 _FINISH_RESULT = "UPDATE {results} SET status = ?, completed = ?, data = ? WHERE id = ?"
 _INSERT_LOG = "INSERT INTO {logs} VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (result_id, version) DO NOTHING"
 
@@ -787,6 +876,10 @@ def _result_change(e: JobResult.Event) -> tuple[str, tuple[Any, ...]]:
         )
     if isinstance(e, JobResult.ResultStarted):
         return _START_RESULT, (when, rid)
+    if isinstance(e, JobResult.ResultClaimed):
+        return _CLAIM_RESULT, (when, when, e.worker, rid)
+    if isinstance(e, JobResult.ResultHeartbeat):
+        return _HEARTBEAT_RESULT, (when, rid)
     if isinstance(e, JobResult.ResultFinished):
         return _FINISH_RESULT, (e.status, when, json.dumps(e.data), rid)
     raise TypeError(f"no projection for {type(e).__qualname__}")

@@ -19,7 +19,7 @@ from jobsync.domain.fields import facts_digest
 from jobsync.domain.planning import JobRow
 from jobsync.domain.provenance import Provenance
 from jobsync.domain.result import JobResult
-from jobsync.ports import Change, FileEntry, SummaryStore, ViewChanges
+from jobsync.ports import Change, ClaimCandidate, FileEntry, RunningRun, SummaryStore, ViewChanges
 
 
 def blob_id(data: bytes) -> str:
@@ -142,6 +142,16 @@ class MemoryReadModel:
             for ident, (of, args, status) in self.syncs.items()
             if of == source and status == "running"
         ]
+
+    def claimable(
+        self, queue: str, limit: int, skip: Collection[str] = (), skip_jobs: Collection[str] = ()
+    ) -> list[ClaimCandidate]:
+        """No worker claims here: claims are tested on real stores, where they are atomic."""
+        return []
+
+    def running_runs(self) -> list[RunningRun]:
+        """No run is reaped here: the reaper is tested on real stores."""
+        return []
 
     def apply_within(self, cursor: Any, changes: ViewChanges, start: int, position: int) -> bool:
         """Never called: the in-memory recorder has no transaction to project in (it catches up)."""

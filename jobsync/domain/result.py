@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -41,6 +42,35 @@ class RunOptions:
 
 #: A run queued with no options: any of its job's queues, no schedule.
 PLAIN_RUN = RunOptions()
+
+
+#: A run may outlive its job's ``time_limit`` by this much (seconds) before the reaper ends it:
+#: the worker's own limit should fire first and report how the run ended.
+TIME_LIMIT_GRACE = 60.0
+
+
+def stale_reason(
+    started: datetime | None, last_seen: datetime | None, time_limit: float, now: datetime, timeout: float
+) -> str | None:
+    """Why a running run should be ended as errored (DESIGN §3 rule 12), or None while it is healthy.
+
+    ``last_seen`` is its last claim, start, heartbeat or log entry; ``time_limit`` 0 means none.
+    """
+    if started is not None and time_limit > 0:
+        ran = (now - started).total_seconds()
+        if ran > time_limit + TIME_LIMIT_GRACE:
+            return (
+                f"ran {ran:.0f} s, past its job's time_limit of {time_limit:g} s "
+                f"(plus {TIME_LIMIT_GRACE:g} s grace): ended by the reaper"
+            )
+    if last_seen is not None:
+        quiet = (now - last_seen).total_seconds()
+        if quiet > timeout:
+            return (
+                f"no heartbeat or log entry from its worker for {quiet:.0f} s "
+                f"(heartbeat_timeout {timeout:g} s): ended by the reaper"
+            )
+    return None
 
 
 class ResultError(JobSyncError):
@@ -88,7 +118,12 @@ class JobResult(Aggregate):
 
     Log entries are events of the result; the aggregate keeps only their count, so a run with
     100,000 entries stays cheap to load (the entries themselves are read from the log view).
+    While it runs, every event (claim, start, heartbeat, log entry) is a sign of life: its
+    ``modified_on`` says when its worker was last heard of.
     """
+
+    #: The worker that claimed the run (a class default: snapshots from before claims lack it).
+    worker: str | None = None
 
     class Event(Aggregate.Event):
         """Every result event says who caused it."""
@@ -126,6 +161,19 @@ class JobResult(Aggregate):
 
     class ResultStarted(Event):
         """The run began."""
+
+    class ResultClaimed(Event):
+        """A worker took the pending run (DESIGN §3 rule 12); it is running now.
+
+        ``exclusive``: the claim counted on no other run of the job running (a singleton job, not
+        recorded with ``ignore_singleton``); the save that records it checks so, under the write lock.
+        """
+
+        worker: str
+        exclusive: bool
+
+    class ResultHeartbeat(Event):
+        """The run's worker said it is still alive; the daemon's reaper leaves the run alone."""
 
     class ResultFinished(Event):
         """The run ended with ``status``; ``data`` is its JSON output."""
@@ -234,6 +282,20 @@ class JobResult(Aggregate):
             raise ResultError(f"result {self.id} is {self.status}; only a pending result can start")
         self._start(actor=actor)
 
+    def claim(self, worker: str, exclusive: bool, actor: str) -> None:
+        """pending -> running for ``worker``; only a job's run is claimed, and only once."""
+        if self.task != "job":
+            raise ResultError(f"result {self.id} is a {self.task}; only a job's run can be claimed")
+        if self.status != PENDING:
+            raise ResultError(f"result {self.id} is {self.status}; only a pending result can be claimed")
+        self._claim(worker=worker, exclusive=exclusive, actor=actor)
+
+    def heartbeat(self, actor: str) -> None:
+        """Say the run is alive; only a running result can (a finished one is beyond saving)."""
+        if self.status != RUNNING:
+            raise ResultError(f"result {self.id} is {self.status}; only a running result takes a heartbeat")
+        self._heartbeat(actor=actor)
+
     def finish(self, status: str, data: Any, actor: str) -> None:
         """pending|running -> completed|failed|errored, once."""
         if status not in FINISHED_STATUSES:
@@ -267,6 +329,15 @@ class JobResult(Aggregate):
     @event(ResultStarted)
     def _start(self, actor: str) -> None:
         self.status = RUNNING
+
+    @event(ResultClaimed)
+    def _claim(self, worker: str, exclusive: bool, actor: str) -> None:
+        self.status = RUNNING
+        self.worker = worker
+
+    @event(ResultHeartbeat)
+    def _heartbeat(self, actor: str) -> None:
+        pass
 
     @event(ResultFinished)
     def _finish(self, status: str, data: Any, actor: str) -> None:

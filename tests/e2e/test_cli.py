@@ -422,6 +422,26 @@ class TestResults:
         done = enabled.run(*(result_id if a == "RESULT" else a for a in args))
         assert_one_line_error(done, 2, text)
 
+    def test_claim_and_heartbeat_through_the_cli(self, enabled: Cli) -> None:
+        """A worker claims the oldest run (its id, or its record with --json), beats, and gets exit 3 when none waits."""
+        enabled.ok("jobs", "override", "Backup", "has_sensitive_variables", "false")  # args are kept
+        first = enabled.ok("results", "record", "Backup", "--args", '{"n": 1}').strip()
+        second = enabled.ok("results", "record", "Backup", "--args", '{"n": 2}').strip()
+        assert enabled.ok("results", "claim", "--queue", "default", "--worker", "w1").strip() == first
+        claimed = enabled.json("results", "claim", "--queue", "default", "--worker", "w2")
+        assert (claimed["id"], claimed["status"], claimed["worker"]) == (second, "running", "w2")
+        assert claimed["args"] == {"n": 2}
+        empty = enabled.run("results", "claim", "--queue", "default", "--worker", "w3")
+        assert (empty.returncode, empty.stdout, empty.stderr) == (3, "", "")
+        assert enabled.run("results", "claim", "--queue", "other", "--worker", "w3").returncode == 3
+        enabled.ok("results", "heartbeat", first[:8])
+        assert "w1" in enabled.ok("results", "list")
+        assert "w2" in enabled.ok("results", "show", second)
+        enabled.ok("results", "finish", first, "--status", "completed")
+        assert_one_line_error(
+            enabled.run("results", "heartbeat", first), 1, "only a running result takes a heartbeat"
+        )
+
     def test_disabled_job_cannot_run(self, synced: Cli) -> None:
         """A result is refused for a disabled job, saying how to enable it."""
         assert_one_line_error(synced.run("results", "record", "Backup"), 1, "disabled")

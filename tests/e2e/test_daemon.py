@@ -518,6 +518,35 @@ class TestDividedWork:
         assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
 
 
+class TestReaper:
+    def test_a_run_whose_worker_went_quiet_is_ended_errored_and_a_beating_one_is_not(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """With heartbeat_timeout 1 s the daemon ends a silent claimed run as errored, logging why,
+        while a run whose worker keeps beating stays running."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, interval="1h"))
+        harness.config.write_text(
+            'heartbeat_timeout = "1s"\n' + harness.config.read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        daemon = harness.start_ready()
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.enable("netops:jobs.ops.Backup")
+            quiet = catalog.record_result("netops:jobs.ops.Backup")
+            beating = catalog.record_result("netops:jobs.ops.Backup")
+            assert catalog.claim("default", "w-quiet") is not None
+            assert catalog.claim("default", "w-beating") is not None
+            deadline = time.monotonic() + 3.5
+            while time.monotonic() < deadline:
+                catalog.heartbeat(beating)
+                time.sleep(0.3)
+            daemon.wait_log("stale run ended as errored", result=str(quiet))
+            assert catalog.result(quiet)["status"] == "errored"
+            assert [e["level"] for e in catalog.logs(quiet)] == ["error"]
+            assert catalog.result(beating)["status"] == "running"
+            assert catalog.results(status="errored")[0]["id"] == quiet
+
+
 class TestReload:
     def test_sighup_adds_and_removes_sources(self, harness: Harness, tmp_path: Path) -> None:
         """After SIGHUP the added source is synced, the removed one no longer polled, and apps re-read."""

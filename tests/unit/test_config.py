@@ -151,6 +151,12 @@ class TestGoodConfigs:
         (spec,) = load_config(write(tmp_path, GIT + f"interval = {written}\n")).sources
         assert spec.interval == seconds
 
+    def test_heartbeat_timeout_defaults_to_ten_minutes_and_reads_units(self, tmp_path: Path) -> None:
+        """``heartbeat_timeout`` is 10 minutes unless set; it takes the same units as intervals."""
+        assert load_config(write(tmp_path, "")).heartbeat_timeout == 600.0
+        assert load_config(write(tmp_path, 'heartbeat_timeout = "2m"\n')).heartbeat_timeout == 120.0
+        assert "heartbeat_timeout" in refusal(tmp_path, 'heartbeat_timeout = "soon"\n')
+
     def test_full_config(self, tmp_path: Path) -> None:
         """Every key of every kind lands in the settings, with defaults where a key is absent."""
         folder = tmp_path / "jobs"

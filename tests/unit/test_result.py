@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import uuid4
 
@@ -17,6 +18,7 @@ from jobsync.domain.result import (
     JobResult,
     LogEntry,
     ResultError,
+    stale_reason,
 )
 
 ARGS = {"device": "rtr1", "dry_run": True, "limits": [1, 2]}
@@ -329,3 +331,64 @@ class TestReplay:
             actor="old-version",
         )
         assert replayed(result).log_count == 1
+
+
+class TestClaimAndHeartbeat:
+    def test_claim_moves_pending_to_running_with_the_worker(self) -> None:
+        """A claim is a start that names the worker; a second claim is refused."""
+        result = new_result()
+        result.claim("w1", exclusive=False, actor="w1")
+        assert (result.status, result.worker) == ("running", "w1")
+        with pytest.raises(ResultError, match="only a pending result can be claimed"):
+            result.claim("w2", exclusive=False, actor="w2")
+
+    def test_a_sync_is_never_claimed(self) -> None:
+        """Syncs are jobsync's own runs: no worker takes them."""
+        with pytest.raises(ResultError, match="only a job's run can be claimed"):
+            new_result(task="sync").claim("w1", exclusive=False, actor="w1")
+
+    def test_heartbeat_only_while_running(self) -> None:
+        """A heartbeat is refused before the run runs and after it finished."""
+        result = new_result()
+        with pytest.raises(ResultError, match="pending"):
+            result.heartbeat(actor="w1")
+        result.claim("w1", exclusive=False, actor="w1")
+        result.heartbeat(actor="w1")
+        result.finish("completed", None, actor="w1")
+        with pytest.raises(ResultError, match="completed"):
+            result.heartbeat(actor="w1")
+
+    def test_claimed_worker_survives_replay(self) -> None:
+        """The worker comes back when the events are replayed."""
+        result = new_result()
+        result.claim("w1", exclusive=True, actor="w1")
+        result.heartbeat(actor="w1")
+        copy = replayed(result)
+        assert (copy.status, copy.worker, copy.version) == ("running", "w1", 3)
+
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class TestStaleReason:
+    @pytest.mark.parametrize(
+        ("started_ago", "seen_ago", "time_limit", "expected"),
+        [
+            (5, 5, 0, None),  # recently heard of
+            (3600, 5, 0, None),  # long run, but beating
+            (700, 601, 0, "heartbeat_timeout"),  # quiet for longer than the timeout
+            (500, 5, 400, "time_limit"),  # 400 s limit + 60 s grace passed
+            (450, 5, 400, None),  # within the grace
+        ],
+    )
+    def test_runs_are_stale_when_quiet_or_overrunning(
+        self, started_ago: int, seen_ago: int, time_limit: float, expected: str | None
+    ) -> None:
+        """Quiet past the timeout, or past the time limit plus grace, and only then."""
+        reason = stale_reason(
+            NOW - timedelta(seconds=started_ago), NOW - timedelta(seconds=seen_ago), time_limit, NOW, 600.0
+        )
+        if expected is None:
+            assert reason is None
+        else:
+            assert reason is not None and expected in reason
