@@ -7,7 +7,9 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 
@@ -198,6 +200,35 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callabl
         catalog.finish_result(run, "failed", data={"saved": 1, "failed": 1})
         echo("$ jobsync results start / results log / results finish ... (as the run goes)")
     step("Its log entries (readable while it runs; `logs --follow` streams them)", "logs", str(run)[:8])
+
+    echo("\n## A schedule: the daemon fires it when due, and a worker claims the run and completes it")
+    first_run = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    step(
+        "Back up daily, starting in two seconds",
+        "schedules",
+        "add",
+        "Backup configs",
+        "--name",
+        "daily-backup",
+        "--every",
+        "daily",
+        "--at",
+        first_run.isoformat(),
+        "--args",
+        '{"devices": ["rtr1"]}',
+    )
+    time.sleep(max(0.0, (first_run - datetime.now(UTC)).total_seconds()) + 0.1)
+    with Catalog.open(state_dir=settings.state_dir, actor="daemon@demo") as catalog:
+        fired = catalog.fire_due_schedules()
+        echo(f"$ jobsync daemon   # each tick fires the due schedules, each due time once\nfired: {fired[0]}")
+    with Catalog.open(state_dir=settings.state_dir, actor="worker-1") as catalog:
+        claimed = catalog.claim("default", worker="worker-1")
+        assert claimed is not None  # the run just fired is the only one pending
+        echo(f"$ jobsync results claim --queue default --worker worker-1\n{claimed['id']}")
+        catalog.log(claimed["id"], f"backing up {claimed['args']['devices']}")
+        catalog.finish_result(claimed["id"], "completed", data={"saved": 1})
+        echo(f"$ jobsync results finish {str(claimed['id'])[:8]} --status completed")
+    step("The schedule ran once; its next run is tomorrow", "schedules", "show", "daily-backup")
     step("Every run, and every sync, is a result", "results", "list")
     step("The catalog checked against its own log", "replay", "--verify")
     echo(

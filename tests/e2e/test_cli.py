@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from contextlib import closing
@@ -345,6 +346,8 @@ class TestDemo:
         assert (
             '(Eve Writer <eve@example.com>, "Longer backups; retire BounceInterface", ' in out
         )  # provenance
+        assert "total_run_count     1" in out  # the schedule fired once...
+        assert re.search(r"completed .* daemon@demo +worker-1", out)  # ...and a worker completed its run
         assert not (tmp_path / "demo" / "legacy" / "never").exists()
 
 
