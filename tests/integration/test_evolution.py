@@ -105,6 +105,33 @@ class TestUpcasting:
             assert reopened.history(REF)[-1]["event"] == "JobReinstalled"
             assert reopened.replay(verify=True).ok
 
+    def test_version_1_result_reads_as_stored_args_on_the_default_queue(
+        self, repo: GitRepo, state_dir: Path
+    ) -> None:
+        """A ResultRecorded saved before args_stored, commit, file and queues existed loads, projects
+        and can be claimed: its args were stored, it serves ``default``, its code is unknown."""
+        catalog = synced_catalog(repo, state_dir)
+        catalog.enable(REF)
+        job = catalog._app.get_job(catalog.resolve(REF))
+        result = job.record_run({"device": "r1"}, actor="old-release")
+        [new_event] = result.collect_events()
+        new_keys = ("args_stored", "commit", "file", "queues", "ignore_singleton", "class_version")
+        old_shape = stored(catalog, new_event, {"args": {"device": "r1"}}, drop=new_keys)
+        catalog._app.recorder.insert_events([old_shape])
+        catalog.close()
+
+        with Catalog.open(state_dir=state_dir) as reopened:
+            shown = reopened.result(result.id)
+            claimed = reopened.claim("default", worker="w1")
+            assert reopened.replay(verify=True).ok
+        assert (shown["args"], shown["args_stored"], shown["commit"], shown["queues"]) == (
+            {"device": "r1"},
+            True,
+            None,
+            ["default"],
+        )
+        assert claimed is not None and claimed["id"] == result.id
+
 
 class TestMovedTopics:
     def test_events_of_a_moved_class_still_load(self, repo: GitRepo, state_dir: Path) -> None:
