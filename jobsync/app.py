@@ -390,13 +390,9 @@ class JobCatalogApp(Application[UUID]):
                     return summary
             self.catch_up()
             planned_at = self.views.position()
-            rows = self.views.source_rows(spec.name, discovery.scope)
-            plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
-            if not allow_mass_uninstall:
-                installed = self.views.installed_count(spec.name)
-                check_uninstalls(spec.name, len(plan.uninstalled), installed, spec.max_uninstall)
-            summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, unsaved, history)
-            summary.problems = sorted([*found, *plan.problems], key=_problem_order)
+            summary, changes, refusal = self._plan(spec, source, discovery, found, actor, unsaved, history)
+            if refusal is not None and not allow_mass_uninstall:
+                raise refusal
             summary.result = result_id
             self._record_sync(source, snapshot, summary, actor, history.provenance(()))
             jobs = [change.job for change in changes]
@@ -416,7 +412,7 @@ class JobCatalogApp(Application[UUID]):
                 snapshot.commit,
                 files.parsed,
                 files.removed,
-                sorted([*found, *plan.problems], key=_problem_order),
+                summary.problems,
                 files.registration_to_store(discovery),
                 based_on=files.based_on,
             )
@@ -452,26 +448,36 @@ class JobCatalogApp(Application[UUID]):
             return SyncSummary(source=spec.name, commit=snapshot.commit, up_to_date=True, plan=[])
         _, discovery, found = self._discover(spec, snapshot, source.last_commit)
         self.catch_up_quietly()
-        plan = plan_sync(
-            spec.name, discovery, self.views.source_rows(spec.name, discovery.scope), self.views.name_holders
-        )
-        refused = None
-        if not allow_mass_uninstall:
-            try:
-                check_uninstalls(
-                    spec.name,
-                    len(plan.uninstalled),
-                    self.views.installed_count(spec.name),
-                    spec.max_uninstall,
-                )
-            except MassUninstallError as exc:
-                refused = str(exc)
         history = _History(snapshot, source.last_commit)
-        summary, changes = self._apply_plan(source, plan, snapshot.commit, actor, {}, history)
-        summary.problems = sorted([*found, *plan.problems], key=_problem_order)
+        summary, changes, refusal = self._plan(spec, source, discovery, found, actor, {}, history)
         summary.plan = [self._previewed(change.job) for change in changes]
-        summary.refused = refused
+        summary.refused = str(refusal) if refusal is not None and not allow_mass_uninstall else None
         return summary
+
+    def _plan(
+        self,
+        spec: SourceSpec,
+        source: Source,
+        discovery: Discovery,
+        found: list[Problem],
+        actor: str,
+        unsaved: Mapping[UUID, _PlannedChange],
+        history: _History,
+    ) -> tuple[SyncSummary, list[_PlannedChange], MassUninstallError | None]:
+        """Compare discovery with the catalog and make the job events, unsaved: what a sync saves and
+        a dry run shows. Also says why the source's uninstall limit would refuse it (None: it would not)."""
+        rows = self.views.source_rows(spec.name, discovery.scope)
+        plan = plan_sync(spec.name, discovery, rows, self.views.name_holders)
+        refusal = None
+        try:
+            check_uninstalls(
+                spec.name, len(plan.uninstalled), self.views.installed_count(spec.name), spec.max_uninstall
+            )
+        except MassUninstallError as exc:
+            refusal = exc
+        summary, changes = self._apply_plan(source, plan, history.snapshot.commit, actor, unsaved, history)
+        summary.problems = sorted([*found, *plan.problems], key=_problem_order)
+        return summary, changes, refusal
 
     def _previewed(self, job: Job) -> PlannedJob:
         """One job's unsaved events, applied to the job in memory: what they would change, field by field."""
