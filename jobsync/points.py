@@ -11,10 +11,9 @@ from uuid import UUID
 
 from jobsync.domain.errors import JobNotFoundError, JobSyncError
 from jobsync.domain.job import Job
-from jobsync.domain.provenance import CommitInfo
 from jobsync.domain.source import Source, source_id
 from jobsync.records import DiffEnd, JobDiff
-from jobsync.timeline import state_changes
+from jobsync.timeline import SYNC_CAUSED, state_changes
 from jobsync.times import BadTimeError, moment_of, parse_time
 
 if TYPE_CHECKING:
@@ -161,10 +160,12 @@ def job_at_point(app: JobCatalogApp, ident: UUID, point: Point) -> JobAtPoint:
 def _commits_of(event: Job.Event) -> tuple[str, ...]:
     """The commits a sync-caused job event records: the synced one, and the one that changed the
     job's file (its ``origin``, which history shows); none for an operator's event."""
-    commit = getattr(event, "commit", None)
-    origin: CommitInfo | None = getattr(event, "origin", None)
-    found = (commit,) if isinstance(commit, str) else ()
-    return found + ((origin.commit,) if origin is not None and origin.commit != commit else ())
+    if not isinstance(event, SYNC_CAUSED):
+        return ()
+    origin = event.origin
+    return (event.commit,) + (
+        (origin.commit,) if origin is not None and origin.commit != event.commit else ()
+    )
 
 
 def job_diff(app: JobCatalogApp, ident: UUID, start: Point, end: Point | None = None) -> JobDiff:

@@ -83,13 +83,13 @@ class JobTimeline:
             version=event.originator_version,
             changes=changes,
         )
-        if isinstance(event, _SYNC_CAUSED):
+        if isinstance(event, SYNC_CAUSED):
             add_provenance(entry, event.commit, event.origin)
         return entry
 
 
 #: The job events a sync makes: each has the synced ``commit`` and the ``origin`` behind the change.
-_SYNC_CAUSED = (Job.JobDiscovered, Job.JobChanged, Job.JobUninstalled, Job.JobReinstalled)
+SYNC_CAUSED = (Job.JobDiscovered, Job.JobChanged, Job.JobUninstalled, Job.JobReinstalled)
 
 
 def add_provenance(entry: HistoryEntry, commit: str, origin: CommitInfo | None) -> None:
