@@ -25,14 +25,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict jobsync tests bench
 
 # System tools the tests use, installed with apt when missing: systemd-analyze (scores the unit
-# file) and sshd (a real SSH remote). PostgreSQL's initdb/pg_ctl are found or installed by the
-# test suite itself (tests/postgres.py).
+# file), sshd (a real SSH remote) and chromium (the pages' browser tests, driven by Playwright).
+# PostgreSQL's initdb/pg_ctl are found or installed by the test suite itself (tests/postgres.py).
 APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo apt-get)
 test-tools:
 	@missing=""; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	test -x /usr/sbin/sshd || missing="$$missing openssh-server"; \
 	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing; fi
 
 test: lint typecheck test-tools

@@ -457,6 +457,10 @@ class Catalog:
         """
         return replay(self._app, self._views, self._scratch_views(), verify=verify, progress=progress)
 
+    def projected_position(self) -> int:
+        """The last log position the read models hold (``event_count() - projected_position()`` is the lag)."""
+        return self._views.position()
+
     def event_count(self) -> int:
         """How many events the log holds (its last position)."""
         return self._app.recorder.max_notification_id() or 0

@@ -1019,6 +1019,38 @@ def daemon(settings: Settings) -> None:
     raise SystemExit(run_daemon(read_config, open_catalog))
 
 
+@cli.command()
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Where to listen (default: [http] listen from the config, else 127.0.0.1:8642).",
+)
+@pass_settings
+def serve(settings: Settings, listen: str | None) -> None:
+    """Serve the read-only API, the pages and /metrics without syncing anything.
+
+    For a second host reading a shared PostgreSQL store, or to look at a catalog the daemon is
+    not running for. Webhooks need the daemon. Stops on SIGTERM or Ctrl-C.
+
+    \b
+    Example:
+      jobsync serve --listen 127.0.0.1:8642
+    """
+    from jobsync.adapters.logs import choose_format, configure_logging
+    from jobsync.config import DEFAULT_LISTEN, parse_listen
+    from jobsync.http.server import serve_until_stopped
+
+    config = load_config(config_path(settings.config_file))
+    configure_logging(choose_format(config.log_format, sys.stderr), sys.stderr)
+    try:
+        host, port = parse_listen(
+            listen or (config.http.listen if config.http else DEFAULT_LISTEN), "--listen"
+        )
+    except JobSyncError as exc:
+        raise click.UsageError(str(exc)) from None
+    serve_until_stopped(settings.catalog(), host, port, config.http.tokens_file if config.http else None)
+
+
 # -- store --------------------------------------------------------------------------------------
 
 

@@ -35,6 +35,8 @@ _KIND_ONLY = {
     "timeout": ("git",),
     "ssh_key_file": ("git",),
     "known_hosts_file": ("git",),
+    "webhook_secret_env": ("git",),
+    "webhook_secret_file": ("git",),
 }
 #: Keys that only make sense for one transport of a git URL (``url_transport``).
 _TRANSPORT_ONLY = {
@@ -51,7 +53,10 @@ _TRANSPORT_NAMES = {"http": "http(s)://", "ssh": "ssh:// and user@host:path"}
 _REF_KEYS = ("branch", "tag", "commit")
 _AUTH_KINDS = ("basic", "bearer")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_TOP_KEYS = {"store", "state_dir", "log_format", "heartbeat_timeout", "sources"}
+_TOP_KEYS = {"store", "state_dir", "log_format", "heartbeat_timeout", "http", "sources"}
+_HTTP_KEYS = {"listen", "tokens_file"}
+#: Where ``[http]`` listens when the table gives no ``listen``: loopback only, never every interface by default.
+DEFAULT_LISTEN = "127.0.0.1:8642"
 #: A running run whose worker sent no heartbeat or log entry for this long is ended (DESIGN §3 rule 12).
 DEFAULT_HEARTBEAT_TIMEOUT = 600.0
 _SOURCE_KEYS = {
@@ -67,8 +72,23 @@ _SOURCE_KEYS = {
     "credentials_env",
     "credentials_file",
     "max_uninstall",
+    "webhook_secret_env",
+    "webhook_secret_file",
     *(key for key in _KIND_ONLY if key not in ("url", "path", "distribution")),
 }
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """``[http]``: where the daemon (or ``jobsync serve``) listens, and the file of API tokens."""
+
+    host: str
+    port: int
+    tokens_file: Path | None = None
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,7 @@ class Config:
     sources: tuple[SourceSpec, ...] = field(default=())
     path: Path | None = None
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    http: HttpSettings | None = None  # None: no HTTP server (the default)
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -140,6 +161,7 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
         seen.add(spec.name)
         sources.append(spec)
     return Config(
+        http=_http(data.get("http")),
         store=store,
         state_dir=Path(state_dir) if state_dir else None,
         log_format=log_format,
@@ -147,6 +169,33 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
         heartbeat_timeout=heartbeat_timeout,
         path=path,
     )
+
+
+def _http(value: object) -> HttpSettings | None:
+    """``[http]`` with ``listen = "HOST:PORT"`` (default loopback) and ``tokens_file``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError("http: must be an [http] table")
+    _refuse_unknown(value, _HTTP_KEYS, "http.")
+    listen = _optional_str(value, "listen", "http.listen")
+    host, port = parse_listen(DEFAULT_LISTEN if listen is None else listen, "http.listen")
+    tokens_file = _optional_str(value, "tokens_file", "http.tokens_file")
+    if tokens_file is not None and not tokens_file.strip():
+        raise ConfigError("http.tokens_file: must not be empty (leave it out for no API access)")
+    return HttpSettings(host, port, Path(tokens_file) if tokens_file else None)
+
+
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\s\[\]]*)):(?P<port>\d{1,5})$")
+
+
+def parse_listen(text: str, where: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT`` (port 0: any free port); a bare ``:PORT`` means loopback."""
+    match = _LISTEN.match(text.strip())
+    port = int(match["port"]) if match else -1
+    if match is None or port > 65535:
+        raise ConfigError(f"{where}: must be HOST:PORT (e.g. 127.0.0.1:8642), not {text!r}")
+    return match["v6"] or match["host"] or "127.0.0.1", port
 
 
 def _store_url(value: object) -> str | None:
@@ -185,6 +234,12 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
     if credentials_env and credentials_file:
         raise ConfigError(f"{where}.credentials_file: give credentials_env or credentials_file, not both")
     remote = _remote_keys(raw, where, location) if kind == "git" else {}
+    hook_env = _optional_str(raw, "webhook_secret_env", f"{where}.webhook_secret_env")
+    hook_file = _optional_str(raw, "webhook_secret_file", f"{where}.webhook_secret_file")
+    if hook_env and hook_file:
+        raise ConfigError(
+            f"{where}.webhook_secret_file: give webhook_secret_env or webhook_secret_file, not both"
+        )
     max_uninstall = raw.get("max_uninstall")
     if max_uninstall is not None and (problem := max_uninstall_problem(max_uninstall)) is not None:
         raise ConfigError(f"{where}.max_uninstall: {problem}")
@@ -199,6 +254,8 @@ def _source(raw: dict[str, Any], where: str) -> SourceSpec:
         credentials_env=credentials_env,
         credentials_file=credentials_file,
         max_uninstall=max_uninstall,
+        webhook_secret_env=hook_env or None,
+        webhook_secret_file=hook_file or None,
         configured=True,
         **remote,
     )
@@ -291,6 +348,11 @@ def effective(config: Config) -> dict[str, Any]:
         "state_dir": str(state_dir),
         "log_format": config.log_format,
         "heartbeat_timeout": config.heartbeat_timeout,
+        "http": (
+            {"listen": config.http.listen, "tokens_file": str(config.http.tokens_file or "") or None}
+            if config.http
+            else None
+        ),
         "sources": [
             {
                 "name": spec.name,
@@ -302,6 +364,8 @@ def effective(config: Config) -> dict[str, Any]:
                 **({"credentials_env": spec.credentials_env} if spec.credentials_env else {}),
                 **({"credentials_file": spec.credentials_file} if spec.credentials_file else {}),
                 **({"max_uninstall": spec.max_uninstall} if spec.max_uninstall is not None else {}),
+                **({"webhook_secret_env": spec.webhook_secret_env} if spec.webhook_secret_env else {}),
+                **({"webhook_secret_file": spec.webhook_secret_file} if spec.webhook_secret_file else {}),
                 **(_effective_remote(spec) if spec.kind == "git" else {}),
             }
             for spec in config.sources

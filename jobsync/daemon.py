@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -24,6 +24,9 @@ from jobsync.config import DEFAULT_HEARTBEAT_TIMEOUT, Config
 from jobsync.domain.errors import JobSyncError, MassUninstallError, SourceBusyError, SourceReadError
 from jobsync.ports import SourceReader
 from jobsync.spec import SourceSpec
+
+if TYPE_CHECKING:
+    from jobsync.http.server import HttpServer
 
 log = structlog.get_logger("jobsync.daemon")
 
@@ -111,6 +114,9 @@ class Daemon:
     _last_ping: float = 0.0
     _status: str = ""
     reaper: Reaper = field(default_factory=lambda: Reaper(DEFAULT_HEARTBEAT_TIMEOUT))
+    #: The HTTP face, when ``[http]`` is configured; it runs in its own thread.
+    http: HttpServer | None = None
+    _first_pass: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; exit code 0 after finishing the save in flight."""
@@ -119,11 +125,17 @@ class Daemon:
         self.reaper.timeout = config.heartbeat_timeout
         self._install_signals()
         self._apply_sources(config.sources)
+        try:
+            self._start_http(config)
+        except JobSyncError:
+            self.catalog.close()
+            raise
         log.info("daemon starting", sources=len(self.sources), store=self.catalog.store_label)
         for state in list(self.sources.values()):  # the first pass, before READY=1
             if self._stop.is_set():
                 break
             self._sync(state)
+        self._first_pass.set()
         if not self._stop.is_set():  # a SIGTERM during the first pass: STOPPING=1 was the last word
             self.notifier.ready()
             self._report_status()
@@ -175,12 +187,14 @@ class Daemon:
                 min(state.period, RETRY_BASE) if dirty else state.period
             )
             log.debug("sync skipped", source=spec.name, reason="another process is syncing it")
+            outcome = "busy"
         except JobSyncError as exc:
             state.failures += 1
             state.last_reason = exc.reason if isinstance(exc, SourceReadError) else type(exc).__name__
             # A refused mass uninstall is no fault to back off from: the source reads fine, its content
             # wants a person's word. Ask again each interval; a fixed source or a raised limit then syncs.
             refused = isinstance(exc, MassUninstallError)
+            outcome = "refused" if refused else "failed"
             delay = _jittered(state.period) if refused else self._retry_delay(state)
             state.next_due = self.clock() + delay
             log.warning(
@@ -196,11 +210,13 @@ class Daemon:
             delay = self._retry_delay(state)
             state.next_due = self.clock() + delay
             log.exception("sync errored", source=spec.name, retry_in=round(delay, 1))
+            outcome = "failed"
         else:
             state.failures = 0
             state.last_reason = None
             state.last_ok = time.time()
             state.next_due = self.clock() + _jittered(state.period)
+            outcome = "unchanged" if summary.up_to_date else "ok"
             log.info(
                 "sync finished",
                 source=spec.name,
@@ -210,6 +226,8 @@ class Daemon:
                 **summary.counts(),
                 seconds=round(self.clock() - started, 3),
             )
+        if self.http is not None:
+            self.http.context.metrics.sync_done(spec.name, outcome, self.clock() - started)
         if spec.kind == "local":
             self._ensure_watching(state)
         self._ping()
@@ -232,8 +250,34 @@ class Daemon:
         except Exception:  # a bug must cost one tick, not the service
             log.exception("schedules errored")
         else:
+            if fired and self.http is not None:
+                self.http.context.metrics.schedules_fired.inc(len(fired))
             if fired:
                 log.info("schedules fired", results=[str(ident) for ident in fired])
+
+    # -- HTTP (DESIGN §6): the server calls these from its own threads ---------------------------
+
+    def _start_http(self, config: Config) -> None:
+        if config.http is None:
+            return
+        from jobsync.http.auth import Tokens
+        from jobsync.http.context import HttpContext
+        from jobsync.http.metrics import Metrics
+        from jobsync.http.server import HttpServer
+
+        context = HttpContext(self.catalog, Tokens.load(config.http.tokens_file), Metrics(self.catalog), self)
+        self.http = HttpServer(context, config.http.host, config.http.port)
+        self.http.start()
+
+    def followed(self, name: str) -> SourceSpec | None:
+        state = self.sources.get(name)
+        return state.spec if state is not None else None
+
+    def request_sync(self, name: str) -> None:
+        self._mark_dirty(name)
+
+    def first_pass_done(self) -> bool:
+        return self._first_pass.is_set()
 
     # -- local folders -------------------------------------------------------------------------
 
@@ -283,9 +327,23 @@ class Daemon:
         else:
             added, removed, changed = self._apply_sources(config.sources)
             self.reaper.timeout = config.heartbeat_timeout
+            self._reload_http(config)
             log.info("configuration reloaded", added=added, removed=removed, changed=changed)
         self.notifier.ready()
         self._report_status()
+
+    def _reload_http(self, config: Config) -> None:
+        """A reload re-reads the tokens file; where the server listens changes only with a restart."""
+        if self.http is None or config.http is None:
+            if (self.http is None) != (config.http is None):
+                log.warning("the [http] table changed: restart the daemon to apply it")
+            return
+        from jobsync.http.auth import Tokens
+
+        try:
+            self.http.context.tokens = Tokens.load(config.http.tokens_file)
+        except JobSyncError as exc:
+            log.error("tokens not reloaded: the old ones stay", error=str(exc))
 
     def _apply_sources(self, specs: tuple[SourceSpec, ...]) -> tuple[list[str], list[str], list[str]]:
         wanted = {spec.name: spec for spec in specs}
@@ -312,6 +370,8 @@ class Daemon:
             state.watcher.stop()
 
     def _shutdown(self) -> None:
+        if self.http is not None:
+            self.http.stop()
         for name in list(self.sources):
             self._forget(name)
         log.info("daemon stopped")

@@ -24,6 +24,8 @@ class SourceSpec:
     http(s): ``basic`` (``user:secret``, or a bare token as the password) or ``bearer``.
     ``max_uninstall``: how many jobs one sync may uninstall, a count or a percentage such as
     ``"20%"`` of the installed ones (None: more than half, when at least five, is refused).
+    ``webhook_secret_env``/``webhook_secret_file``: where the secret that signs this source's push
+    webhooks is read from (never the config text itself).
     ``configured``: the spec comes from the config file, whose word on a source's location wins
     (a changed URL relocates the source); a URL given on the command line never moves one.
     """
@@ -46,6 +48,8 @@ class SourceSpec:
     ssh_key_file: str | None = None
     known_hosts_file: str | None = None
     max_uninstall: int | str | None = None
+    webhook_secret_env: str | None = None
+    webhook_secret_file: str | None = None
     configured: bool = False
 
     @property
