@@ -30,6 +30,8 @@ from jobsync.records import LogRecord, to_json
 POLL_SECONDS = 0.2
 #: A comment line this often keeps proxies from closing a quiet stream.
 KEEPALIVE_SECONDS = 15.0
+#: A quiet follower looks this often whether the server is stopping, so SIGTERM is not held up.
+STOP_CHECK_SECONDS = 0.5
 
 
 def routes(context: HttpContext) -> list[BaseRoute]:
@@ -96,12 +98,17 @@ class Followers:
                 sent = entry["seq"]
                 if entry["level"] in wanted:
                     yield _event("entry", public_entry(entry), entry["seq"])
-            while not self.stopping.is_set():
+            quiet = 0.0
+            while not self.stopping.is_set():  # a stopping server ends the stream; EventSource resumes
                 try:
-                    item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    item = await asyncio.wait_for(queue.get(), STOP_CHECK_SECONDS)
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    quiet += STOP_CHECK_SECONDS
+                    if quiet >= KEEPALIVE_SECONDS:
+                        quiet = 0.0
+                        yield ": keepalive\n\n"
                     continue
+                quiet = 0.0
                 if isinstance(item, str):  # the run ended: its final status
                     yield _event("end", {"status": item})
                     return

@@ -136,3 +136,20 @@ def test_a_reconnecting_follower_resumes_after_its_last_event_id(served: Served)
 def test_following_needs_a_token(served: Served) -> None:
     ident = started_run(served)
     assert served.anonymous.get(f"/api/results/{ident}/logs?follow=1").status_code == 401
+
+
+def test_stopping_the_server_ends_a_quiet_follower_at_once(served: Served) -> None:
+    ident = started_run(served)
+    served.catalog.log(ident, "only entry")
+    found: list[tuple[str, Any]] = []
+    follower = threading.Thread(
+        target=lambda: found.extend(events(served.client, f"/api/results/{ident}/logs?follow=1"))
+    )
+    follower.start()
+    time.sleep(0.5)  # connected and idle: the run is still running
+    started = time.monotonic()
+    served.server.stop()
+    follower.join(10)
+    assert not follower.is_alive()
+    assert time.monotonic() - started < 3  # not the 5 s graceful limit, nor the 15 s keepalive
+    assert [data["message"] for kind, data in found] == ["only entry"]  # no end: the run goes on
