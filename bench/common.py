@@ -30,3 +30,18 @@ def emit(
         print(json.dumps(result, indent=2))
     else:
         print_table(result, args)
+
+
+def run_bench(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace, Path], dict[str, Any]],
+    print_table: Callable[[dict[str, Any], Any], None],
+) -> dict[str, Any]:
+    """A bench's main: add ``--workdir`` and ``--json``, run in the work folder, print; the result."""
+    parser.add_argument("--workdir", type=Path, help="keep the work here (an empty folder)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    with work_folder(parser, args.workdir) as work:
+        result = run(args, work)
+    emit(result, args, print_table)
+    return result

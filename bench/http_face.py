@@ -39,7 +39,7 @@ import httpx
 from jobsync import Catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
-from common import emit, work_folder
+from common import run_bench
 from resync import make_repo
 
 TOKEN = "bench-token"
@@ -350,12 +350,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each listing")
     parser.add_argument("--followers", type=int, default=100)
     parser.add_argument("--entries", type=int, default=1000)
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    with work_folder(parser, args.workdir) as work:
-        result = run(args, work)
-    emit(result, args, print_table)
+    result = run_bench(parser, run, print_table)
     if not result["targets"]["followers_complete"] or not result["targets"]["clean_exits"]:
         sys.exit(1)
 

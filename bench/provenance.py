@@ -32,7 +32,7 @@ from jobsync.adapters import git as git_adapter
 from jobsync.domain.provenance import Provenance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
-from common import emit, work_folder
+from common import run_bench
 
 MODULE = "from nautobot.apps.jobs import Job\n\n\nclass Job{n}(Job):\n    class Meta:\n        description = '{text}'\n"
 
@@ -166,12 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--modules", type=int, default=200)
     parser.add_argument("--commits", type=int, default=10_000)
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    with work_folder(parser, args.workdir) as work:
-        result = run(args, work)
-    emit(result, args, print_table)
+    result = run_bench(parser, run, print_table)
     if not result["counts_ok"]:
         raise SystemExit(1)
 
