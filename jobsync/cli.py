@@ -1128,6 +1128,9 @@ def config_check(settings: Settings, file: str | None, as_json: bool) -> None:
     click.echo(f"config ok: {data['config_file'] or '(no file: every default)'}")
     for key in ("store", "state_dir", "log_format"):
         click.echo(f"{key:<11} {data[key]}")
+    if data["http"] is not None:
+        tokens = data["http"]["tokens_file"] or "(none: only /healthz, /readyz, /metrics and /hooks/ answer)"
+        click.echo(f"{'http':<11} listen {data['http']['listen']}, tokens {tokens}")
     for source in data["sources"]:
         details = ", ".join(f"{k}={_text(v)}" for k, v in source.items() if k not in ("name", "kind") and v)
         click.echo(f"source      {source['name']} ({source['kind']}): {details}")

@@ -343,3 +343,58 @@ class TestMaxUninstall:
         text = f'[[sources]]\nname = "lab"\nkind = "local"\npath = "{tmp_path}"\nmax_uninstall = "50%"\n'
         (spec,) = load_config(write(tmp_path, text)).sources
         assert spec.max_uninstall == "50%"
+
+
+class TestHttp:
+    """``[http]``: off unless the table is there; loopback unless told; refusals name the key."""
+
+    def test_absent_means_no_server(self, tmp_path: Path) -> None:
+        assert load_config(write(tmp_path, GIT)).http is None
+
+    def test_an_empty_table_listens_on_loopback(self, tmp_path: Path) -> None:
+        http = load_config(write(tmp_path, "[http]\n")).http
+        assert http is not None
+        assert (http.host, http.port, http.tokens_file) == ("127.0.0.1", 8642, None)
+
+    @pytest.mark.parametrize(
+        ("listen", "host", "port"),
+        [
+            ("0.0.0.0:80", "0.0.0.0", 80),
+            (":9000", "127.0.0.1", 9000),
+            ("[::1]:8642", "::1", 8642),
+            ("jobsync.internal:8642", "jobsync.internal", 8642),
+            ("127.0.0.1:0", "127.0.0.1", 0),
+        ],
+    )
+    def test_listen_forms(self, tmp_path: Path, listen: str, host: str, port: int) -> None:
+        config = load_config(write(tmp_path, f'[http]\nlisten = "{listen}"\ntokens_file = "/etc/t"\n'))
+        assert config.http is not None
+        assert (config.http.host, config.http.port, config.http.tokens_file) == (host, port, Path("/etc/t"))
+
+    @pytest.mark.parametrize("listen", ["8642", "localhost", "127.0.0.1:99999", "127.0.0.1:port", "::1:80"])
+    def test_bad_listen_is_refused(self, tmp_path: Path, listen: str) -> None:
+        assert refusal(tmp_path, f'[http]\nlisten = "{listen}"\n').startswith(
+            "http.listen: must be HOST:PORT"
+        )
+
+    def test_unknown_key_and_wrong_type(self, tmp_path: Path) -> None:
+        assert refusal(tmp_path, "[http]\nport = 1\n").startswith("http.port: unknown key")
+        assert refusal(tmp_path, 'http = "127.0.0.1:1"\n') == "http: must be an [http] table"
+
+    def test_webhook_secret_keys(self, tmp_path: Path) -> None:
+        config = load_config(write(tmp_path, GIT + 'webhook_secret_env = "HOOK_SECRET"\n'))
+        assert config.sources[0].webhook_secret_env == "HOOK_SECRET"
+        both = GIT + 'webhook_secret_env = "A"\nwebhook_secret_file = "b"\n'
+        assert "not both" in refusal(tmp_path, both)
+        local = '[[sources]]\nname = "l"\nkind = "local"\npath = "/tmp"\nwebhook_secret_env = "A"\n'
+        assert refusal(tmp_path, local).startswith("sources[0].webhook_secret_env: only git sources")
+
+    def test_config_check_shows_where_it_listens(self, tmp_path: Path) -> None:
+        path = write(tmp_path, f'state_dir = "{tmp_path}/state"\n[http]\nlisten = ":9000"\n' + GIT)
+        done = config_check(str(path))
+        assert done.returncode == 0, done.stderr
+        assert "http        listen 127.0.0.1:9000, tokens (none:" in done.stdout
+        assert json.loads(config_check(str(path), "--json").stdout)["http"] == {
+            "listen": "127.0.0.1:9000",
+            "tokens_file": None,
+        }
