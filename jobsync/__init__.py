@@ -1,5 +1,9 @@
 """jobsync: an event-sourced catalog of Nautobot-style automation jobs kept in Git repositories."""
 
+#: The one place the version is written: the package metadata takes it from here (pyproject.toml's
+#: [tool.hatch.version]), so ``jobsync.__version__`` and ``pip show jobsync`` always agree.
+__version__ = "0.1.0"
+
 from jobsync.app import SyncSummary
 from jobsync.catalog import Catalog
 from jobsync.domain.discovery import Problem
@@ -82,4 +86,5 @@ __all__ = [
     "SourceSpec",
     "StoreError",
     "SyncSummary",
+    "__version__",
 ]

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
@@ -72,6 +73,8 @@ def _postgres_settings(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     ``$CREDENTIALS_DIRECTORY``), else ``$PGPASSWORD``. Large syncs stay one transaction through
     eventsourcing's database functions (its default insert path hangs on saves of ~2,500 events).
     """
+    if find_spec("psycopg") is None:
+        raise StoreError("a postgresql:// store needs the PostgreSQL driver: pip install 'jobsync[postgres]'")
     parts = urlsplit(url)
     options = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(options) - set(_PG_OPTIONS) - {"password_file"})
