@@ -780,7 +780,15 @@ def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
 @json_option
 @pass_catalog
 def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, as_json: bool) -> None:
-    """Print the log entries of RESULT (with --follow, as they are written)."""
+    """Print the log entries of RESULT (with --follow, as they are written).
+
+    With --follow the command ends with the run, printing its final status on stderr, and exits
+    0 when the run completed, 1 when it failed or errored.
+
+    \b
+    Example:
+      jobsync logs 3f2a9c1e --follow --level warning
+    """
     if not follow:
         entries = catalog.logs(result_id, level=level)
         if as_json:
@@ -792,15 +800,19 @@ def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, as_j
     since = 0
     try:
         while True:
-            finished = catalog.result(result_id)["completed"] is not None
+            record = catalog.result(result_id)
             for entry in catalog.logs(result_id, since=since, level=level):
                 since = entry["seq"]
                 click.echo(json.dumps(_public_entry(entry)) if as_json else _format_entry(entry))
-            if finished:
-                return
+            if record["completed"] is not None:
+                break
             time.sleep(FOLLOW_POLL_SECONDS)
     except KeyboardInterrupt:
         return
+    # Like `kubectl wait` or `gh run watch --exit-status`: the run's outcome is the command's.
+    click.echo(f"{record['status']} {record['id']}", err=True)
+    if record["status"] != "completed":
+        raise SystemExit(ExitCode.FAILED)
 
 
 FOLLOW_POLL_SECONDS = 0.2

@@ -476,9 +476,20 @@ class TestResults:
             out, err = follower.communicate(timeout=60)
         finally:
             follower.kill()
-        assert follower.returncode == 0, err
+        assert follower.returncode == 1, err  # the run failed, so the follow does
+        assert err == f"failed {result_id}\n"
         messages = [json.loads(line)["message"] for line in out.splitlines()]
         assert messages == [f"step {n}" for n in range(5)]
+
+    def test_follow_of_a_completed_run_exits_zero(self, enabled: Cli) -> None:
+        result_id = enabled.ok("results", "record", "Backup").strip()
+        enabled.ok("results", "start", result_id)
+        enabled.ok("results", "log", result_id, "done soon")
+        enabled.ok("results", "finish", result_id, "--status", "completed")
+        done = enabled.run("logs", result_id, "--follow")
+        assert done.returncode == 0, done.stderr
+        assert "done soon" in done.stdout
+        assert done.stderr == f"completed {result_id}\n"
 
 
 class TestSyncResults:
