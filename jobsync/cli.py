@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from eventsourcing.persistence import PersistenceError
@@ -89,7 +89,7 @@ class JobSyncGroup(click.Group):
         except KeyboardInterrupt:
             raise SystemExit(130) from None
         except BrokenPipeError:
-            raise  # the reader went away (e.g. `| head`): main() leaves quietly
+            _reader_went_away()
         except (PersistenceError, sqlite3.Error) as exc:
             # The store refused a read or write (read-only file, full disk, lost server). Whether an
             # earlier write of the same command committed is not known here, so nothing is claimed.
@@ -1289,9 +1289,17 @@ def _main(argv: Sequence[str] | None) -> None:
         click.echo("error: aborted", err=True)
         raise SystemExit(ExitCode.FAILED) from None
     except BrokenPipeError:
-        # Point stdout at /dev/null so the interpreter's final flush does not complain again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(ExitCode.OK) from None
+        _reader_went_away()
+
+
+def _reader_went_away() -> NoReturn:
+    """The reader of stdout left (``jobsync audit | head -1``): no failure, as for git and gh: exit 0.
+
+    Caught inside the command, before Click's own handling (which exits 1). stdout is pointed at
+    /dev/null so the interpreter's final flush does not complain again.
+    """
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -327,6 +327,27 @@ class TestJobs:
         assert_one_line_error(cli.run("jobs", "list"), 1, "colour: unknown key")
 
 
+class TestClosedPipe:
+    @pytest.mark.parametrize("args", [("jobs", "list"), ("audit",), ("jobs", "list", "--json")])
+    def test_a_reader_that_leaves_early_is_no_failure(
+        self, cli: Cli, repo: GitRepo, args: tuple[str, ...]
+    ) -> None:
+        """``jobsync jobs list | head -1`` exits 0 and says nothing, as git and gh do."""
+        repo.write("jobs/ops.py", many_jobs(3000))
+        repo.commit("many jobs")
+        cli.ok("resync", repo.url, "--name", "netops")
+        reader = subprocess.Popen(
+            [sys.executable, "-m", "jobsync", "--config", str(cli.config), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert reader.stdout is not None and reader.stderr is not None
+        reader.stdout.read(10)
+        reader.stdout.close()  # as `head` does once it has its line
+        assert reader.wait(60) == 0
+        assert reader.stderr.read() == b""
+
+
 class TestDemo:
     def test_demo_runs_and_tells_the_story(self, tmp_path: Path) -> None:
         """``jobsync demo`` (what ``make demo`` runs) discovers, changes, overrides and shows history."""
