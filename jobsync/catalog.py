@@ -129,6 +129,20 @@ class Catalog:
         self._store_url = store_url
 
     @classmethod
+    def from_config(
+        cls, path: str | Path | None = None, *, store: str | None = None, actor: str | None = None
+    ) -> Catalog:
+        """The catalog the CLI and the daemon open: the config file (``path``, else ``$JOBSYNC_CONFIG``,
+        else /etc/jobsync/config.toml when it exists), its store, state folder and sources, and the
+        same defaults. ``store`` (else ``$JOBSYNC_STORE``) wins over the file's, as ``--store`` does.
+        """
+        from jobsync.config import catalog_location, config_path, load_config
+
+        config = load_config(config_path(str(path) if path is not None else None))
+        url, state_dir, _ = catalog_location(config, store or os.environ.get("JOBSYNC_STORE"))
+        return cls.open(store=url, state_dir=state_dir, actor=actor, sources=list(config.sources))
+
+    @classmethod
     def open(
         cls,
         store: str | None = None,
@@ -136,7 +150,13 @@ class Catalog:
         actor: str | None = None,
         sources: list[SourceSpec] | None = None,
     ) -> Catalog:
-        """Open (creating if needed) the store and state folder; ``sources`` are the configured ones."""
+        """Open (creating if needed) the store and state folder; ``sources`` are the configured ones.
+
+        With neither ``store`` nor ``state_dir``, the catalog is the one ``from_config()`` opens
+        (``$JOBSYNC_CONFIG`` and the default rule), so a program finds the CLI's catalog.
+        """
+        if store is None and state_dir is None and sources is None:
+            return cls.from_config(actor=actor)
         state = Path(state_dir) if state_dir is not None else default_state_dir()
         try:
             # Private: the store holds run arguments and operator names, the mirrors private code.

@@ -21,7 +21,7 @@ from eventsourcing.persistence import PersistenceError
 
 from jobsync.app import SyncSummary
 from jobsync.catalog import RESYNC_WAIT, Catalog
-from jobsync.config import Config, config_path, effective, load_config
+from jobsync.config import Config, config_path, config_path_rule, effective, load_config
 from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceNotFoundError
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import FINISHED_STATUSES, LOG_LEVELS, STATUSES
@@ -62,13 +62,7 @@ class Settings:
 
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            config = load_config(config_path(self.config_file))
-            self._catalog = Catalog.open(
-                store=self.store or config.store,
-                state_dir=config.state_dir,
-                actor=self.actor,
-                sources=list(config.sources),
-            )
+            self._catalog = Catalog.from_config(self.config_file, store=self.store, actor=self.actor)
         return self._catalog
 
     def close(self) -> None:
@@ -134,10 +128,25 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 @click.group(cls=JobSyncGroup)
 @click.option(
-    "--config", "config", metavar="FILE", help="Config file (default $JOBSYNC_CONFIG, /etc/jobsync)."
+    "--config",
+    "config",
+    metavar="FILE",
+    help="Config file (default: $JOBSYNC_CONFIG, else /etc/jobsync/config.toml when it exists).",
 )
-@click.option("--store", metavar="URL", help="Event store, e.g. sqlite:///path/jobsync.db.")
-@click.option("--actor", metavar="NAME", help="Who is acting, recorded on every event (default: login name).")
+@click.option(
+    "--store",
+    metavar="URL",
+    envvar="JOBSYNC_STORE",
+    show_envvar=True,
+    help="Event store, e.g. sqlite:///path/jobsync.db (default: the config's, else the state folder's).",
+)
+@click.option(
+    "--actor",
+    metavar="NAME",
+    envvar="JOBSYNC_ACTOR",
+    show_envvar=True,
+    help="Who is acting, recorded on every event (default: login name).",
+)
 @click.option("--utc", is_flag=True, help="Show times in UTC (default: the local zone, $TZ).")
 @click.version_option(package_name="jobsync")
 @click.pass_context
@@ -1132,13 +1141,15 @@ def config_group() -> None:
 @pass_settings
 def config_check(settings: Settings, file: str | None, as_json: bool) -> None:
     """Validate FILE (default: the one jobsync would use) and print the effective config, secrets redacted."""
-    config = load_config(config_path(file or settings.config_file))
-    data = effective(config)
+    path, why_file = config_path_rule(file or settings.config_file)
+    config = load_config(path)
+    data = {**effective(config, settings.store), "config_rule": why_file}
     if as_json:
         _print_json(data)
         return
-    click.echo(f"config ok: {data['config_file'] or '(no file: every default)'}")
-    for key in ("store", "state_dir", "log_format"):
+    click.echo(f"config ok: {data['config_file'] or '(no file: every default)'}  ({why_file})")
+    click.echo(f"{'catalog':<11} {data['store']}  ({data['catalog_rule']})")
+    for key in ("state_dir", "log_format"):
         click.echo(f"{key:<11} {data[key]}")
     if data["http"] is not None:
         tokens = data["http"]["tokens_file"] or "(none: only /healthz, /readyz, /metrics and /hooks/ answer)"

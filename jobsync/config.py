@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsync.adapters.store import default_store_url
-from jobsync.defaults import default_state_dir
+from jobsync.defaults import state_dir_rule
 from jobsync.domain.errors import ConfigError
 from jobsync.domain.planning import max_uninstall_problem
 from jobsync.spec import DEFAULT_INTERVAL, DEFAULT_TIMEOUT, SourceSpec, source_name_problem
@@ -106,11 +106,18 @@ class Config:
 
 def config_path(explicit: str | None) -> Path | None:
     """``--config``, else ``$JOBSYNC_CONFIG``, else /etc/jobsync/config.toml when it exists."""
+    return config_path_rule(explicit)[0]
+
+
+def config_path_rule(explicit: str | None) -> tuple[Path | None, str]:
+    """The config file ``config_path`` chooses, and the rule that chose it (``config check`` says)."""
     if explicit:
-        return Path(explicit)
+        return Path(explicit), "--config"
     if os.environ.get("JOBSYNC_CONFIG"):
-        return Path(os.environ["JOBSYNC_CONFIG"])
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+        return Path(os.environ["JOBSYNC_CONFIG"]), "$JOBSYNC_CONFIG"
+    if DEFAULT_CONFIG.exists():
+        return DEFAULT_CONFIG, f"the default {DEFAULT_CONFIG}"
+    return None, f"none: no --config, no $JOBSYNC_CONFIG, no {DEFAULT_CONFIG}"
 
 
 def load_config(path: Path | None) -> Config:
@@ -339,12 +346,29 @@ def _globs(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def effective(config: Config) -> dict[str, Any]:
+def catalog_location(config: Config, store: str | None = None) -> tuple[str, Path, str]:
+    """Where the catalog is (store URL, state folder) and why: the one rule every entry point follows.
+
+    ``store`` is the command line's ``--store`` (or ``$JOBSYNC_STORE``), which wins over the config.
+    """
+    if config.state_dir is not None:
+        state_dir, why_dir = config.state_dir, f"state_dir in {config.path}"
+    else:
+        state_dir, why_dir = state_dir_rule()
+    if store:
+        return store, state_dir, "--store (or $JOBSYNC_STORE)"
+    if config.store:
+        return config.store, state_dir, f"store in {config.path}"
+    return default_store_url(state_dir), state_dir, f"jobsync.db in the state folder: {why_dir}"
+
+
+def effective(config: Config, store: str | None = None) -> dict[str, Any]:
     """The configuration with every default filled in and secrets redacted, for ``config check``."""
-    state_dir = config.state_dir or default_state_dir()
+    url, state_dir, why = catalog_location(config, store)
     return {
         "config_file": str(config.path) if config.path else None,
-        "store": redact_url(config.store or default_store_url(state_dir)),
+        "store": redact_url(url),
+        "catalog_rule": why,
         "state_dir": str(state_dir),
         "log_format": config.log_format,
         "heartbeat_timeout": config.heartbeat_timeout,

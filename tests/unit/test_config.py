@@ -288,7 +288,7 @@ class TestConfigCheckCommand:
         )
         done = config_check(str(path))
         assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith(f"config ok: {path}\n")
+        assert done.stdout.startswith(f"config ok: {path}  (--config)\n")
         assert "https://git.example.com/netops.git" in done.stdout
         assert "s3cret" not in done.stdout + done.stderr
 
