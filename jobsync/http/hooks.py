@@ -95,20 +95,28 @@ class Delivery:
 
 
 class RecentDeliveries:
-    """The last accepted delivery ids per source, so a redelivered push is not synced twice."""
+    """The last accepted delivery ids per source, so a redelivered push is not synced twice.
+
+    Ids are kept as digests: however long the ids a sender makes up, memory stays bounded.
+    """
 
     def __init__(self, size: int = REMEMBERED_DELIVERIES) -> None:
         self.size = size
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._seen
+    def seen(self, source: str, ident: str) -> bool:
+        return _key(source, ident) in self._seen
 
-    def add(self, key: tuple[str, str]) -> None:
+    def add(self, source: str, ident: str) -> None:
+        key = _key(source, ident)
         self._seen[key] = None
         self._seen.move_to_end(key)
         while len(self._seen) > self.size:
             self._seen.popitem(last=False)
+
+
+def _key(source: str, ident: str) -> bytes:
+    return hashlib.sha256(json.dumps([source, ident]).encode()).digest()
 
 
 def routes(context: HttpContext) -> list[BaseRoute]:
@@ -250,7 +258,7 @@ def _answer(
     pushes = _PUSH_EVENTS.get(delivery.provider)
     if pushes is not None and delivery.event not in pushes:
         return ignored(f"{delivery.event or 'an unnamed'} event: only pushes make a sync")
-    if delivery.ident is not None and (name, delivery.ident) in recent:
+    if delivery.ident is not None and recent.seen(name, delivery.ident):
         return ignored("already received", "replayed")
     payload = _payload(body, form="x-www-form-urlencoded" in (delivery.content_type or ""))
     ref = payload.get("ref") if isinstance(payload.get("ref"), str) else None
@@ -260,7 +268,7 @@ def _answer(
     assert context.daemon is not None  # _followed checked it
     context.daemon.request_sync(name)
     if delivery.ident is not None:
-        recent.add((name, delivery.ident))
+        recent.add(name, delivery.ident)
     log.info("webhook accepted", source=name, provider=delivery.provider, ref=ref, delivery=delivery.ident)
     answer = {"accepted": True, "source": name, "delivery": delivery.ident}
     return _Answer(JSONResponse(answer, status_code=202), "accepted")

@@ -218,6 +218,19 @@ class TestSecrets:
         )
         assert hooked.trigger.requested == ["filed"]
 
+    def test_a_relative_secret_file_is_a_systemd_credential(
+        self, hooked: Hooked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A relative ``webhook_secret_file`` is looked up in ``$CREDENTIALS_DIRECTORY`` (LoadCredential=)."""
+        credentials = tmp_path / "credentials"
+        credentials.mkdir()
+        (credentials / "hook").write_text("credential-secret", encoding="utf-8")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+        spec = SourceSpec("credential", "https://git.example.com/x.git", webhook_secret_file="hook")
+        hooked.trigger.specs["credential"] = spec
+        body = push()
+        assert hooked.post("credential", body, signed("github", body, "credential-secret")).status_code == 202
+
     def test_the_secret_is_read_at_each_delivery(
         self, hooked: Hooked, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -359,8 +372,9 @@ class TestWhatSyncs:
         """Only the newest ids are remembered: memory stays bounded however many hooks arrive."""
         recent = RecentDeliveries(size=3)
         for number in range(5):
-            recent.add(("netops", str(number)))
-        assert [("netops", str(n)) in recent for n in range(5)] == [False, False, True, True, True]
+            recent.add("netops", str(number))
+        assert [recent.seen("netops", str(n)) for n in range(5)] == [False, False, True, True, True]
+        assert not recent.seen("other", "4")
 
     def test_a_form_encoded_github_push_is_read(self, hooked: Hooked) -> None:
         """GitHub's ``application/x-www-form-urlencoded`` content type wraps the JSON in ``payload=``."""
