@@ -172,10 +172,13 @@ async def _body(request: Request) -> bytes:
 
 
 def _secret(spec: SourceSpec) -> bytes:
-    """The source's webhook secret, read now; a 503 (naming where it was looked for) when it is not there."""
+    """The source's webhook secret, read now; a 503 when it is not there (the log says where it was looked for)."""
+    problem = "is empty"
     if spec.webhook_secret_env:
         origin = f"environment variable {spec.webhook_secret_env}"
         text = os.environ.get(spec.webhook_secret_env, "")
+        if spec.webhook_secret_env not in os.environ:
+            problem = "is not set"
     else:
         assert spec.webhook_secret_file is not None
         path = Path(spec.webhook_secret_file)
@@ -186,13 +189,14 @@ def _secret(spec: SourceSpec) -> bytes:
         try:
             text = path.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            log.error("webhook secret unreadable", source=spec.name, origin=origin, error=why)
+            problem = f"cannot be read: {exc.strerror}" if isinstance(exc, OSError) else "is not UTF-8 text"
             text = ""
     if not text:
-        log.error("webhook refused: no secret to check it with", source=spec.name, origin=origin)
+        log.error(
+            "webhook refused: no secret to check it with", source=spec.name, origin=origin, problem=problem
+        )
         raise _Refusal(503, f"the webhook secret of {spec.name!r} is not available", "refused")
-    return text.encode("utf-8")
+    return text.encode("utf-8", "surrogateescape")  # the variable's bytes, whatever their encoding
 
 
 def _authenticate(request: Request, spec: SourceSpec, body: bytes) -> Delivery:

@@ -231,6 +231,18 @@ class TestSecrets:
         body = push()
         assert hooked.post("credential", body, signed("github", body, "credential-secret")).status_code == 202
 
+    def test_an_unreadable_secret_file_is_503(self, hooked: Hooked, tmp_path: Path) -> None:
+        """A secret file gone at delivery time refuses it (503); the log names the file and why."""
+        (tmp_path / "hook-secret").unlink()
+        body = push()
+        with capture_logs() as logs:
+            answer = hooked.post("filed", body, signed("github", body, FILE_SECRET))
+        assert answer.status_code == 503
+        assert [line["problem"] for line in logs if line["log_level"] == "error"] == [
+            "cannot be read: No such file or directory"
+        ]
+        assert hooked.trigger.requested == []
+
     def test_the_secret_is_read_at_each_delivery(
         self, hooked: Hooked, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -250,8 +262,8 @@ class TestSecrets:
         assert answer.status_code == 503
         assert "secret" in answer.json()["error"]
         assert MISSING_ENV not in answer.text
-        assert [line["origin"] for line in logs if line["log_level"] == "error"] == [
-            f"environment variable {MISSING_ENV}"
+        assert [(line["origin"], line["problem"]) for line in logs if line["log_level"] == "error"] == [
+            (f"environment variable {MISSING_ENV}", "is not set")
         ]
         assert hooked.trigger.requested == []
         assert hooked.deliveries("vanished", "refused") == 1
