@@ -38,6 +38,10 @@ RETRY_CAP = 900.0
 JITTER = 0.1
 #: Folder changes are gathered this long before a sync (watchfiles' debounce, in ms).
 DEBOUNCE_MS = 200
+#: A webhook's sync waits until no push came for this long (a Git host sends one delivery per push)...
+HOOK_QUIET = 0.25
+#: ...but no longer than this after the first push of the burst.
+HOOK_MAX_WAIT = 2.0
 #: A local folder is also rescanned this often, in case the watcher missed something.
 LOCAL_RESCAN = 300.0
 #: The loop wakes at least this often to ping the watchdog and check for signals.
@@ -60,6 +64,9 @@ class SourceState:
     next_due: float = 0.0
     failures: int = 0
     dirty: bool = False
+    #: When a webhook's sync is due (see HOOK_QUIET), or None; and when its burst began.
+    requested: float | None = None
+    burst_began: float = 0.0
     last_reason: str | None = None
     last_ok: float | None = None
     watcher: FolderWatcher | None = None
@@ -159,12 +166,16 @@ class Daemon:
 
     def _due(self) -> list[SourceState]:
         now = self.clock()
-        due = [s for s in self.sources.values() if s.dirty or s.next_due <= now]
-        return sorted(due, key=lambda s: (not s.dirty, s.next_due))
+        due = [s for s in self.sources.values() if s.dirty or s.next_due <= now or _asked_by(s, now)]
+        return sorted(due, key=lambda s: (not (s.dirty or _asked_by(s, now)), s.next_due))
 
     def _sleep(self) -> None:
         now = self.clock()
-        wait = min([s.next_due - now for s in self.sources.values()] + [MAX_SLEEP])
+        wait = min(
+            [s.next_due - now for s in self.sources.values()]
+            + [s.requested - now for s in self.sources.values() if s.requested is not None]
+            + [MAX_SLEEP]
+        )
         interval = self.notifier.watchdog_interval()
         if interval is not None:
             wait = min(wait, max(0.0, self._last_ping + interval - now))
@@ -173,7 +184,8 @@ class Daemon:
 
     def _sync(self, state: SourceState) -> None:
         """One sync, on the same path as ``jobsync resync``; a failure only reschedules this source."""
-        dirty, state.dirty = state.dirty, False
+        dirty, state.dirty = state.dirty or state.requested is not None, False
+        state.requested = None  # a request from now on comes after this sync's read: one more sync
         started = self.clock()
         spec = state.spec
         try:
@@ -274,7 +286,17 @@ class Daemon:
         return state.spec if state is not None else None
 
     def request_sync(self, name: str) -> None:
-        self._mark_dirty(name)
+        """A webhook's push: sync once the burst it may be part of is over (called from the server's thread)."""
+        state = self.sources.get(name)
+        if state is None:
+            return
+        now = self.clock()
+        first = state.requested is None
+        if first:
+            state.burst_began = now
+        state.requested = min(now + HOOK_QUIET, state.burst_began + HOOK_MAX_WAIT)
+        if first:  # later pushes only move the time on: the loop, once awake, sleeps until it
+            self._wake.put("hook")
 
     def first_pass_done(self) -> bool:
         return self._first_pass.is_set()
@@ -398,6 +420,11 @@ class Daemon:
         if text != self._status:
             self.notifier.status(text)
             self._status = text
+
+
+def _asked_by(state: SourceState, now: float) -> bool:
+    """Whether a webhook's sync of ``state`` is due."""
+    return state.requested is not None and state.requested <= now
 
 
 def _jittered(seconds: float) -> float:

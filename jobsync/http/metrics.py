@@ -48,7 +48,7 @@ class Metrics:
         )
         self.webhooks = Counter(
             "jobsync_webhook_deliveries",
-            "Webhook deliveries, by source and outcome (accepted, ignored, unauthorized, unknown, refused).",
+            "Webhook deliveries, by source and outcome (accepted, ignored, replayed, unauthorized, unknown, refused).",
             ["source", "outcome"],
             registry=self.registry,
         )
