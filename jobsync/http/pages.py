@@ -272,8 +272,8 @@ class _Pages:
                 fields=_field_rows(record),
                 overrides=overridden_fields(record),
                 history=list(reversed(history)),
-                points=_points(history),
-                diff_from=f"v{history[-2]['version']}" if len(history) > 1 else "v1",
+                points=_points(record["ref"], history),
+                diff_from=_previous_version(record["ref"], history),
             )
 
         return self.guarded(request, build)
@@ -297,7 +297,7 @@ class _Pages:
                 start=start,
                 end=end or "",
                 events=list(reversed(found["events"])),
-                points=_points(history),
+                points=_points(record["ref"], history),
             )
 
         return self.guarded(request, build)
@@ -367,11 +367,21 @@ def _field_rows(record: JobRecord) -> list[tuple[str, object, object, bool]]:
     ]
 
 
-def _points(history: list[HistoryEntry]) -> list[tuple[str, str]]:
-    """The points a diff may start or end at, newest first: each version, and each synced commit once."""
+def _previous_version(ref: str, history: list[HistoryEntry]) -> str:
+    """Where the job page's diff starts unless told: the job's version before its latest."""
+    versions = [entry["version"] for entry in history if entry["ref"] == ref]
+    return f"v{versions[-2]}" if len(versions) > 1 else "v1"
+
+
+def _points(ref: str, history: list[HistoryEntry]) -> list[tuple[str, str]]:
+    """The points a diff may start or end at, newest first: each version, and each synced commit once.
+
+    The history also holds the events of the job's schedules (their ``ref`` names the schedule);
+    their versions are the schedule's, no point of the job.
+    """
     points: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for entry in reversed(history):
+    for entry in reversed([entry for entry in history if entry["ref"] == ref]):
         label = f"{_when(entry['time'])} · {entry['event']} by {entry['actor']}"
         points.append((f"v{entry['version']}", label))
         commit = entry.get("commit")

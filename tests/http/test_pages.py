@@ -298,6 +298,9 @@ class TestSourcesAndSchedules:
         assert "nightly audit" in text and "daily" in text
         assert 'href="/jobs/netops%3Ajobs.audit.Audit"' in page.text
         assert "yes, when due" in text
+        job_page = history.client.get("/jobs/netops:jobs.audit.Audit").text
+        assert "ScheduleCreated" in job_page and "schedule nightly audit" in job_page
+        assert job_page.count('<option value="v1">') == 1  # a schedule's v1 is no point of the job
         history.catalog.disable("netops:jobs.audit.Audit")
         [schedule] = history.catalog.schedules()
         assert schedule["blocked"]
