@@ -33,8 +33,8 @@ from jobsync.records import (
     HistoryEntry,
     LogRecord,
     Record,
-    SourceRecord,
     overridden_fields,
+    synced_by,
     to_json,
 )
 from jobsync.times import BadTimeError, DayBound, Zone, parse_time, stored_times_shown_as_is, time_text
@@ -356,18 +356,12 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 r["last_branch"] or r["branch"] or "",
                 (r["last_commit"] or "")[:12],
                 time_text(r["last_synced"], _zone()) if r["last_synced"] else "never",
-                _synced_by(r),
+                synced_by(r),
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
             ]
             for r in records
         ],
     )
-
-
-def _synced_by(record: SourceRecord) -> str:
-    """Who synced last, and where when the actor names no host (a person's resync: ``alice on vm1``)."""
-    actor, host = record["last_synced_by"] or "", record["last_synced_host"]
-    return f"{actor} on {host}" if actor and host and "@" not in actor else actor
 
 
 @sources.command("show")

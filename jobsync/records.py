@@ -100,6 +100,12 @@ class SourceRecord(TypedDict):
     created: datetime
 
 
+def synced_by(record: SourceRecord) -> str:
+    """Who synced last, and where when the actor names no host (a person's resync: ``alice on vm1``)."""
+    actor, host = record["last_synced_by"] or "", record["last_synced_host"]
+    return f"{actor} on {host}" if actor and host and "@" not in actor else actor
+
+
 class ResultRecord(TypedDict):
     """A run of a job (or of a sync); ``job`` is the job's ref, None once the job was deleted."""
 

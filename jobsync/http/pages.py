@@ -24,19 +24,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jobsync.domain.errors import (
-    JobNotFoundError,
     JobSyncError,
-    ResultNotFoundError,
-    SourceNotFoundError,
-    StoreError,
 )
 from jobsync.domain.fields import OVERRIDABLE_FIELDS
 from jobsync.domain.result import STATUSES
-from jobsync.domain.schedule import ScheduleNotFoundError
 from jobsync.domain.text import CONTROLS, CONTROLS_BUT_LAYOUT, escaped
 from jobsync.http.auth import COOKIE
 from jobsync.http.context import HttpContext
-from jobsync.records import HistoryEntry, JobRecord, overridden_fields
+from jobsync.http.refusals import status_of
+from jobsync.records import HistoryEntry, JobRecord, overridden_fields, synced_by
 from jobsync.times import time_text
 
 _HERE = Path(__file__).parent
@@ -129,15 +125,8 @@ def _environment() -> Environment:
     env.filters.update(
         block=_block, value=_value, when=_when, as_json=_as_json, path=_path, web_link=_web_link
     )
+    env.globals["synced_by"] = synced_by
     return env
-
-
-def _status(exc: JobSyncError) -> int:
-    """The page's status for a refusal: what does not exist is 404, a store down 503, the rest 400."""
-    missing = (JobNotFoundError, ResultNotFoundError, SourceNotFoundError, ScheduleNotFoundError)
-    if isinstance(exc, missing):
-        return 404
-    return 503 if isinstance(exc, StoreError) else 400
 
 
 def is_local_path(target: str) -> bool:
@@ -169,7 +158,7 @@ class _Pages:
         return HTMLResponse(page, status_code=code, headers=SECURITY_HEADERS)
 
     def refused(self, request: Request, exc: JobSyncError) -> HTMLResponse:
-        status = _status(exc)
+        status = status_of(exc)
         title = "Not found" if status == 404 else "Cannot show this"
         message = " ".join(str(exc).split())
         return self.render(request, "error.html", status, title=title, message=message)

@@ -23,19 +23,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jobsync.adapters.notify import Notifier
-from jobsync.domain.errors import (
-    AmbiguousJobRefError,
-    FileNotInSourceError,
-    JobNotFoundError,
-    JobSyncError,
-    ResultNotFoundError,
-    SourceNotFoundError,
-    StoreError,
-)
+from jobsync.domain.errors import JobSyncError
 from jobsync.http import api, follow, hooks, pages
 from jobsync.http.auth import TokenGate, Tokens
 from jobsync.http.context import HttpContext
 from jobsync.http.metrics import CONTENT_TYPE, Metrics
+from jobsync.http.refusals import status_of
 
 if TYPE_CHECKING:
     from jobsync.catalog import Catalog
@@ -44,8 +37,6 @@ log = structlog.get_logger("jobsync.http")
 
 #: After SIGTERM, open responses (log followers) get this long to finish before they are cut.
 GRACEFUL_SECONDS = 5
-#: A JobSyncError's HTTP status; anything else the catalog refuses is the client's request (400).
-_NOT_FOUND = (JobNotFoundError, SourceNotFoundError, ResultNotFoundError, FileNotInSourceError)
 
 
 def build_app(context: HttpContext) -> Starlette:
@@ -84,15 +75,6 @@ def _readyz(context: HttpContext) -> Response:
 
 def _metrics(context: HttpContext) -> Response:
     return Response(context.metrics.exposition(), media_type=CONTENT_TYPE)
-
-
-def status_of(exc: JobSyncError) -> int:
-    """The HTTP status for a catalog refusal: 404 for what does not exist, 503 for the store, else 400."""
-    if isinstance(exc, _NOT_FOUND) and not isinstance(exc, AmbiguousJobRefError):
-        return 404
-    if isinstance(exc, StoreError):
-        return 503
-    return 400
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
