@@ -100,7 +100,12 @@ def write_config(
     path: Path, state: Path, repos: dict[str, str], folders: dict[str, Path], interval: str
 ) -> None:
     store = f"sqlite:///{state / 'jobsync.db'}"
-    lines = ['log_format = "json"', f"state_dir = {json.dumps(str(state))}", f"store = {json.dumps(store)}"]
+    lines = [
+        'log_format = "json"',
+        'log_level = "debug"',
+        f"state_dir = {json.dumps(str(state))}",
+        f"store = {json.dumps(store)}",
+    ]
     for name, url in repos.items():
         lines += ["", "[[sources]]", f'name = "{name}"', 'kind = "git"', f"url = {json.dumps(url)}"]
         lines += ['branch = "main"', f"interval = {json.dumps(interval)}"]

@@ -21,6 +21,7 @@ from eventsourcing.persistence import PersistenceError
 
 from jobsync.app import SyncSummary
 from jobsync.catalog import RESYNC_WAIT, Catalog
+from jobsync.config import LOG_LEVELS as DAEMON_LOG_LEVELS
 from jobsync.config import Config, config_path, config_path_rule, effective, load_config
 from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceNotFoundError
 from jobsync.domain.fields import parse_field_value
@@ -1009,10 +1010,22 @@ def schedules_delete(catalog: Catalog, ref: str) -> None:
 # -- daemon -------------------------------------------------------------------------------------
 
 
+log_level_option = click.option(
+    "--log-level",
+    type=click.Choice(DAEMON_LOG_LEVELS),
+    help="Log this level and more severe (default: the config's log_level, else info).",
+)
+
+
 @cli.command()
+@log_level_option
 @pass_settings
-def daemon(settings: Settings) -> None:
-    """Run the service: sync every configured source on its schedule (systemd Type=notify)."""
+def daemon(settings: Settings, log_level: str | None) -> None:
+    """Run the service: sync every configured source on its schedule (systemd Type=notify).
+
+    Logs one JSON line per event on stdout under systemd (with journald priorities), a readable
+    console on a terminal. Polls that find nothing new are logged at debug.
+    """
     from jobsync.adapters.logs import choose_format, configure_logging
     from jobsync.daemon import daemon_actor, run_daemon
 
@@ -1020,7 +1033,7 @@ def daemon(settings: Settings) -> None:
 
     def read_config() -> Config:
         config = load_config(path)
-        configure_logging(choose_format(config.log_format))
+        configure_logging(choose_format(config.log_format), level=log_level or config.log_level)
         return config
 
     def open_catalog(config: Config) -> Catalog:
@@ -1040,8 +1053,9 @@ def daemon(settings: Settings) -> None:
     metavar="HOST:PORT",
     help="Where to listen (default: [http] listen from the config, else 127.0.0.1:8642).",
 )
+@log_level_option
 @pass_settings
-def serve(settings: Settings, listen: str | None) -> None:
+def serve(settings: Settings, listen: str | None, log_level: str | None) -> None:
     """Serve the read-only API, the pages and /metrics without syncing anything.
 
     For a second host reading a shared PostgreSQL store, or to look at a catalog the daemon is
@@ -1056,7 +1070,9 @@ def serve(settings: Settings, listen: str | None) -> None:
     from jobsync.http.server import serve_until_stopped
 
     config = load_config(config_path(settings.config_file))
-    configure_logging(choose_format(config.log_format, sys.stderr), sys.stderr)
+    configure_logging(
+        choose_format(config.log_format, sys.stderr), sys.stderr, level=log_level or config.log_level
+    )
     try:
         host, port = parse_listen(
             listen or (config.http.listen if config.http else DEFAULT_LISTEN), "--listen"

@@ -53,10 +53,12 @@ _TRANSPORT_NAMES = {"http": "http(s)://", "ssh": "ssh:// and user@host:path"}
 _REF_KEYS = ("branch", "tag", "commit")
 _AUTH_KINDS = ("basic", "bearer")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_TOP_KEYS = {"store", "state_dir", "log_format", "heartbeat_timeout", "http", "sources"}
+_TOP_KEYS = {"store", "state_dir", "log_format", "log_level", "heartbeat_timeout", "http", "sources"}
 _HTTP_KEYS = {"listen", "tokens_file"}
 #: Where ``[http]`` listens when the table gives no ``listen``: loopback only, never every interface by default.
 DEFAULT_LISTEN = "127.0.0.1:8642"
+#: The levels ``log_level`` (and ``jobsync daemon --log-level``) accept, least severe first.
+LOG_LEVELS = ("debug", "info", "warning", "error")
 #: A running run whose worker sent no heartbeat or log entry for this long is ended (DESIGN §3 rule 12).
 DEFAULT_HEARTBEAT_TIMEOUT = 600.0
 _SOURCE_KEYS = {
@@ -98,6 +100,7 @@ class Config:
     store: str | None = None
     state_dir: Path | None = None
     log_format: str | None = None  # None: JSON under systemd or when piped, console on a TTY
+    log_level: str = "info"
     sources: tuple[SourceSpec, ...] = field(default=())
     path: Path | None = None
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
@@ -150,6 +153,9 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
     log_format = _optional_str(data, "log_format", "log_format")
     if log_format not in (None, "json", "console"):
         raise ConfigError(f"log_format: must be 'json' or 'console', not {log_format!r}")
+    log_level = _optional_str(data, "log_level", "log_level") or "info"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level: must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
     heartbeat_timeout = parse_interval(
         data.get("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT), "heartbeat_timeout"
     )
@@ -172,6 +178,7 @@ def _parse(data: dict[str, Any], path: Path) -> Config:
         store=store,
         state_dir=Path(state_dir) if state_dir else None,
         log_format=log_format,
+        log_level=log_level,
         sources=tuple(sources),
         heartbeat_timeout=heartbeat_timeout,
         path=path,
@@ -371,6 +378,7 @@ def effective(config: Config, store: str | None = None) -> dict[str, Any]:
         "catalog_rule": why,
         "state_dir": str(state_dir),
         "log_format": config.log_format,
+        "log_level": config.log_level,
         "heartbeat_timeout": config.heartbeat_timeout,
         "http": (
             {"listen": config.http.listen, "tokens_file": str(config.http.tokens_file or "") or None}

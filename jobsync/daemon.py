@@ -26,6 +26,7 @@ from jobsync.ports import SourceReader
 from jobsync.spec import SourceSpec
 
 if TYPE_CHECKING:
+    from jobsync.app import SyncSummary
     from jobsync.http.server import HttpServer
 
 log = structlog.get_logger("jobsync.daemon")
@@ -229,7 +230,8 @@ class Daemon:
             state.last_ok = time.time()
             state.next_due = self.clock() + _jittered(state.period)
             outcome = "unchanged" if summary.up_to_date else "ok"
-            log.info(
+            # A poll that found nothing new is the daemon's heartbeat, not news: debug.
+            (log.debug if summary.up_to_date else log.info)(
                 "sync finished",
                 source=spec.name,
                 kind=spec.kind,
@@ -238,6 +240,7 @@ class Daemon:
                 **summary.counts(),
                 seconds=round(self.clock() - started, 3),
             )
+            _log_problems(spec.name, summary)
         if self.http is not None:
             self.http.context.metrics.sync_done(spec.name, outcome, self.clock() - started)
         if spec.kind == "local":
@@ -420,6 +423,20 @@ class Daemon:
         if text != self._status:
             self.notifier.status(text)
             self._status = text
+
+
+def _log_problems(source: str, summary: SyncSummary) -> None:
+    """Each problem of a sync on its own line, with file, line and kind: errors at error, notes at debug."""
+    for problem in summary.problems:
+        emit = {"error": log.error, "note": log.debug}.get(problem.kind, log.warning)
+        emit(
+            "sync problem",
+            source=source,
+            file=problem.file,
+            line=problem.line,
+            kind=problem.kind,
+            reason=problem.reason,
+        )
 
 
 def _asked_by(state: SourceState, now: float) -> bool:

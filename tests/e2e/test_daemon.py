@@ -49,7 +49,7 @@ def git_source(tmp_path: Path, name: str, *classes: str) -> GitRepo:
 
 def write_config(path: Path, state: Path, sources: list[dict[str, Any]]) -> None:
     """A config file with JSON logs, a private state folder and ``sources`` as ``[[sources]]`` tables."""
-    lines = [f"state_dir = {json.dumps(str(state))}", 'log_format = "json"']
+    lines = [f"state_dir = {json.dumps(str(state))}", 'log_format = "json"', 'log_level = "debug"']
     for source in sources:
         lines.append("\n[[sources]]")
         lines += [f"{key} = {json.dumps(value)}" for key, value in source.items()]
@@ -627,3 +627,25 @@ class TestShutdown:
         assert daemon.wait(timeout=120) == 0, daemon.diagnostics()
         stopping = harness.notify.wait_for("STOPPING=1")
         assert "READY=1\n" not in harness.notify.received(stopping)
+
+
+class TestLogsForOps:
+    def test_at_info_a_quiet_poll_says_nothing_and_each_problem_has_a_line(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """``log_level = "info"``: no line per no-op poll; each problem of a sync on its own line, by kind."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        repo.write("jobs/broken.py", "def oops(:\n")
+        repo.commit("a broken file")
+        harness.configure(git_spec("netops", repo, "1s"))
+        text = harness.config.read_text(encoding="utf-8").replace('log_level = "debug"', 'log_level = "info"')
+        harness.config.write_text(text, encoding="utf-8")
+        daemon = harness.start_ready()
+        problems = daemon.lines("sync problem", source="netops")
+        assert [(p["file"], p["kind"], p["level"]) for p in problems] == [
+            ("jobs/broken.py", "error", "error")
+        ]
+        assert problems[0]["line"] == 1
+        time.sleep(3)  # about three polls of an unchanged source
+        assert len(daemon.lines("sync finished")) == 1  # the first sync; the polls were debug
+        assert {line["level"] for line in daemon.lines()} <= {"info", "warning", "error"}

@@ -191,7 +191,12 @@ def synced_commits(app: JobCatalogApp, source: str) -> list[str]:
 
 
 def write_daemon_config(path: Path, store: str, state: Path, sources: dict[str, str]) -> None:
-    lines = [f"store = {json.dumps(store)}", f"state_dir = {json.dumps(str(state))}", 'log_format = "json"']
+    lines = [
+        f"store = {json.dumps(store)}",
+        f"state_dir = {json.dumps(str(state))}",
+        'log_format = "json"',
+        'log_level = "debug"',
+    ]
     for name, url in sources.items():
         lines += [
             "",
