@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from enum import IntEnum
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -1203,15 +1205,30 @@ def replay_command(catalog: Catalog, verify: bool, as_json: bool) -> None:
 @click.option(
     "--dir", "folder", metavar="DIR", help="Where to make the sample repo and store (default: a temp dir)."
 )
+@click.option("--keep", is_flag=True, help="Keep the temporary folder afterwards, to look around.")
 @pass_settings
-def demo(settings: Settings, folder: str | None) -> None:
-    """Make a sample repo, sync it, change it, sync again, override a field and show history."""
+def demo(settings: Settings, folder: str | None, keep: bool) -> None:
+    """Make a sample repo, sync it, change it, sync again, override a field and show history.
+
+    Without --dir the demo works in a temporary folder, removed at the end unless --keep.
+    """
     from jobsync.demo import run_demo
 
     def command(args: list[str]) -> None:
         cli.main(args=args, prog_name="jobsync", standalone_mode=False)
 
-    run_demo(folder, actor=settings.actor, echo=click.echo, command=command)
+    run_demo(folder, settings.actor, click.echo, command, keep=keep, program=_program())
+
+
+def _program() -> str:
+    """How the person ran jobsync, to repeat in hints: ``jobsync`` when that is on PATH, else as typed."""
+    script = sys.argv[0]
+    if Path(script).name != "jobsync":
+        return "python -m jobsync"
+    found = shutil.which("jobsync")
+    if found is not None and Path(found).resolve() == Path(script).resolve():
+        return "jobsync"
+    return script
 
 
 # -- helpers ------------------------------------------------------------------------------------

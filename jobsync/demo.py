@@ -95,12 +95,41 @@ jobs = [PurgeOldChanges, Ping]
 '''
 
 
-def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callable[[list[str]], None]) -> None:
-    """Run the tour; each step prints the command a person would type, then runs it with ``command``."""
+def run_demo(
+    folder: str | None,
+    actor: str | None,
+    echo: Echo,
+    command: Callable[[list[str]], None],
+    keep: bool = False,
+    program: str = "jobsync",
+) -> None:
+    """Run the tour in ``folder``, or in a temporary folder removed afterwards unless ``keep``.
+
+    ``program`` is how the person runs jobsync (``.venv/bin/jobsync`` after ``make demo``), for
+    the closing hint.
+    """
     if shutil.which("git") is None:
         raise JobSyncError("the demo makes its sample repository with git, which is not installed")
     base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="jobsync-demo-"))
     base.mkdir(parents=True, exist_ok=True)
+    try:
+        _tour(base, actor, echo, command)
+    finally:
+        if folder is None and not keep:
+            shutil.rmtree(base, ignore_errors=True)
+    config = base / "config.toml"
+    if folder is None and not keep:
+        echo(f"\nThe demo's folder is removed; '{program} demo --keep' keeps it to look around.")
+    else:
+        echo(
+            f"\nEverything above is in {base / 'state' / 'jobsync.db'}; try:\n"
+            f"  {program} --config {config} jobs show 'Backup configs' --json"
+        )
+    echo(f"Next, your own repository: {program} resync https://git.example.com/you/jobs.git --name mine")
+
+
+def _tour(base: Path, actor: str | None, echo: Echo, command: Callable[[list[str]], None]) -> None:
+    """Each step prints the command a person would type, then runs it with ``command``."""
     netops, legacy = base / "netops", base / "legacy"
     config = base / "config.toml"
     config.write_text(f'state_dir = "{base / "state"}"\n', encoding="utf-8")
@@ -231,10 +260,6 @@ def run_demo(folder: str | None, actor: str | None, echo: Echo, command: Callabl
     step("The schedule ran once; its next run is tomorrow", "schedules", "show", "daily-backup")
     step("Every run, and every sync, is a result", "results", "list")
     step("The catalog checked against its own log", "replay", "--verify")
-    echo(
-        f"\nEverything above is in {base / 'state' / 'jobsync.db'}; try: "
-        f"jobsync --config {config} jobs show 'Backup configs' --json"
-    )
 
 
 def _make_repo(path: Path, files: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -370,6 +371,22 @@ class TestDemo:
         assert "total_run_count     1" in out  # the schedule fired once...
         assert re.search(r"completed .* daemon@demo +worker-1", out)  # ...and a worker completed its run
         assert not (tmp_path / "demo" / "legacy" / "never").exists()
+
+    def test_demo_cleans_up_unless_kept_and_hints_with_the_command_that_works(self, tmp_path: Path) -> None:
+        """Without --dir the temp folder goes away (--keep keeps it); hints name the script as run."""
+        script = Path(sys.executable).with_name("jobsync")  # .venv/bin/jobsync, as `make demo` runs it
+        env = {**os.environ, "TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}  # jobsync not on PATH
+        done = subprocess.run([str(script), "demo"], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert not list(tmp_path.glob("jobsync-demo-*"))
+        assert f"'{script} demo --keep' keeps it" in done.stdout
+        kept = subprocess.run(
+            [str(script), "demo", "--keep"], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert kept.returncode == 0, kept.stderr
+        (folder,) = tmp_path.glob("jobsync-demo-*")
+        assert f"  {script} --config {folder / 'config.toml'} jobs show" in kept.stdout
+        assert (folder / "state" / "jobsync.db").exists()
 
 
 @pytest.fixture
