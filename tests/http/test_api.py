@@ -1,0 +1,282 @@
+"""The JSON API through the real server: every answer equals ``jobsync --utc ... --json`` on the same store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.helpers import job_module
+from tests.http.conftest import Served
+
+BACKUP = "netops:jobs.backup.Backup"
+RESTORE = "netops:jobs.backup.Restore"
+AUDIT = "netops:jobs.audit.Audit"
+#: A job whose ref is not ASCII: it reaches the API percent-encoded, the endpoint decoded.
+UNICODE = "netops:jobs.backup.Sauvegardé"
+
+
+@dataclass
+class Story:
+    """A served store with some history: two commits, an override, a finished run with logs, a schedule."""
+
+    served: Served
+    first: str
+    second: str
+    result: str
+
+    def get(self, path: str) -> httpx.Response:
+        return self.served.client.get(path)
+
+    def api(self, path: str) -> Any:
+        """The API's answer, which must be a 200."""
+        answer = self.get(path)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        return answer.json()
+
+    def cli(self, *args: str) -> Any:
+        """What ``jobsync --utc ARGS --json`` prints for the served store (a separate process)."""
+        return cli_json(self.served, *args)
+
+
+def cli_json(served: Served, *args: str) -> Any:
+    catalog = served.catalog
+    config = catalog.state_dir.parent / "cli.toml"  # the same state folder: explain reads its mirror
+    config.write_text(f'state_dir = "{catalog.state_dir}"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "jobsync", "--config", str(config), "--store", catalog._store_url]
+    done = subprocess.run(
+        [*command, "--utc", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def path_of(ref: str) -> str:
+    return quote(ref, safe=":")
+
+
+@pytest.fixture
+def story(served: Served) -> Story:
+    catalog, repo = served.catalog, served.repo
+    first = repo.git("rev-parse", "HEAD")
+    catalog.override(BACKUP, "has_sensitive_variables", False, actor="alice")
+    repo.write("jobs/backup.py", job_module("Backup", "Restore", "Sauvegardé", description="configs, daily"))
+    repo.remove("jobs/audit.py")
+    second = repo.commit("describe the backups better, drop the audit", author="Eve Writer <eve@x.org>")
+    catalog.resync("netops")
+    catalog.enable(BACKUP, actor="alice")
+    result = str(catalog.record_result(BACKUP, args={"site": "ams"}, actor="alice"))
+    catalog.start_result(result)
+    catalog.log(result, "starting")
+    catalog.log(result, "disk almost full", level="warning", object="r1", url="/dcim/devices/1/")
+    catalog.finish_result(result, "completed", data={"saved": 3})
+    catalog.add_schedule(BACKUP, "nightly", cron="0 2 * * *", tz="Europe/Berlin", args={"site": "ams"})
+    return Story(served, first, second, result)
+
+
+class TestJobs:
+    @pytest.mark.parametrize(
+        ("query", "options"),
+        [
+            ("", []),
+            ("?state=all", ["--all"]),
+            ("?state=uninstalled", ["--uninstalled"]),
+            ("?source=netops&sort=name", ["--source", "netops", "--sort", "name"]),
+            ("?enabled=true", ["--enabled"]),
+            ("?enabled=false&state=all", ["--disabled", "--all"]),
+            ("?overridden=true", ["--overridden"]),
+            ("?search=DAILY&sort=updated", ["--search", "DAILY", "--sort", "updated"]),
+            ("?grouping=nothing", ["--grouping", "nothing"]),
+        ],
+    )
+    def test_the_list_is_the_cli_list(self, story: Story, query: str, options: list[str]) -> None:
+        """/api/jobs with each filter answers exactly what ``jobs list`` prints with the same options."""
+        assert story.api(f"/api/jobs{query}") == story.cli("jobs", "list", *options)
+
+    def test_filters_filter(self, story: Story) -> None:
+        """The filters narrow the list as their names say (so the equality above is not of empty lists)."""
+        refs = [job["ref"] for job in story.api("/api/jobs")]
+        assert refs == [BACKUP, RESTORE, UNICODE]
+        assert [job["ref"] for job in story.api("/api/jobs?state=uninstalled")] == [AUDIT]
+        assert [job["ref"] for job in story.api("/api/jobs?enabled=true")] == [BACKUP]
+        assert [job["ref"] for job in story.api("/api/jobs?overridden=true")] == [BACKUP]
+
+
+class TestOneJob:
+    def test_a_job_now_and_at_points(self, story: Story) -> None:
+        """/api/jobs/REF (?at= a version, a commit, a time) is ``jobs show REF [--at POINT]``."""
+        for ref in (BACKUP, UNICODE, AUDIT):
+            assert story.api(f"/api/jobs/{path_of(ref)}") == story.cli("jobs", "show", ref)
+        for point in ("v1", story.first[:10], "2099-01-01"):
+            found = story.api(f"/api/jobs/{BACKUP}?at={quote(point)}")
+            assert found == story.cli("jobs", "show", BACKUP, "--at", point)
+        assert story.api(f"/api/jobs/{BACKUP}?at=v1")["description"] == "configs"
+
+    def test_history_and_diff(self, story: Story) -> None:
+        """History (with its window) and diff (FROM, TO) answer what ``jobs history`` and ``jobs diff`` print."""
+        history = story.api(f"/api/jobs/{BACKUP}/history")
+        assert history == story.cli("jobs", "history", BACKUP)
+        assert any(entry.get("author") == "Eve Writer <eve@x.org>" for entry in history)
+        assert story.api(f"/api/jobs/{BACKUP}/history?since=2099-01-01") == []
+        window = story.api(f"/api/jobs/{BACKUP}/history?since=2000-01-01&until=2099-12-31")
+        assert window == story.cli(
+            "jobs", "history", BACKUP, "--since", "2000-01-01", "--until", "2099-12-31"
+        )
+        diff = story.api(f"/api/jobs/{BACKUP}/diff?from=v1")
+        assert diff == story.cli("jobs", "diff", BACKUP, "v1")
+        assert diff["changes"]["description"] == ["configs", "configs, daily"]
+        between = story.api(f"/api/jobs/{BACKUP}/diff?from={story.first}&to={story.second}")
+        assert between == story.cli("jobs", "diff", BACKUP, story.first, story.second)
+
+    def test_explain(self, story: Story) -> None:
+        """/api/explain/SOURCE/PATH is ``explain SOURCE PATH``, the path's slashes and all."""
+        found = story.api("/api/explain/netops/jobs/backup.py")
+        assert found == story.cli("explain", "netops", "jobs/backup.py")
+        assert [entry["class"] for entry in found] == ["Backup", "Restore", "Sauvegardé"]
+
+
+class TestTheRest:
+    def test_sources_results_schedules_and_logs(self, story: Story) -> None:
+        """Sources, results (filtered), a result, its logs and schedules answer what their commands print."""
+        assert story.api("/api/sources") == story.cli("sources", "list")
+        assert story.api("/api/sources/netops") == story.cli("sources", "show", "netops")
+        results = story.api("/api/results")
+        assert results == story.cli("results", "list")
+        assert len(results) >= 3  # the two syncs and the run
+        assert story.api(f"/api/results?job={BACKUP}") == story.cli("results", "list", "--job", BACKUP)
+        completed = story.api("/api/results?status=completed&job=" + BACKUP)
+        assert [result["id"] for result in completed] == [story.result]
+        assert story.api(f"/api/results/{story.result}") == story.cli("results", "show", story.result)
+        assert story.api(f"/api/results/{story.result}/logs") == story.cli("logs", story.result)
+        schedules = story.api("/api/schedules")
+        assert schedules == story.cli("schedules", "list")
+        assert [schedule["name"] for schedule in schedules] == ["nightly"]
+        assert story.api(f"/api/schedules?job={BACKUP}") == story.cli("schedules", "list", "--job", BACKUP)
+        assert story.api("/api/schedules/nightly") == story.cli("schedules", "show", "nightly")
+
+    @pytest.mark.parametrize(
+        ("query", "options"),
+        [
+            ("", []),
+            ("?actor=alice", ["--actor", "alice"]),
+            ("?author=EVE", ["--author", "EVE"]),
+            (
+                "?source=netops&since=2000-01-01&until=2099-12-31",
+                ["--source", "netops", "--since", "2000-01-01", "--until", "2099-12-31"],
+            ),
+        ],
+    )
+    def test_audit(self, story: Story, query: str, options: list[str]) -> None:
+        """/api/audit with each filter answers what ``audit`` prints with the same options."""
+        found = story.api(f"/api/audit{query}")
+        assert found and found == story.cli("audit", *options)
+
+
+class TestRefusals:
+    @pytest.mark.parametrize(
+        ("path", "words"),
+        [
+            ("/api/jobs?state=gone", "state must be one of installed, uninstalled, all, not 'gone'"),
+            ("/api/jobs?enabled=yes", "enabled must be true or false"),
+            ("/api/jobs?sort=colour", "sort must be one of"),
+            ("/api/jobs?limit=0", "limit must be a whole number"),
+            ("/api/jobs?cursor=abc", "cursor 'abc' is not one this server gave"),
+            ("/api/jobs?colour=red", "unknown query parameter 'colour'"),
+            (f"/api/jobs/{BACKUP}?at=someday%20maybe", "is not a time, a commit"),
+            (f"/api/jobs/{BACKUP}/history?since=whenever", "whenever"),
+            (f"/api/jobs/{BACKUP}/diff", "from is required"),
+            (f"/api/jobs/{BACKUP}/diff?from=v0", "versions start at v1"),
+            ("/api/results?status=bored", "status must be one of"),
+            ("/api/audit?until=later%20on", "later on"),
+        ],
+    )
+    def test_bad_parameters_are_400_with_one_line(self, served: Served, path: str, words: str) -> None:
+        """A parameter the API cannot read is the client's error: 400 and one line saying which and why."""
+        answer = served.client.get(path)
+        assert answer.status_code == 400
+        error = answer.json()["error"]
+        assert words in error and "\n" not in error
+
+    @pytest.mark.parametrize(
+        ("path", "words"),
+        [
+            ("/api/jobs?source=elsewhere", "no source named 'elsewhere' (known: netops)"),
+            ("/api/audit?source=elsewhere", "no source named 'elsewhere'"),
+            ("/api/jobs/netops:jobs.none.Nobody", "no job matches 'netops:jobs.none.Nobody'"),
+            ("/api/jobs/netops:jobs.none.Nobody/history", "no job matches"),
+            (f"/api/jobs/{BACKUP}?at=v99", "v99"),
+            ("/api/sources/elsewhere", "no source named 'elsewhere'"),
+            ("/api/results/00000000-0000-0000-0000-000000000000", "00000000"),
+            ("/api/schedules/never-made", "never-made"),
+            ("/api/explain/netops/jobs/none.py", "no file 'jobs/none.py'"),
+            ("/api/no/such/thing", "no such API path: /api/no/such/thing"),
+        ],
+    )
+    def test_what_does_not_exist_is_404(self, served: Served, path: str, words: str) -> None:
+        """An unknown source, job, point, result, schedule, file or API path is 404 with a JSON error."""
+        answer = served.client.get(path)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/json"
+        assert words in answer.json()["error"]
+
+    def test_nothing_changes_the_catalog(self, served: Served) -> None:
+        """Every method but GET is refused with 405 and a JSON error: the API is read-only."""
+        before = served.catalog.event_count()
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            answer = served.client.request(method, f"/api/jobs/{BACKUP}")
+            assert answer.status_code == 405
+            assert answer.json() == {"error": "the API is read-only: use GET"}
+        assert served.catalog.event_count() == before
+
+
+class TestPages:
+    def test_every_job_once_across_pages_in_the_cli_order(self, served: Served) -> None:
+        """Over 500 jobs come in pages linked by ``Link``; together they are ``jobs list``, each job once."""
+        repo = served.repo
+        for module in range(11):
+            names = [f"Job{module:02d}x{number:03d}" for number in range(100)]
+            repo.write(f"jobs/many{module:02d}.py", job_module(*names))
+        repo.commit("eleven hundred jobs")
+        served.catalog.resync("netops")
+        for query, options in (("", []), ("?sort=name", ["--sort", "name"])):
+            pages, path = [], f"/api/jobs{query}"
+            while path:
+                answer = served.client.get(path)
+                assert answer.status_code == 200
+                pages.append(answer.json())
+                link = answer.headers.get("link")
+                path = link[1 : link.index(">")] if link else ""
+            assert [len(page) for page in pages] == [500, 500, 103]
+            together = [job for page in pages for job in page]
+            assert together == cli_json(served, "jobs", "list", *options)
+        whole = served.client.get("/api/jobs?limit=10000")
+        assert "link" not in whole.headers and len(whole.json()) == 1103
+        audit, path = [], "/api/audit?limit=400"
+        while path:
+            answer = served.client.get(path)
+            audit += answer.json()
+            link = answer.headers.get("link")
+            path = link[1 : link.index(">")] if link else ""
+        assert len(audit) > 1100 and audit == cli_json(served, "audit")
+
+    def test_results_come_newest_first_in_pages(self, served: Served) -> None:
+        """Results page by ``?limit`` in the CLI's order (newest first), the last page without a link."""
+        served.catalog.enable(BACKUP)
+        for _ in range(4):
+            served.catalog.record_result(BACKUP)
+        first = served.client.get(f"/api/results?job={BACKUP}&limit=3")
+        link = first.headers["link"]
+        assert link.startswith(f"</api/results?job={quote(BACKUP)}&limit=3&cursor=")
+        second = served.client.get(link[1 : link.index(">")])
+        assert "link" not in second.headers
+        assert first.json() + second.json() == cli_json(served, "results", "list", "--job", BACKUP)
