@@ -11,7 +11,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from starlette.routing import Route
 
+from jobsync.http import openapi
+from jobsync.http.auth import Tokens
+from jobsync.http.context import HttpContext
+from jobsync.http.metrics import Metrics
+from jobsync.http.server import build_app
 from tests.helpers import job_module
 from tests.http.conftest import Served
 
@@ -280,3 +286,84 @@ class TestPages:
         second = served.client.get(link[1 : link.index(">")])
         assert "link" not in second.headers
         assert first.json() + second.json() == cli_json(served, "results", "list", "--job", BACKUP)
+
+
+def documented(path: str) -> dict[str, Any]:
+    operation: dict[str, Any] = openapi.DOCUMENT["paths"][path]["get"]
+    return operation
+
+
+def schema_of(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = openapi.DOCUMENT["components"]["schemas"][name]
+    return schema
+
+
+class TestOpenApi:
+    def test_the_document_names_every_api_route(self, served: Served) -> None:
+        """The document's paths are exactly the app's /api routes (the catch-all aside), so neither drifts."""
+        app = build_app(HttpContext(served.catalog, Tokens(), Metrics(served.catalog)))
+        routes = {
+            route.path.replace(":path}", "}")
+            for route in app.routes
+            if isinstance(route, Route)
+            and route.path.startswith("/api/")
+            and route.path != "/api/{rest:path}"
+        }
+        assert routes == set(openapi.DOCUMENT["paths"])
+        served_document = served.client.get("/api/openapi.json").json()
+        assert served_document == json.loads(json.dumps(openapi.DOCUMENT))
+        assert served_document["openapi"] == "3.1.0"
+        assert served_document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        assert served.anonymous.get("/api/openapi.json").status_code == 401
+
+    def test_each_path_documents_the_parameters_it_takes(self, story: Story) -> None:
+        """Each endpoint's query parameters (as its refusal of an unknown one lists them) are the documented ones."""
+        values = {
+            "ref": BACKUP,
+            "name": "netops",
+            "result": story.result,
+            "source": "netops",
+            "path": "jobs/a.py",
+        }
+        for path in openapi.DOCUMENT["paths"]:
+            if path.endswith("/logs"):
+                continue  # follow.py's endpoint reads what it knows and ignores the rest
+            parameters = documented(path)["parameters"]
+            concrete = path.format(**{p["name"]: values[p["name"]] for p in parameters if p["in"] == "path"})
+            answer = story.get(f"{concrete}?unheard-of=1")
+            assert answer.status_code == 400, path
+            takes = answer.json()["error"].partition("(this path takes: ")[2].rstrip(")")
+            expected = [p["name"] for p in parameters if p["in"] == "query"]
+            assert takes == (", ".join(expected) or "none"), path
+
+    def test_objects_have_the_documented_keys(self, story: Story) -> None:
+        """Every object the API answers has each required key of its schema and no key the schema lacks."""
+        answers = {
+            "Job": [*story.api("/api/jobs?state=all"), story.api(f"/api/jobs/{BACKUP}")],
+            "HistoryEntry": story.api(f"/api/jobs/{BACKUP}/history") + story.api("/api/audit"),
+            "Diff": [story.api(f"/api/jobs/{BACKUP}/diff?from=v1")],
+            "ClassExplanation": story.api("/api/explain/netops/jobs/backup.py"),
+            "Source": story.api("/api/sources"),
+            "Result": story.api("/api/results"),
+            "LogEntry": story.api(f"/api/results/{story.result}/logs"),
+            "Schedule": story.api("/api/schedules"),
+        }
+        answers["SourceValues"] = [job["source_values"] for job in answers["Job"]]
+        answers["DiffEnd"] = [end for diff in answers["Diff"] for end in (diff["from"], diff["to"])]
+        answers["FieldOrigin"] = [
+            origin for entry in answers["ClassExplanation"] for origin in entry["metadata"].values()
+        ]
+        for name, objects in answers.items():
+            schema = schema_of(name)
+            assert objects, name
+            for found in objects:
+                assert set(schema["required"]) <= set(found) <= set(schema["properties"]), name
+        assert {key for job in answers["Job"] for key in job} == set(schema_of("Job")["properties"])
+
+    def test_the_log_stream_is_documented(self) -> None:
+        """The logs path documents both answers: a JSON page and the Server-Sent Events of ?follow=1."""
+        logs = documented("/api/results/{result}/logs")
+        content = logs["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "text/event-stream"}
+        assert "event: entry" in logs["description"] and "event: end" in logs["description"]
+        assert {p["name"] for p in logs["parameters"]} == {"result", "level", "follow", "limit", "cursor"}
