@@ -24,6 +24,7 @@ from jobsync.http import openapi
 from jobsync.http.context import HttpContext
 from jobsync.http.paging import page_size, paged, paged_text
 from jobsync.points import Point, parse_point
+from jobsync.projections import JOB_SORTS
 from jobsync.records import to_json
 from jobsync.times import DayBound, parse_time
 
@@ -87,7 +88,7 @@ def routes(context: HttpContext) -> list[BaseRoute]:
         source = query.text("source")
         _require_source(catalog, source)
         state = query.choice("state", tuple(JOB_STATES), "installed")
-        sort = query.text("sort") or "source"
+        sort = query.choice("sort", JOB_SORTS, "source")
         start, size = _cursor(request), page_size(request)
         texts = catalog.job_texts(
             source,
@@ -122,7 +123,8 @@ def routes(context: HttpContext) -> list[BaseRoute]:
 
     def explain(request: Request) -> Response:
         Query(request)
-        return JSONResponse(catalog.explain(request.path_params["source"], request.path_params["path"]))
+        source, path = _source_and_path(catalog, request.path_params["source"], request.path_params["path"])
+        return JSONResponse(catalog.explain(source, path))
 
     def sources(request: Request) -> Response:
         Query(request)
@@ -189,7 +191,7 @@ def routes(context: HttpContext) -> list[BaseRoute]:
         ("/api/jobs/{ref:path}", job),
         ("/api/explain/{source}/{path:path}", explain),
         ("/api/sources", sources),
-        ("/api/sources/{name}", source),
+        ("/api/sources/{name:path}", source),  # a source's name may hold '/'
         ("/api/results", results),
         ("/api/results/{result}", result),
         ("/api/schedules", schedules),
@@ -206,6 +208,16 @@ def _require_source(catalog: Catalog, name: str | None) -> None:
     """A ``source`` filter names a thing, so an unknown one is 404, as the CLI's ``--source`` is an error."""
     if name is not None and name not in (known := catalog.source_names()):
         raise SourceNotFoundError(name, known)
+
+
+def _source_and_path(catalog: Catalog, first: str, rest: str) -> tuple[str, str]:
+    """The source and the file of ``/api/explain/SOURCE/PATH``: a source's name may hold '/' itself,
+    so the longest known name the path starts with wins; else the first segment names the source."""
+    whole = f"{first}/{rest}"
+    for name in sorted(catalog.source_names(), key=len, reverse=True):
+        if whole.startswith(f"{name}/"):
+            return name, whole[len(name) + 1 :]
+    return first, rest
 
 
 def _cursor(request: Request) -> int:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ from jobsync.http.auth import Tokens
 from jobsync.http.context import HttpContext
 from jobsync.http.metrics import Metrics
 from jobsync.http.server import build_app
-from tests.helpers import job_module
+from tests.helpers import GitRepo, job_module
 from tests.http.conftest import Served
 
 BACKUP = "netops:jobs.backup.Backup"
@@ -52,17 +53,17 @@ class Story:
         return cli_json(self.served, *args)
 
 
-def cli_json(served: Served, *args: str) -> Any:
+def run_cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    """``jobsync --utc ARGS --json`` on the served store, as a separate process."""
     catalog = served.catalog
     config = catalog.state_dir.parent / "cli.toml"  # the same state folder: explain reads its mirror
     config.write_text(f'state_dir = "{catalog.state_dir}"\n', encoding="utf-8")
     command = [sys.executable, "-m", "jobsync", "--config", str(config), "--store", catalog._store_url]
-    done = subprocess.run(
-        [*command, "--utc", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([*command, "--utc", *args, "--json"], capture_output=True, text=True, timeout=120)
+
+
+def cli_json(served: Served, *args: str) -> Any:
+    done = run_cli(served, *args)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -367,3 +368,20 @@ class TestOpenApi:
         assert set(content) == {"application/json", "text/event-stream"}
         assert "event: entry" in logs["description"] and "event: end" in logs["description"]
         assert {p["name"] for p in logs["parameters"]} == {"result", "level", "follow", "limit", "cursor"}
+
+
+def test_a_source_name_with_a_slash(served: Served, tmp_path: Path) -> None:
+    """A source named ``lab/ops`` is reachable: its page and its jobs; explain splits on the known name."""
+    lab = GitRepo(tmp_path / "lab")
+    lab.write("jobs/probe.py", job_module("Probe"))
+    lab.commit("a probe")
+    served.catalog.resync(lab.url, name="lab/ops")
+    source = served.client.get("/api/sources/lab/ops")
+    assert source.status_code == 200 and source.json() == cli_json(served, "sources", "show", "lab/ops")
+    jobs = served.client.get("/api/jobs?source=lab/ops").json()
+    assert [job["ref"] for job in jobs] == ["lab/ops:jobs.probe.Probe"]
+    assert (
+        served.client.get("/api/explain/lab/jobs/probe.py")
+        .json()["error"]
+        .startswith("no source named 'lab'")
+    )
