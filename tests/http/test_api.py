@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,14 @@ class Story:
         assert answer.headers["content-type"] == "application/json"
         return answer.json()
 
-    def cli(self, *args: str) -> Any:
-        """What ``jobsync --utc ARGS --json`` prints for the served store (a separate process)."""
-        return cli_json(self.served, *args)
+    def same(self, *pairs: tuple[str, list[str]]) -> list[Any]:
+        """Each API path's answer equals what its CLI command prints (run side by side); the answers."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            printed = list(pool.map(lambda args: cli_json(self.served, *args), [args for _, args in pairs]))
+        answers = [self.api(path) for path, _ in pairs]
+        for (path, args), answer, expected in zip(pairs, answers, printed, strict=True):
+            assert answer == expected, (path, args)
+        return answers
 
 
 def run_cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
@@ -91,24 +97,24 @@ def story(served: Served) -> Story:
     return Story(served, first, second, result)
 
 
+#: /api/jobs queries and the ``jobs list`` options that mean the same.
+JOB_LISTS = [
+    ("", []),
+    ("?state=all", ["--all"]),
+    ("?state=uninstalled", ["--uninstalled"]),
+    ("?source=netops&sort=name", ["--source", "netops", "--sort", "name"]),
+    ("?enabled=true", ["--enabled"]),
+    ("?enabled=false&state=all", ["--disabled", "--all"]),
+    ("?overridden=true", ["--overridden"]),
+    ("?search=DAILY&sort=updated", ["--search", "DAILY", "--sort", "updated"]),
+    ("?grouping=nothing", ["--grouping", "nothing"]),
+]
+
+
 class TestJobs:
-    @pytest.mark.parametrize(
-        ("query", "options"),
-        [
-            ("", []),
-            ("?state=all", ["--all"]),
-            ("?state=uninstalled", ["--uninstalled"]),
-            ("?source=netops&sort=name", ["--source", "netops", "--sort", "name"]),
-            ("?enabled=true", ["--enabled"]),
-            ("?enabled=false&state=all", ["--disabled", "--all"]),
-            ("?overridden=true", ["--overridden"]),
-            ("?search=DAILY&sort=updated", ["--search", "DAILY", "--sort", "updated"]),
-            ("?grouping=nothing", ["--grouping", "nothing"]),
-        ],
-    )
-    def test_the_list_is_the_cli_list(self, story: Story, query: str, options: list[str]) -> None:
+    def test_the_list_is_the_cli_list(self, story: Story) -> None:
         """/api/jobs with each filter answers exactly what ``jobs list`` prints with the same options."""
-        assert story.api(f"/api/jobs{query}") == story.cli("jobs", "list", *options)
+        story.same(*[(f"/api/jobs{query}", ["jobs", "list", *options]) for query, options in JOB_LISTS])
 
     def test_filters_filter(self, story: Story) -> None:
         """The filters narrow the list as their names say (so the equality above is not of empty lists)."""
@@ -122,119 +128,121 @@ class TestJobs:
 class TestOneJob:
     def test_a_job_now_and_at_points(self, story: Story) -> None:
         """/api/jobs/REF (?at= a version, a commit, a time) is ``jobs show REF [--at POINT]``."""
-        for ref in (BACKUP, UNICODE, AUDIT):
-            assert story.api(f"/api/jobs/{path_of(ref)}") == story.cli("jobs", "show", ref)
-        for point in ("v1", story.first[:10], "2099-01-01"):
-            found = story.api(f"/api/jobs/{BACKUP}?at={quote(point)}")
-            assert found == story.cli("jobs", "show", BACKUP, "--at", point)
+        story.same(
+            *[(f"/api/jobs/{path_of(ref)}", ["jobs", "show", ref]) for ref in (BACKUP, UNICODE, AUDIT)],
+            *[
+                (f"/api/jobs/{BACKUP}?at={quote(point)}", ["jobs", "show", BACKUP, "--at", point])
+                for point in ("v1", story.first[:10], "2099-01-01")
+            ],
+        )
         assert story.api(f"/api/jobs/{BACKUP}?at=v1")["description"] == "configs"
+        assert story.api(f"/api/jobs/{path_of(UNICODE)}")["job_class_name"] == "Sauvegardé"
 
-    def test_history_and_diff(self, story: Story) -> None:
-        """History (with its window) and diff (FROM, TO) answer what ``jobs history`` and ``jobs diff`` print."""
-        history = story.api(f"/api/jobs/{BACKUP}/history")
-        assert history == story.cli("jobs", "history", BACKUP)
+    def test_history_diff_and_explain(self, story: Story) -> None:
+        """History (with its window), diff (FROM, TO) and explain answer what their commands print."""
+        history, _, diff, _, explained = story.same(
+            (f"/api/jobs/{BACKUP}/history", ["jobs", "history", BACKUP]),
+            (
+                f"/api/jobs/{BACKUP}/history?since=2000-01-01&until=2099-12-31",
+                ["jobs", "history", BACKUP, "--since", "2000-01-01", "--until", "2099-12-31"],
+            ),
+            (f"/api/jobs/{BACKUP}/diff?from=v1", ["jobs", "diff", BACKUP, "v1"]),
+            (
+                f"/api/jobs/{BACKUP}/diff?from={story.first}&to={story.second}",
+                ["jobs", "diff", BACKUP, story.first, story.second],
+            ),
+            ("/api/explain/netops/jobs/backup.py", ["explain", "netops", "jobs/backup.py"]),
+        )
         assert any(entry.get("author") == "Eve Writer <eve@x.org>" for entry in history)
         assert story.api(f"/api/jobs/{BACKUP}/history?since=2099-01-01") == []
-        window = story.api(f"/api/jobs/{BACKUP}/history?since=2000-01-01&until=2099-12-31")
-        assert window == story.cli(
-            "jobs", "history", BACKUP, "--since", "2000-01-01", "--until", "2099-12-31"
-        )
-        diff = story.api(f"/api/jobs/{BACKUP}/diff?from=v1")
-        assert diff == story.cli("jobs", "diff", BACKUP, "v1")
         assert diff["changes"]["description"] == ["configs", "configs, daily"]
-        between = story.api(f"/api/jobs/{BACKUP}/diff?from={story.first}&to={story.second}")
-        assert between == story.cli("jobs", "diff", BACKUP, story.first, story.second)
-
-    def test_explain(self, story: Story) -> None:
-        """/api/explain/SOURCE/PATH is ``explain SOURCE PATH``, the path's slashes and all."""
-        found = story.api("/api/explain/netops/jobs/backup.py")
-        assert found == story.cli("explain", "netops", "jobs/backup.py")
-        assert [entry["class"] for entry in found] == ["Backup", "Restore", "Sauvegardé"]
+        assert [entry["class"] for entry in explained] == ["Backup", "Restore", "Sauvegardé"]
 
 
 class TestTheRest:
     def test_sources_results_schedules_and_logs(self, story: Story) -> None:
         """Sources, results (filtered), a result, its logs and schedules answer what their commands print."""
-        assert story.api("/api/sources") == story.cli("sources", "list")
-        assert story.api("/api/sources/netops") == story.cli("sources", "show", "netops")
-        results = story.api("/api/results")
-        assert results == story.cli("results", "list")
-        assert len(results) >= 3  # the two syncs and the run
-        assert story.api(f"/api/results?job={BACKUP}") == story.cli("results", "list", "--job", BACKUP)
-        completed = story.api("/api/results?status=completed&job=" + BACKUP)
-        assert [result["id"] for result in completed] == [story.result]
-        assert story.api(f"/api/results/{story.result}") == story.cli("results", "show", story.result)
-        assert story.api(f"/api/results/{story.result}/logs") == story.cli("logs", story.result)
-        schedules = story.api("/api/schedules")
-        assert schedules == story.cli("schedules", "list")
-        assert [schedule["name"] for schedule in schedules] == ["nightly"]
-        assert story.api(f"/api/schedules?job={BACKUP}") == story.cli("schedules", "list", "--job", BACKUP)
-        assert story.api("/api/schedules/nightly") == story.cli("schedules", "show", "nightly")
-
-    @pytest.mark.parametrize(
-        ("query", "options"),
-        [
-            ("", []),
-            ("?actor=alice", ["--actor", "alice"]),
-            ("?author=EVE", ["--author", "EVE"]),
+        _, _, results, _, _, logs, schedules, _, _ = story.same(
+            ("/api/sources", ["sources", "list"]),
+            ("/api/sources/netops", ["sources", "show", "netops"]),
+            ("/api/results", ["results", "list"]),
             (
-                "?source=netops&since=2000-01-01&until=2099-12-31",
-                ["--source", "netops", "--since", "2000-01-01", "--until", "2099-12-31"],
+                f"/api/results?job={BACKUP}&status=completed",
+                ["results", "list", "--job", BACKUP, "--status", "completed"],
             ),
-        ],
-    )
-    def test_audit(self, story: Story, query: str, options: list[str]) -> None:
+            (f"/api/results/{story.result}", ["results", "show", story.result]),
+            (f"/api/results/{story.result}/logs", ["logs", story.result]),
+            ("/api/schedules", ["schedules", "list"]),
+            (f"/api/schedules?job={BACKUP}", ["schedules", "list", "--job", BACKUP]),
+            ("/api/schedules/nightly", ["schedules", "show", "nightly"]),
+        )
+        assert len(results) == 3  # the two syncs and the run
+        completed = story.api(f"/api/results?status=completed&job={BACKUP}")
+        assert [result["id"] for result in completed] == [story.result]
+        assert [entry["message"] for entry in logs] == ["starting", "disk almost full"]
+        assert [schedule["name"] for schedule in schedules] == ["nightly"]
+
+    def test_audit(self, story: Story) -> None:
         """/api/audit with each filter answers what ``audit`` prints with the same options."""
-        found = story.api(f"/api/audit{query}")
-        assert found and found == story.cli("audit", *options)
+        found = story.same(
+            ("/api/audit", ["audit"]),
+            ("/api/audit?actor=alice", ["audit", "--actor", "alice"]),
+            ("/api/audit?author=EVE", ["audit", "--author", "EVE"]),
+            (
+                "/api/audit?source=netops&since=2000-01-01&until=2099-12-31",
+                ["audit", "--source", "netops", "--since", "2000-01-01", "--until", "2099-12-31"],
+            ),
+        )
+        assert all(found)
+        assert {entry["actor"] for entry in found[1]} == {"alice"}
+
+
+#: Requests the API cannot read, and words of the one-line error each gets (400).
+BAD_REQUESTS = [
+    ("/api/jobs?state=gone", "state must be one of installed, uninstalled, all, not 'gone'"),
+    ("/api/jobs?enabled=yes", "enabled must be true or false"),
+    ("/api/jobs?sort=colour", "sort must be one of"),
+    ("/api/jobs?limit=0", "limit must be a whole number"),
+    ("/api/jobs?cursor=abc", "cursor 'abc' is not one this server gave"),
+    ("/api/jobs?colour=red", "unknown query parameter 'colour'"),
+    (f"/api/jobs/{BACKUP}?at=someday%20maybe", "is not a time, a commit"),
+    (f"/api/jobs/{BACKUP}/history?since=whenever", "whenever"),
+    (f"/api/jobs/{BACKUP}/diff", "from is required"),
+    (f"/api/jobs/{BACKUP}/diff?from=v0", "versions start at v1"),
+    ("/api/results?status=bored", "status must be one of"),
+    ("/api/audit?until=later%20on", "later on"),
+]
+#: Requests for what does not exist, and words of the error each gets (404).
+MISSING = [
+    ("/api/jobs?source=elsewhere", "no source named 'elsewhere' (known: netops)"),
+    ("/api/audit?source=elsewhere", "no source named 'elsewhere'"),
+    ("/api/jobs/netops:jobs.none.Nobody", "no job matches 'netops:jobs.none.Nobody'"),
+    ("/api/jobs/netops:jobs.none.Nobody/history", "no job matches"),
+    (f"/api/jobs/{BACKUP}?at=v99", "v99"),
+    ("/api/sources/elsewhere", "no source named 'elsewhere'"),
+    ("/api/results/00000000-0000-0000-0000-000000000000", "00000000"),
+    ("/api/schedules/never-made", "never-made"),
+    ("/api/explain/netops/jobs/none.py", "no file 'jobs/none.py'"),
+    ("/api/no/such/thing", "no such API path: /api/no/such/thing"),
+]
 
 
 class TestRefusals:
-    @pytest.mark.parametrize(
-        ("path", "words"),
-        [
-            ("/api/jobs?state=gone", "state must be one of installed, uninstalled, all, not 'gone'"),
-            ("/api/jobs?enabled=yes", "enabled must be true or false"),
-            ("/api/jobs?sort=colour", "sort must be one of"),
-            ("/api/jobs?limit=0", "limit must be a whole number"),
-            ("/api/jobs?cursor=abc", "cursor 'abc' is not one this server gave"),
-            ("/api/jobs?colour=red", "unknown query parameter 'colour'"),
-            (f"/api/jobs/{BACKUP}?at=someday%20maybe", "is not a time, a commit"),
-            (f"/api/jobs/{BACKUP}/history?since=whenever", "whenever"),
-            (f"/api/jobs/{BACKUP}/diff", "from is required"),
-            (f"/api/jobs/{BACKUP}/diff?from=v0", "versions start at v1"),
-            ("/api/results?status=bored", "status must be one of"),
-            ("/api/audit?until=later%20on", "later on"),
-        ],
-    )
-    def test_bad_parameters_are_400_with_one_line(self, served: Served, path: str, words: str) -> None:
+    def test_bad_parameters_are_400_with_one_line(self, served: Served) -> None:
         """A parameter the API cannot read is the client's error: 400 and one line saying which and why."""
-        answer = served.client.get(path)
-        assert answer.status_code == 400
-        error = answer.json()["error"]
-        assert words in error and "\n" not in error
+        for path, words in BAD_REQUESTS:
+            answer = served.client.get(path)
+            assert answer.status_code == 400, path
+            error = answer.json()["error"]
+            assert words in error and "\n" not in error, path
 
-    @pytest.mark.parametrize(
-        ("path", "words"),
-        [
-            ("/api/jobs?source=elsewhere", "no source named 'elsewhere' (known: netops)"),
-            ("/api/audit?source=elsewhere", "no source named 'elsewhere'"),
-            ("/api/jobs/netops:jobs.none.Nobody", "no job matches 'netops:jobs.none.Nobody'"),
-            ("/api/jobs/netops:jobs.none.Nobody/history", "no job matches"),
-            (f"/api/jobs/{BACKUP}?at=v99", "v99"),
-            ("/api/sources/elsewhere", "no source named 'elsewhere'"),
-            ("/api/results/00000000-0000-0000-0000-000000000000", "00000000"),
-            ("/api/schedules/never-made", "never-made"),
-            ("/api/explain/netops/jobs/none.py", "no file 'jobs/none.py'"),
-            ("/api/no/such/thing", "no such API path: /api/no/such/thing"),
-        ],
-    )
-    def test_what_does_not_exist_is_404(self, served: Served, path: str, words: str) -> None:
+    def test_what_does_not_exist_is_404(self, served: Served) -> None:
         """An unknown source, job, point, result, schedule, file or API path is 404 with a JSON error."""
-        answer = served.client.get(path)
-        assert answer.status_code == 404
-        assert answer.headers["content-type"] == "application/json"
-        assert words in answer.json()["error"]
+        for path, words in MISSING:
+            answer = served.client.get(path)
+            assert answer.status_code == 404, path
+            assert answer.headers["content-type"] == "application/json"
+            assert words in answer.json()["error"], path
 
     def test_nothing_changes_the_catalog(self, served: Served) -> None:
         """Every method but GET is refused with 405 and a JSON error: the API is read-only."""
