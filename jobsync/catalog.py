@@ -365,8 +365,33 @@ class Catalog:
         limit: int | None = None,
     ) -> str:
         """``jobs(...)`` as one JSON array, straight from the stored records (no decode and re-encode)."""
+        texts = self.job_texts(
+            source,
+            installed,
+            grouping=grouping,
+            enabled=enabled,
+            overridden=overridden,
+            search=search,
+            sort=sort,
+            limit=limit,
+        )
+        return "[" + ",".join(texts) + "]"
+
+    def job_texts(
+        self,
+        source: str | None = None,
+        installed: bool | None = True,
+        *,
+        grouping: str | None = None,
+        enabled: bool | None = None,
+        overridden: bool | None = None,
+        search: str | None = None,
+        sort: str = "source",
+        limit: int | None = None,
+    ) -> list[str]:
+        """``jobs(...)`` as each record's stored JSON text, in order: a caller can slice pages of them."""
         query = self._job_query(source, installed, grouping, enabled, overridden, search, sort, limit)
-        return "[" + ",".join(self._views.list_job_texts(query)) + "]"
+        return self._views.list_job_texts(query)
 
     def _job_query(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,11 +54,16 @@ class SQLiteSummaryStore:
         self.path = path
         self.lock_timeout = lock_timeout
         self._db: sqlite3.Connection | None = None
+        # One connection, used by whichever thread asks (the daemon's loop, an HTTP worker's explain),
+        # one at a time.
+        self._lock = threading.RLock()
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             created = not self.path.exists()
-            db = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
+            db = sqlite3.connect(
+                self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
+            )
             if created:
                 self.path.chmod(0o600)  # it describes private code; SQLite's -wal and -shm follow
             db.execute("PRAGMA journal_mode=WAL")
@@ -85,14 +91,18 @@ class SQLiteSummaryStore:
         A damaged file (not a database, malformed) is deleted and starts afresh next time; a locked,
         read-only or full one is left alone. Either way the sync reads what it cannot trust again.
         """
-        try:
-            return operation(self._connection())
-        except sqlite3.Error as exc:
-            self.close()
-            if not isinstance(exc, sqlite3.OperationalError):
-                for path in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
-                    path.unlink(missing_ok=True)
-            return fallback
+        with self._lock:
+            try:
+                return operation(self._connection())
+            except sqlite3.Error as exc:
+                self.close()
+                if not isinstance(exc, sqlite3.OperationalError):
+                    for path in (
+                        self.path,
+                        *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm")),
+                    ):
+                        path.unlink(missing_ok=True)
+                return fallback
 
     def index(self, source: str, filters: str) -> SummaryIndex | None:
         return self._guarded(lambda db: self._index(db, source, filters), None)

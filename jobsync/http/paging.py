@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from jobsync.domain.errors import JobSyncError
 
@@ -32,8 +32,17 @@ def page_size(request: Request) -> int:
 
 def paged(request: Request, items: Sequence[Any], next_cursor: str | None) -> JSONResponse:
     """The page as a JSON array, with a ``Link: <...>; rel="next"`` header when ``next_cursor`` is set."""
-    headers = {}
-    if next_cursor is not None:
-        url = request.url.include_query_params(cursor=next_cursor)
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return JSONResponse(list(items), headers=headers)
+    return JSONResponse(list(items), headers=_next_link(request, next_cursor))
+
+
+def paged_text(request: Request, items: Sequence[str], next_cursor: str | None) -> Response:
+    """``paged`` for items that are JSON text already (stored records): spliced, never decoded."""
+    body = "[" + ",".join(items) + "]"
+    return Response(body, media_type="application/json", headers=_next_link(request, next_cursor))
+
+
+def _next_link(request: Request, next_cursor: str | None) -> dict[str, str]:
+    if next_cursor is None:
+        return {}
+    url = request.url.include_query_params(cursor=next_cursor)
+    return {"Link": f'<{url.path}?{url.query}>; rel="next"'}
