@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from jobsync.catalog import Catalog
 from jobsync.domain.errors import JobSyncError, SourceNotFoundError
-from jobsync.domain.schedule import ScheduleNotFoundError
 from jobsync.http import openapi
 from jobsync.http.context import HttpContext
 from jobsync.http.paging import page_size, paged, paged_text
@@ -151,12 +150,7 @@ def routes(context: HttpContext) -> list[BaseRoute]:
 
     def schedule(request: Request) -> Response:
         Query(request)
-        ref = request.path_params["ref"]
-        try:
-            record = catalog.schedule(ref)
-        except ScheduleNotFoundError as exc:  # not among server.py's not-found errors, yet the same kind
-            return _error(404, str(exc))
-        return JSONResponse(to_json(record, "utc"))
+        return JSONResponse(to_json(catalog.schedule(request.path_params["ref"]), "utc"))
 
     def audit(request: Request) -> Response:
         query = Query(request, "since", "until", "actor", "author", "source", *PAGING)

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from jobsync import Catalog
 from tests.e2e.test_daemon import ROOT, DaemonProcess, Harness, harness, wait_until
 from tests.helpers import GitRepo, job_module
 
@@ -77,9 +76,11 @@ def hook(
     return httpx.post(f"{url}/hooks/netops", content=body, headers=headers, timeout=10)
 
 
-def description(state: Path) -> str:
-    with Catalog.open(state_dir=state, actor="tester") as catalog:
-        return catalog.job(JOB)["description"]
+def description(url: str) -> str:
+    """The job's description as the daemon's own API answers it."""
+    answer = httpx.get(f"{url}/api/jobs/{JOB}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["description"])
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:
@@ -112,14 +113,14 @@ class TestDaemon:
     def test_a_signed_push_makes_the_change_readable_within_two_seconds(
         self, daemon: tuple[DaemonProcess, str, GitRepo], harness: Harness
     ) -> None:
-        """Commit, signed POST: 202 at once, and the job's new description is in the catalog within 2 s."""
+        """Commit, signed POST: 202 at once, and the job's new description is in the API within 2 s."""
         process, url, repo = daemon
-        assert description(harness.state) == "first"
+        assert description(url) == "first"
         repo.write("jobs/ops.py", job_module("Backup", description="pushed"))
         repo.commit("describe the backup")
         answer = hook(url, "delivery-1")
         assert answer.status_code == 202, answer.text
-        wait_until(lambda: description(harness.state) == "pushed", timeout=2.0, what="the pushed description")
+        wait_until(lambda: description(url) == "pushed", timeout=2.0, what="the pushed description")
         accepted = process.wait_log("webhook accepted")
         assert accepted[0]["delivery"] == "delivery-1"
         assert accepted[0]["provider"] == "github"
