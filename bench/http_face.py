@@ -3,7 +3,7 @@
 (Not `bench/http.py`: a script of that name beside its own imports would shadow the standard
 library's `http` package, which httpx imports.)
 
-Three phases, each against a real server process (DESIGN §6 HTTP):
+Three phases, each against a real server process (docs/design.md §6 HTTP):
 
 1. ``jobsync daemon`` with ``[http]`` and a git source polled every 10 s (the baseline): each of
    ``--pushes`` commits is announced by a signed GitHub-style webhook, and the time until

@@ -361,7 +361,7 @@ class JobCatalogApp(Application[UUID]):
         actor: str,
         allow_mass_uninstall: bool = False,
     ) -> SyncSummary:
-        """From a fetched snapshot to saved events: the one path every sync takes (DESIGN §5).
+        """From a fetched snapshot to saved events: the one path every sync takes (docs/design.md §5).
 
         Parse only the files that changed, decide only the modules they can affect, plan only
         those modules' jobs, then save the source, the jobs and the finished result atomically;
@@ -773,7 +773,7 @@ class JobCatalogApp(Application[UUID]):
 
     def delete_job(self, ident: UUID, actor: str, schedules: Sequence[UUID] = ()) -> bool:
         """Delete an uninstalled job (its history and results stay); its ``schedules`` stay, disabled,
-        in the same save (DESIGN §3 rule 11)."""
+        in the same save (docs/design.md §3 rule 11)."""
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
@@ -912,7 +912,7 @@ class JobCatalogApp(Application[UUID]):
             contended = time.monotonic() < self._claims_contended_until
             candidate = random.choice(candidates) if contended else candidates[0]
             if candidate.exclusive and candidate.busy and candidate.job_id is not None:
-                blocked.add(candidate.job_id)  # a singleton job already running (DESIGN §3 rule 12)
+                blocked.add(candidate.job_id)  # a singleton job already running (docs/design.md §3 rule 12)
                 continue
             result: JobResult = self.repository.get(candidate.id)
             try:

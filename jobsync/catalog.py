@@ -247,7 +247,7 @@ class Catalog:
         """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved.
 
         A source another process is syncing is not waited for: SourceBusyError at once, as this
-        round is that process's (DESIGN §7).
+        round is that process's (docs/design.md §7).
         """
         with self._syncing(spec.name, wait=0.0):
             return self._app.poll_source(spec, reader, self.actor)
@@ -342,7 +342,7 @@ class Catalog:
         sort: str = "source",
         limit: int | None = None,
     ) -> list[JobRecord]:
-        """Jobs as records (DESIGN.md §6 keys), from the read model; ``None`` filters nothing.
+        """Jobs as records (docs/design.md §6 keys), from the read model; ``None`` filters nothing.
 
         ``installed=None`` lists installed and uninstalled jobs; ``search`` matches name or
         description (case-insensitive); ``sort`` is one of source, name, ref, grouping, updated.
@@ -523,7 +523,7 @@ class Catalog:
     ) -> UUID:
         """Queue a run of an installed, enabled job; returns the result id.
 
-        ``args`` is kept to re-queue, unless the job has sensitive variables (DESIGN §3 rule 10):
+        ``args`` is kept to re-queue, unless the job has sensitive variables (docs/design.md §3 rule 10):
         then nothing of them is stored, and args given anyway raise ArgsNotStoredWarning once
         (the caller hands them to its worker itself). ``queue`` narrows where a worker may claim
         the run (one of the job's task queues); ``ignore_singleton`` lets it run beside another.
@@ -575,7 +575,7 @@ class Catalog:
         self._app.append_logs(self.resolve_result(result), entries, self._who(actor))
 
     def claim(self, queue: str, worker: str, actor: str | None = None) -> ResultRecord | None:
-        """Take the oldest pending run of ``queue`` for ``worker`` (DESIGN §3 rule 12); None when none waits.
+        """Take the oldest pending run of ``queue`` for ``worker`` (docs/design.md §3 rule 12); None when none waits.
 
         The run is ``running`` with ``worker`` on it, atomically: two workers, on any hosts, never
         get the same run. A singleton job's run waits while another of its runs is running, unless
@@ -651,7 +651,7 @@ class Catalog:
         tz: str | None = None,
         actor: str | None = None,
     ) -> ScheduleRecord:
-        """Schedule runs of an installed, enabled job without sensitive variables (DESIGN §3 rule 11).
+        """Schedule runs of an installed, enabled job without sensitive variables (docs/design.md §3 rule 11).
 
         ``at`` alone: once, then. ``every`` (hourly, daily, weekly) or ``cron`` (a crontab read in
         ``tz``): from ``at`` (default now). ``tz`` is an IANA zone, default ``$TZ`` or UTC.
@@ -732,7 +732,7 @@ class Catalog:
     def fire_due_schedules(self, now: datetime | None = None, actor: str | None = None) -> list[UUID]:
         """Record one pending result for each schedule due at ``now`` (default: now); their ids.
 
-        Safe to run in several processes at once: each due time is recorded once (DESIGN §3 rule 11).
+        Safe to run in several processes at once: each due time is recorded once (docs/design.md §3 rule 11).
         """
         moment = moment_of(now, "now", day="start") or datetime.now(UTC)
         who = self._who(actor)

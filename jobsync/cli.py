@@ -166,7 +166,7 @@ def _zone() -> Zone:
 
 
 class TimeParam(click.ParamType[datetime]):
-    """A TIME option (DESIGN.md §6): text it cannot read is a usage error, exit 2, in one line."""
+    """A TIME option (docs/design.md §6): text it cannot read is a usage error, exit 2, in one line."""
 
     name = "time"
 

@@ -59,7 +59,7 @@ _HTTP_KEYS = {"listen", "tokens_file"}
 DEFAULT_LISTEN = "127.0.0.1:8642"
 #: The levels ``log_level`` (and ``jobsync daemon --log-level``) accept, least severe first.
 LOG_LEVELS = ("debug", "info", "warning", "error")
-#: A running run whose worker sent no heartbeat or log entry for this long is ended (DESIGN §3 rule 12).
+#: A running run whose worker sent no heartbeat or log entry for this long is ended (docs/design.md §3 rule 12).
 DEFAULT_HEARTBEAT_TIMEOUT = 600.0
 _SOURCE_KEYS = {
     "name",

@@ -83,7 +83,7 @@ class SourceState:
 
 @dataclass
 class Reaper:
-    """Ends the runs whose worker went quiet or overran (DESIGN §3 rule 12), at a modest interval.
+    """Ends the runs whose worker went quiet or overran (docs/design.md §3 rule 12), at a modest interval.
 
     Several daemons on one store may reap at once: each run's versioned save lets one of them end it.
     """
@@ -253,7 +253,7 @@ class Daemon:
         return _jittered(min(base * 2 ** (state.failures - 1), RETRY_CAP))
 
     def _fire_schedules(self) -> None:
-        """Record a pending result for each due schedule (DESIGN §3 rule 11); a failure costs this tick only.
+        """Record a pending result for each due schedule (docs/design.md §3 rule 11); a failure costs this tick only.
 
         Several daemons may do this at once: each due time is saved once, with a deterministic
         result id, and the daemon that loses the race finds the schedule already moved on.
@@ -270,7 +270,7 @@ class Daemon:
             if fired:
                 log.info("schedules fired", results=[str(ident) for ident in fired])
 
-    # -- HTTP (DESIGN §6): the server calls these from its own threads ---------------------------
+    # -- HTTP (docs/design.md §6): the server calls these from its own threads ---------------------------
 
     def _start_http(self, config: Config) -> None:
         if config.http is None:

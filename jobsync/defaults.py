@@ -29,7 +29,7 @@ def default_state_dir() -> Path:
 def state_dir_rule(
     environ: Mapping[str, str] | None = None, system: Path = SYSTEM_STATE_DIR, euid: int | None = None
 ) -> tuple[Path, str]:
-    """The default state folder and the rule that chose it (DESIGN §6 Config), for every entry point.
+    """The default state folder and the rule that chose it (docs/design.md §6 Config), for every entry point.
 
     ``$STATE_DIRECTORY`` under systemd; else the service's ``/var/lib/jobsync`` for root or when it
     exists and this user may write it (the ``jobsync`` user, so ``sudo -u jobsync jobsync jobs

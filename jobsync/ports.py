@@ -261,7 +261,7 @@ class ProcessTable(Protocol):
 
 
 class WorkLocks(Protocol):
-    """One process at a time per piece of shared work, across every process on the same store (DESIGN §7).
+    """One process at a time per piece of shared work, across every process on the same store (docs/design.md §7).
 
     Work is named: ``source:NAME`` is a sync of that source. Due schedules and stale-run reaping,
     when the daemon does them as work of their own, take names of their own here. A lock is let go

@@ -652,7 +652,7 @@ _UPSERT_SCHEDULE = (
 
 
 def schedule_record(schedule: ScheduledJob) -> dict[str, Any]:
-    """A schedule with the keys of DESIGN §6 (``job`` is its job's ref; the read model nulls it on deletion)."""
+    """A schedule with the keys of docs/design.md §6 (``job`` is its job's ref; the read model nulls it on deletion)."""
     return {
         "id": str(schedule.id),
         "name": schedule.name,

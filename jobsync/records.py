@@ -16,7 +16,7 @@ JsonObject: TypeAlias = dict[str, Any]
 
 
 class JobSourceValues(TypedDict):
-    """What the job's source says for each overridable field, overridden or not (DESIGN.md §3 rule 3)."""
+    """What the job's source says for each overridable field, overridden or not (docs/design.md §3 rule 3)."""
 
     grouping: str
     name: str
@@ -32,7 +32,7 @@ class JobSourceValues(TypedDict):
 
 
 class JobRecord(TypedDict):
-    """A job as DESIGN.md §6 shows it: each overridable field with its ``<field>_override`` flag."""
+    """A job as docs/design.md §6 shows it: each overridable field with its ``<field>_override`` flag."""
 
     id: UUID
     ref: str
@@ -135,7 +135,7 @@ class ResultRecord(TypedDict):
 
 
 class ScheduleRecord(TypedDict):
-    """A schedule as DESIGN.md §6 shows it; ``job`` is its job's ref, None once the job was deleted.
+    """A schedule as docs/design.md §6 shows it; ``job`` is its job's ref, None once the job was deleted.
 
     ``blocked`` says why it will not fire (None: it fires when due); only ``Catalog.schedule`` and
     ``schedules`` fill it, as it depends on the job's state now.
@@ -301,7 +301,7 @@ def log_from_json(stored: Mapping[str, Any]) -> LogRecord:
 
 
 def overridden_fields(record: JobRecord) -> list[str]:
-    """The fields an operator pinned, in the order DESIGN.md §6 lists them."""
+    """The fields an operator pinned, in the order docs/design.md §6 lists them."""
     flags: Mapping[str, object] = record  # ``<field>_override`` keys are built, not literal
     return [name for name in OVERRIDABLE_FIELDS if flags[f"{name}_override"]]
 

@@ -47,7 +47,7 @@ class PostgresWorkLocks:
 
     The server lets go of a session's locks when its connection ends, so a daemon that dies (or
     loses its connection) never keeps a source. Should that happen mid-sync, another daemon may
-    start the same sync: the versioned save still keeps the log free of duplicates (DESIGN §5).
+    start the same sync: the versioned save still keeps the log free of duplicates (docs/design.md §5).
     """
 
     def __init__(self, url: str, settings: dict[str, str]) -> None:

@@ -80,7 +80,7 @@ MAX_CLASS_CHAIN = 256
 _MAX_REASON = 200
 
 
-#: What a reported item is (DESIGN §4), kept apart everywhere: a file that could not be read or
+#: What a reported item is (docs/design.md §4), kept apart everywhere: a file that could not be read or
 #: parsed (its jobs keep their state); a value that fell back to a default, a registration that
 #: could not be resolved, a name that collided; a file skipped on purpose.
 ERROR, WARNING, NOTE = "error", "warning", "note"
@@ -2196,7 +2196,7 @@ class ClassExplanation:
     problems: tuple[Problem, ...] = ()
 
 
-#: The metadata fields an explanation shows, in the order DESIGN §3 lists them.
+#: The metadata fields an explanation shows, in the order docs/design.md §3 lists them.
 EXPLAINED_FIELDS = (*OVERRIDABLE_DEFAULTS, "read_only")
 
 

@@ -102,7 +102,7 @@ class ProjectionError(StoreError):
 
 
 class ArgsNotStoredWarning(UserWarning):
-    """Args were given for a job with sensitive variables: they were dropped, never stored (DESIGN §3 rule 10)."""
+    """Args were given for a job with sensitive variables: they were dropped, never stored (docs/design.md §3 rule 10)."""
 
 
 class ReadModelBehindWarning(UserWarning):
@@ -148,7 +148,7 @@ class ResultNotFoundError(JobSyncError):
 class MassUninstallError(JobSyncError):
     """A sync would uninstall more of a source's jobs than its limit allows; nothing of it was applied.
 
-    A wrong branch, an emptied folder or an unmounted share must not wipe a catalog (DESIGN §5 Safety).
+    A wrong branch, an emptied folder or an unmounted share must not wipe a catalog (docs/design.md §5 Safety).
     """
 
     def __init__(self, source: str, uninstalling: int, installed: int, why: str) -> None:

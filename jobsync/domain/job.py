@@ -302,7 +302,7 @@ class Job(Aggregate):
         self._delete(actor=actor)
 
     def record_run(self, args: Any, actor: str, options: RunOptions = PLAIN_RUN) -> JobResult:
-        """Queue a run (DESIGN §3 rule 8: only an installed, enabled job may run).
+        """Queue a run (docs/design.md §3 rule 8: only an installed, enabled job may run).
 
         A job with sensitive variables (the effective value: an override counts) never has its args
         stored (rule 10): the result says ``args_stored`` False. The run may be claimed from the
@@ -369,7 +369,7 @@ class Job(Aggregate):
     # -- views -------------------------------------------------------------------------------
 
     def as_record(self) -> dict[str, Any]:
-        """The job as DESIGN.md §6 shows it: each field, its override flag, its source values, the facts."""
+        """The job as docs/design.md §6 shows it: each field, its override flag, its source values, the facts."""
         record: dict[str, Any] = {
             "id": str(self.id),
             "ref": self.ref,
@@ -386,7 +386,7 @@ class Job(Aggregate):
             record[field] = self.value(field)
             record[f"{field}_override"] = field in self.overrides
         record.update(
-            # What sync would set: an operator sees what an override hides (DESIGN §3 rule 3).
+            # What sync would set: an operator sees what an override hides (docs/design.md §3 rule 3).
             source_values={field: self.source_values[field] for field in OVERRIDABLE_FIELDS},
             commit=self.commit,
             file=self.file,

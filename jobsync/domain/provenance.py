@@ -9,7 +9,7 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class CommitInfo:
-    """A commit as an auditor asks about it (DESIGN §5 Provenance).
+    """A commit as an auditor asks about it (docs/design.md §5 Provenance).
 
     ``author`` and ``committer`` read ``Name <email>``; ``committed`` is the committer's time.
     """

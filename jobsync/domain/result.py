@@ -52,7 +52,7 @@ TIME_LIMIT_GRACE = 60.0
 def stale_reason(
     started: datetime | None, last_seen: datetime | None, time_limit: float, now: datetime, timeout: float
 ) -> str | None:
-    """Why a running run should be ended as errored (DESIGN §3 rule 12), or None while it is healthy.
+    """Why a running run should be ended as errored (docs/design.md §3 rule 12), or None while it is healthy.
 
     ``last_seen`` is its last claim, start, heartbeat or log entry; ``time_limit`` 0 means none.
     """
@@ -134,7 +134,7 @@ class JobResult(Aggregate):
         """A run was queued (status ``pending``); the job's ref and name are kept as text for audit.
 
         Version 2 added ``args_stored`` (False: the job has sensitive variables, so ``args`` is None
-        and the caller's args were never written, DESIGN §3 rule 10), the job's ``commit`` and
+        and the caller's args were never written, docs/design.md §3 rule 10), the job's ``commit`` and
         ``file`` when the run was recorded (which code it was meant to run), the ``queues`` a worker
         may claim it from, and ``ignore_singleton``. Version 1 events read as args stored, no
         commit or file, queue ``default``.
@@ -163,7 +163,7 @@ class JobResult(Aggregate):
         """The run began."""
 
     class ResultClaimed(Event):
-        """A worker took the pending run (DESIGN §3 rule 12); it is running now.
+        """A worker took the pending run (docs/design.md §3 rule 12); it is running now.
 
         ``exclusive``: the claim counted on no other run of the job running (a singleton job, not
         recorded with ``ignore_singleton``); the save that records it checks so, under the write lock.

@@ -1,4 +1,4 @@
-"""The ScheduledJob aggregate: "run job J with args A at T / every interval / on a crontab" (DESIGN §3 rule 11).
+"""The ScheduledJob aggregate: "run job J with args A at T / every interval / on a crontab" (docs/design.md §3 rule 11).
 
 Due times are computed outside the domain (jobsync/schedule_times.py: crontabs need a library); the
 events carry the ``next_run`` the use case computed, so replaying them never depends on the clock.
@@ -32,7 +32,7 @@ class ScheduleNotFoundError(JobSyncError):
 
 
 def check_schedulable(job: Job) -> None:
-    """Only an installed, enabled job without sensitive variables can be scheduled (DESIGN §3 rules 10, 11)."""
+    """Only an installed, enabled job without sensitive variables can be scheduled (docs/design.md §3 rules 10, 11)."""
     if job.deleted or not job.installed:
         raise ScheduleError(f"job {job.ref} is not installed; it cannot be scheduled")
     if not job.enabled:

@@ -58,7 +58,7 @@ class Source(Aggregate):
         uninstalled: int
         reinstalled: int
         problems: int
-        #: ``problems`` by kind (DESIGN §4); None in syncs saved before kinds were kept apart.
+        #: ``problems`` by kind (docs/design.md §4); None in syncs saved before kinds were kept apart.
         errors: int | None
         warnings: int | None
         notes: int | None

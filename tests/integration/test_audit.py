@@ -1,4 +1,4 @@
-"""Filters, time travel, history, audit and replay through ``Catalog`` on real Git and SQLite (DESIGN.md §2, §6)."""
+"""Filters, time travel, history, audit and replay through ``Catalog`` on real Git and SQLite (docs/design.md §2, §6)."""
 
 from __future__ import annotations
 

@@ -175,7 +175,7 @@ class TestJobAtPoint:
 
 class TestDiffJson:
     def test_the_json_form(self, catalog: Catalog, story: Story) -> None:
-        """``to_json`` turns the diff into DESIGN §6's keys, times in ISO-8601 at every depth."""
+        """``to_json`` turns the diff into docs/design.md §6's keys, times in ISO-8601 at every depth."""
         diff = catalog.diff(BACKUP_REF, "v1", "v3")
         shaped = to_json(diff)
         assert list(shaped) == ["ref", "from", "to", "changes", "events"]

@@ -1,4 +1,4 @@
-"""``resync --dry-run``: fetch, discover and plan as a sync does, and save nothing (DESIGN §5 Dry run)."""
+"""``resync --dry-run``: fetch, discover and plan as a sync does, and save nothing (docs/design.md §5 Dry run)."""
 
 from __future__ import annotations
 

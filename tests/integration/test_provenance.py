@@ -1,4 +1,4 @@
-"""Who, when and why: each sync-caused event names the commit behind it, its author and subject (DESIGN §5).
+"""Who, when and why: each sync-caused event names the commit behind it, its author and subject (docs/design.md §5).
 
 Real repositories, commits by different authors made with the git CLI, synced through ``Catalog``.
 """

@@ -255,7 +255,7 @@ class TestMoments:
 
 
 class TestSourceValues:
-    """DESIGN §3 rule 3: a read shows the effective value and, underneath, the source's value."""
+    """docs/design.md §3 rule 3: a read shows the effective value and, underneath, the source's value."""
 
     @staticmethod
     def resync_with_description(repo: GitRepo, catalog: Catalog, description: str) -> None:

@@ -1,4 +1,4 @@
-"""Results and their log entries through ``Catalog`` on real SQLite and real Git (DESIGN.md §2, §3, §5, §6)."""
+"""Results and their log entries through ``Catalog`` on real SQLite and real Git (docs/design.md §2, §3, §5, §6)."""
 
 from __future__ import annotations
 

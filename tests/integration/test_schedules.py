@@ -1,4 +1,4 @@
-"""Scheduled jobs through ``Catalog`` on real SQLite and PostgreSQL (DESIGN.md §3 rule 11, §6)."""
+"""Scheduled jobs through ``Catalog`` on real SQLite and PostgreSQL (docs/design.md §3 rule 11, §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sensitive variables are never stored, and a result names the code it was meant to run (DESIGN §3 rule 10).
+"""Sensitive variables are never stored, and a result names the code it was meant to run (docs/design.md §3 rule 10).
 
 On both real stores: a marker passed as an arg of a job with sensitive variables must appear in no
 byte of the SQLite files and no row of any PostgreSQL table, after the run was recorded, started,

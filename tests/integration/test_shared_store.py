@@ -528,7 +528,7 @@ class TestSeveralDaemons:
 
 
 class TestDividedWork:
-    """Daemons sharing a PostgreSQL store divide the sources between them (DESIGN §7)."""
+    """Daemons sharing a PostgreSQL store divide the sources between them (docs/design.md §7)."""
 
     def test_each_commit_is_synced_by_exactly_one_daemon(
         self, tmp_path: Path, postgres_server: PostgresServer, daemons: list[Daemon]

@@ -1,4 +1,4 @@
-"""Syncing real Git repositories into a real SQLite store (DESIGN.md §3 to §5)."""
+"""Syncing real Git repositories into a real SQLite store (docs/design.md §3 to §5)."""
 
 from __future__ import annotations
 
@@ -477,7 +477,7 @@ class TestBrokenPackage:
         self, repo: GitRepo, catalog: Catalog
     ) -> None:
         """``from . import hello_world`` with no such file: Nautobot would load none of the package's
-        jobs. The sync lists them (DESIGN §4) and warns, naming the file and line; adding the file clears it."""
+        jobs. The sync lists them (docs/design.md §4) and warns, naming the file and line; adding the file clears it."""
         write_backup(repo)
         repo.write("jobs/__init__.py", "from . import backup\nfrom . import hello_world\n")
         repo.commit("import a module that is not there")

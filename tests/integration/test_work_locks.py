@@ -1,4 +1,4 @@
-"""One process at a time per source (DESIGN §7): the work locks on a real PostgreSQL and on SQLite's lock files.
+"""One process at a time per source (docs/design.md §7): the work locks on a real PostgreSQL and on SQLite's lock files.
 
 Every test taking ``store_url`` runs on both stores: PostgreSQL advisory locks on a server this
 session started, and the lock files beside an SQLite database.

@@ -1,4 +1,4 @@
-"""Workers claim pending runs atomically, and the reaper ends the runs whose worker went quiet (DESIGN §3 rule 12).
+"""Workers claim pending runs atomically, and the reaper ends the runs whose worker went quiet (docs/design.md §3 rule 12).
 
 On both real stores: eight processes claiming one hundred runs at once each get distinct runs and
 together get all of them; claims go oldest first, by queue, one run of a singleton job at a time.

@@ -1,4 +1,4 @@
-"""One rule for where the catalog is (DESIGN §6 Config), the same for the CLI, the library and the daemon."""
+"""One rule for where the catalog is (docs/design.md §6 Config), the same for the CLI, the library and the daemon."""
 
 from __future__ import annotations
 

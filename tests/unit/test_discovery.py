@@ -857,7 +857,7 @@ class TestImportsThatFail:
         [problem] = result.problems
         assert (problem.file, problem.line, problem.kind) == ("jobs/__init__.py", 1, "warning")
         assert "jobs.hello_world names no file of the source" in problem.reason
-        assert keys(result) == ["jobs.present.Backup"]  # DESIGN: a warning; the jobs are still listed
+        assert keys(result) == ["jobs.present.Backup"]  # §4: a warning; still listed
 
     def test_a_missing_module_in_a_registering_module_is_a_warning(self) -> None:
         result = discover(

@@ -1,4 +1,4 @@
-"""The Job aggregate follows Nautobot's rules (DESIGN.md §3), and replays to the same state."""
+"""The Job aggregate follows Nautobot's rules (docs/design.md §3), and replays to the same state."""
 
 from __future__ import annotations
 

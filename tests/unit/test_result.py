@@ -1,4 +1,4 @@
-"""The JobResult aggregate follows Nautobot's result rules (DESIGN.md §2, §3 rule 9), and replays."""
+"""The JobResult aggregate follows Nautobot's result rules (docs/design.md §2, §3 rule 9), and replays."""
 
 from __future__ import annotations
 
