@@ -1,14 +1,18 @@
-"""Shell completion as a shell uses it: real subprocesses on a real catalog."""
+"""Shell completion and the manual page, as a shell and ``make man`` use them: real subprocesses."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from jobsync.cli import cli as jobsync_cli
 from jobsync.domain.result import LOG_LEVELS
 from tests.helpers import Cli, GitRepo
 
@@ -219,3 +223,73 @@ class TestScripts:
             [BACKUP, RESTORE],
             ["show"],
         ]
+
+
+def _command_paths(group: click.Group, prefix: str = "jobsync") -> list[str]:
+    paths = []
+    for name, command in group.commands.items():
+        if command.hidden:
+            continue
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, f"{prefix} {name}")
+        else:
+            paths.append(f"{prefix} {name}")
+    return paths
+
+
+class TestManPage:
+    @pytest.fixture
+    def page(self, tmp_path: Path) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobsync.manpage", str(tmp_path / "man")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600"},
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == str(tmp_path / "man" / "jobsync.1")
+        return (tmp_path / "man" / "jobsync.1").read_text(encoding="utf-8")
+
+    def test_every_command_has_its_section(self, page: str) -> None:
+        """Each command of the CLI, groups' subcommands too, has a subsection with its usage and help."""
+        for path in _command_paths(jobsync_cli):
+            escaped = path.replace("-", "\\-")
+            assert f'.SS "{escaped} ' in page, path
+        assert '.SS "jobsync jobs show [OPTIONS] JOB"' in page
+        assert "Show one job; an overridden field is marked" in page
+
+    def test_the_roff_structure(self, page: str) -> None:
+        """The page has the title line and the usual sections, in order, with options as tagged paragraphs."""
+        assert page.startswith('.TH JOBSYNC 1 "2026-01-01" "jobsync ')
+        sections = [line for line in page.splitlines() if line.startswith(".SH ")]
+        assert sections == [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH DESCRIPTION",
+            ".SH OPTIONS",
+            ".SH COMMANDS",
+            ".SH EXAMPLES",
+            ".SH ENVIRONMENT",
+            ".SH FILES",
+            ".SH EXIT STATUS",
+            ".SH SEE ALSO",
+        ]
+        assert ".TP\n\\fB\\-\\-store\\fR \\fIURL\\fR\n" in page
+        assert "\n\\fBJOBSYNC_STORE\\fR\n" in page and "\n\\fBJOBSYNC_CONFIG\\fR\n" in page
+
+    def test_examples_come_from_the_help(self, page: str) -> None:
+        """The help's examples are gathered under EXAMPLES, minus signs as roff minus."""
+        examples = page.split(".SH EXAMPLES\n", 1)[1].split(".SH ", 1)[0]
+        assert "jobsync logs 3f2a9c1e \\-\\-follow \\-\\-level warning" in examples
+        assert 'eval "$(jobsync completion bash)"' in examples
+
+    @pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
+    def test_groff_renders_it_without_warnings(self, page: str, tmp_path: Path) -> None:
+        """groff formats the page with every warning on and none given; the text shows the commands."""
+        done = subprocess.run(
+            ["groff", "-man", "-Tutf8", "-ww"], input=page, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        text = re.sub(".\b", "", done.stdout)  # bold and underline are overstruck characters
+        assert "jobsync schedules add [OPTIONS] JOB" in text
+        assert "EXAMPLES" in text and "jobsync serve --listen 127.0.0.1:8642" in text
