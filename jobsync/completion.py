@@ -29,6 +29,8 @@ from click.shell_completion import (
     split_arg_string,
 )
 
+from jobsync.domain.text import CONTROLS, escaped
+
 #: The shells ``jobsync completion`` writes a script for.
 SHELLS = ("bash", "zsh", "fish")
 #: The environment variable Click's completion protocol reads (``_{PROG}_COMPLETE``).
@@ -149,11 +151,21 @@ def _from_catalog(words: _Words) -> Completer:
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem[Any]]:
         try:
             rows = _query(ctx, words.sql, (incomplete, incomplete + _AFTER_ALL))
-            return [CompletionItem(str(row[0]), help=words.help(row)) for row in rows]
+            return [
+                CompletionItem(str(row[0]), help=_shown(words.help(row)))
+                for row in rows
+                if not CONTROLS.search(str(row[0]))  # nobody types it, and a shell would act on it
+            ]
         except Exception:  # a TAB must never print an error into the shell
             return []
 
     return complete
+
+
+def _shown(text: str | None) -> str | None:
+    """A help text from the catalog (a job's name) with every control character escaped, as ``shown``:
+    the shell prints it beside the word, and the completion protocols are line-framed."""
+    return CONTROLS.sub(lambda found: escaped(found.group()), text) if text else None
 
 
 def _query(ctx: click.Context, sql: str, params: tuple[str, str]) -> list[Sequence[Any]]:
@@ -202,7 +214,7 @@ def _query_postgres(settings: dict[str, str], sql: str, params: tuple[str, str])
 
 def _line_args() -> tuple[list[str], str]:
     """``COMP_WORDS`` as the line up to the cursor (``COMP_CWORD`` empty): the args and the word typed."""
-    line = os.environ["COMP_WORDS"]
+    line = os.environ.get("COMP_WORDS", "")
     words = split_arg_string(line)
     if not line or line[-1].isspace():
         return words[1:], ""

@@ -106,6 +106,14 @@ class TestCompletionProtocol:
         done = complete(synced, "jobs show netops:jobs.ops.B", shell="zsh")
         assert done.stdout.splitlines() == ["plain", BACKUP.replace(":", "\\:"), "Nightly backup"]
 
+    def test_control_characters_of_a_name_are_escaped(self, cli: Cli, repo: GitRepo) -> None:
+        """A job name with an escape sequence and a line break reaches the shell escaped, one line."""
+        repo.write("jobs/ops.py", JOBS.replace('"Nightly backup"', '"Wipe\\x1b[2J\\nall"'))
+        repo.commit("jobs")
+        cli.ok("resync", repo.url, "--name", "netops")
+        done = complete(cli, "jobs show netops:jobs.ops.B", shell="zsh")
+        assert done.stdout.splitlines() == ["plain", BACKUP.replace(":", "\\:"), "Wipe\\x1b[2J\\nall"]
+
     def test_fish_protocol(self, synced: Cli) -> None:
         """fish sends the whole line and the word typed; it gets the ref with its name after a tab."""
         environ = {k: v for k, v in os.environ.items() if k != "JOBSYNC_CONFIG"}
