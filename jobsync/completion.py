@@ -37,7 +37,8 @@ SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_JOBSYNC_COMPLETE"
 #: Result ids offered for one TAB, newest first: a catalog keeps every run ever made.
 MOST_RESULTS = 200
-#: How long a completion waits for a locked SQLite file or a PostgreSQL server (seconds).
+#: How long a completion waits for a locked SQLite file (seconds); a PostgreSQL server gets one
+#: second to answer (libpq's shortest connect timeout) and one to run the query.
 STORE_WAIT = 0.5
 
 #: Past every character a name may hold: ``prefix <= word < prefix + _AFTER_ALL`` is "starts with prefix".
@@ -191,7 +192,7 @@ def _query_sqlite(db_file: Path, sql: str, params: tuple[str, str]) -> list[Sequ
 
 
 def _query_postgres(settings: dict[str, str], sql: str, params: tuple[str, str]) -> list[Sequence[Any]]:
-    """A read-only transaction on the store's schema, given up after ``STORE_WAIT`` seconds."""
+    """A read-only transaction on the store's schema; a server slow to answer completes nothing."""
     import psycopg
 
     schema = settings.get("POSTGRES_SCHEMA") or "public"
@@ -202,8 +203,8 @@ def _query_postgres(settings: dict[str, str], sql: str, params: tuple[str, str])
         dbname=settings["POSTGRES_DBNAME"],
         user=settings["POSTGRES_USER"],
         password=settings["POSTGRES_PASSWORD"],
-        connect_timeout=max(1, round(STORE_WAIT)),
-        options="-c default_transaction_read_only=on -c statement_timeout=2000",
+        connect_timeout=1,
+        options="-c default_transaction_read_only=on -c statement_timeout=1000",
     ) as connection:
         statement = sql.format(**tables).replace("?", "%s")
         return list(connection.execute(statement, params).fetchall())
