@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean test-tools constraints
+.PHONY: demo test lint typecheck unit bench clean test-tools constraints man
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test-tools:
 
 test: lint typecheck test-tools
 	$(BIN)/pytest -n 2 -q
+
+# The manual page, written from the CLI's own help: man -l build/man/jobsync.1
+man: $(STAMP)
+	$(BIN)/python -m jobsync.manpage build/man
 
 bench: $(STAMP)
 	$(BIN)/python bench/resync.py

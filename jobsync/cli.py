@@ -23,6 +23,8 @@ from eventsourcing.persistence import PersistenceError
 
 from jobsync.app import SyncSummary
 from jobsync.catalog import RESYNC_WAIT, Catalog
+from jobsync.completion import SHELLS as COMPLETION_SHELLS
+from jobsync.completion import attach_completions, completion_script
 from jobsync.config import LOG_LEVELS as DAEMON_LOG_LEVELS
 from jobsync.config import Config, config_path, config_path_rule, effective, load_config
 from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceNotFoundError
@@ -1229,6 +1231,26 @@ def _program() -> str:
     if found is not None and Path(found).resolve() == Path(script).resolve():
         return "jobsync"
     return script
+
+
+# -- completion ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("shell", metavar="SHELL", type=click.Choice(COMPLETION_SHELLS))
+def completion(shell: str) -> None:
+    """Print the script that makes SHELL complete jobsync's commands, options, sources, jobs and results.
+
+    \b
+    Example:
+      eval "$(jobsync completion bash)"                  # add to ~/.bashrc
+      jobsync completion zsh > "${fpath[1]}/_jobsync"    # then: compinit
+      jobsync completion fish > ~/.config/fish/completions/jobsync.fish
+    """
+    click.echo(completion_script(cli, shell), nl=False)
+
+
+attach_completions(cli)
 
 
 # -- helpers ------------------------------------------------------------------------------------
