@@ -61,6 +61,28 @@ class SourceConflictError(JobSyncError):
     """A source was refused: its name is taken by another URL, or is no name (or location) a source may have."""
 
 
+class SourceSuspendedError(SourceConflictError):
+    """The source is suspended: nothing syncs it until it is resumed (a resync may force one sync)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"source {name!r} is suspended; resume it with 'jobsync sources resume {name}' "
+            "(or sync it once anyway with 'jobsync resync --force')"
+        )
+        self.name = name
+
+
+class SourceStillHasJobsError(SourceConflictError):
+    """Only a source without installed jobs may be removed."""
+
+    def __init__(self, name: str, installed: int) -> None:
+        super().__init__(
+            f"source {name!r} still has {installed} installed job{'s' if installed != 1 else ''}; "
+            "remove it with --uninstall-jobs to uninstall them first (jobs and history stay)"
+        )
+        self.name = name
+
+
 class FieldError(JobSyncError):
     """An override was refused: unknown field, read-only field or a bad value."""
 
