@@ -67,7 +67,7 @@ class SourceSuspendedError(SourceConflictError):
     def __init__(self, name: str) -> None:
         super().__init__(
             f"source {name!r} is suspended; resume it with 'jobsync sources resume {name}' "
-            "(or sync it once anyway with 'jobsync resync --force')"
+            f"(or sync it once anyway with 'jobsync resync {name} --force')"
         )
         self.name = name
 

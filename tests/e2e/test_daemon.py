@@ -649,3 +649,85 @@ class TestLogsForOps:
         time.sleep(3)  # about three polls of an unchanged source
         assert len(daemon.lines("sync finished")) == 1  # the first sync; the polls were debug
         assert {line["level"] for line in daemon.lines()} <= {"info", "warning", "error"}
+
+
+class TestSourceLifeCycle:
+    def test_a_suspended_source_is_known_but_not_synced_until_resumed(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """The daemon names a suspended source at start-up, skips it while suspended, and syncs it once resumed."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, "1s"))
+        daemon = harness.start_ready()
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.suspend_source("netops")
+        seen = daemon.count()
+        daemon.wait_log("sync skipped", seen, source="netops", reason="suspended")
+        repo.write("jobs/more.py", job_module("More"))
+        repo.commit("more")
+        time.sleep(2.5)  # two intervals of the source
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
+        assert daemon.lines("sync finished", seen, source="netops") == []
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.resume_source("netops")
+        wait_until(lambda: "netops:jobs.more.More" in job_refs(harness.state), what="the resumed sync")
+
+    def test_the_daemon_syncs_remembered_sources_and_names_them_at_start(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """A source first synced with `resync URL --name N` is synced by the daemon too; `daemon starting` lists it."""
+        configured = git_source(tmp_path, "netops", "Backup")
+        remembered = git_source(tmp_path, "lab", "Ping")
+        paused = git_source(tmp_path, "paused", "Idle")
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.resync(remembered.url, name="lab")
+            catalog.resync(paused.url, name="paused")
+            catalog.suspend_source("paused")
+        remembered.write("jobs/more.py", job_module("Trace"))
+        remembered.commit("more")
+        harness.configure(git_spec("netops", configured, "5m"))
+        daemon = harness.start_ready()
+        (starting,) = daemon.lines("daemon starting")
+        assert starting["sources"] == ["lab", "netops", "paused"]
+        assert (starting["count"], starting["suspended"]) == (3, ["paused"])
+        assert job_refs(harness.state) == {
+            "netops:jobs.ops.Backup",
+            "lab:jobs.ops.Ping",
+            "lab:jobs.more.Trace",
+            "paused:jobs.ops.Idle",
+        }
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.replay(verify=True).ok
+
+    def test_a_removed_configured_source_comes_back_at_start(self, harness: Harness, tmp_path: Path) -> None:
+        """A source the config still names, removed by an operator, is added back (and said so) at the next start."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, "5m"))
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.resync(repo.url, name="netops")
+            catalog.remove_source("netops", uninstall_jobs=True)
+            assert catalog.sources() == []
+        daemon = harness.start_ready()
+        (note,) = daemon.lines("configured source")
+        assert "removed source 'netops': it is added back" in note["note"]
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.source("netops")["status"] == "ok"
+
+    def test_a_push_for_a_suspended_source_is_ignored(self, harness: Harness, tmp_path: Path) -> None:
+        """A signed push for a suspended source is answered 200 "suspended" and syncs nothing."""
+        from tests.e2e.test_daemon_http import configure, hook, listening, netops
+
+        repo = netops(tmp_path)
+        configure(harness, repo)
+        daemon = harness.start_ready()
+        url = listening(daemon)
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.suspend_source("netops")
+        repo.write("jobs/more.py", job_module("More"))
+        repo.commit("more")
+        answer = hook(url, "delivery-suspended")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["ignored"] == "suspended"
+        time.sleep(1.0)  # longer than a webhook's sync takes to start
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
