@@ -135,6 +135,8 @@ class Daemon:
     #: The HTTP face, when ``[http]`` is configured; it runs in its own thread.
     http: HttpServer | None = None
     _first_pass: threading.Event = field(default_factory=threading.Event)
+    #: The names the config file gave at the last start or reload.
+    _configured: set[str] = field(default_factory=set)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; exit code 0 after finishing the save in flight."""
@@ -422,6 +424,15 @@ class Daemon:
         for note in followed.notes:
             log.warning("configured source", note=note)
         wanted = {spec.name: spec for spec in followed.specs}
+        configured = {spec.name for spec in specs}
+        for name in sorted(self._configured - configured):
+            if name in wanted:  # the catalog remembers it: only `sources remove` forgets it
+                log.warning(
+                    "source left the config file",
+                    source=name,
+                    note=f"still synced as a remembered source; 'jobsync sources remove {name}' stops that",
+                )
+        self._configured = configured
         removed = [name for name in self.sources if name not in wanted]
         added = [name for name in wanted if name not in self.sources]
         changed = [
