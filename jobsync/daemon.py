@@ -55,6 +55,8 @@ LOCAL_RESCAN = 300.0
 MAX_SLEEP = 1.0
 #: A suspended or removed source's state is read again this often (a resume takes effect so soon).
 SKIPPED_RECHECK = 30.0
+#: How often the daemon looks for sources the CLI added, renamed or removed (seconds).
+SOURCES_REFRESH = 10.0
 #: Stale runs are looked for this often at most (and at least twice per heartbeat_timeout).
 REAP_INTERVAL = 30.0
 
@@ -137,6 +139,8 @@ class Daemon:
     _first_pass: threading.Event = field(default_factory=threading.Event)
     #: The names the config file gave at the last start or reload.
     _configured: set[str] = field(default_factory=set)
+    _config_specs: tuple[SourceSpec, ...] = ()
+    _next_refresh: float = 0.0
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; exit code 0 after finishing the save in flight."""
@@ -176,6 +180,7 @@ class Daemon:
                     break
                 self._sync(state)
             self._fire_schedules()
+            self._refresh_sources()
             self.reaper.tick(self.catalog, self.clock())
             self._ping()
             self._report_status()
@@ -424,6 +429,8 @@ class Daemon:
         for note in followed.notes:
             log.warning("configured source", note=note)
         wanted = {spec.name: spec for spec in followed.specs}
+        self._config_specs = specs
+        self._next_refresh = self.clock() + SOURCES_REFRESH
         configured = {spec.name for spec in specs}
         for name in sorted(self._configured - configured):
             if name in wanted:  # the catalog remembers it: only `sources remove` forgets it
@@ -451,6 +458,28 @@ class Daemon:
                 state.reader = None
         self.catalog.configure_sources(specs)
         return added, removed, changed
+
+    def _refresh_sources(self) -> None:
+        """Follow what the CLI changed since: a source first synced by ``resync URL``, a rename, a
+        removal (the config is not re-read: that is what a reload does)."""
+        now = self.clock()
+        if now < self._next_refresh:
+            return
+        self._next_refresh = now + SOURCES_REFRESH
+        try:
+            followed = self.catalog.followed_sources(self._config_specs)
+        except JobSyncError as exc:
+            log.warning("sources not refreshed", error=str(exc))
+            return
+        wanted = {spec.name: spec for spec in followed.specs}
+        added = [name for name in wanted if name not in self.sources]
+        gone = [name for name in self.sources if name not in wanted]
+        for name in gone:
+            self._forget(name)
+        for name in added:
+            self.sources[name] = SourceState(wanted[name])
+        if added or gone:
+            log.info("sources changed", added=added, removed=gone, sources=sorted(self.sources))
 
     def _forget(self, name: str) -> None:
         state = self.sources.pop(name)

@@ -734,3 +734,27 @@ class TestSourceLifeCycle:
         assert answer.json()["ignored"] == "suspended"
         time.sleep(1.0)  # longer than a webhook's sync takes to start
         assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
+
+    def test_a_running_daemon_follows_a_rename_and_a_new_remembered_source(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """Without a reload, a running daemon drops a renamed source's old name, syncs the new one, and a new remembered source."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        lab = git_source(tmp_path, "lab", "Ping")
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.resync(repo.url, name="netops")
+        harness.configure()
+        daemon = harness.start_ready()
+        assert daemon.lines("daemon starting")[0]["sources"] == ["netops"]
+        start = daemon.count()
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.rename_source("netops", "network")
+            catalog.resync(lab.url, name="lab")
+        repo.write("jobs/more.py", job_module("More"))
+        repo.commit("more")
+        (changed,) = daemon.wait_log("sources changed", start)
+        assert (sorted(changed["added"]), changed["removed"]) == (["lab", "network"], ["netops"])
+        wait_until(
+            lambda: "network:jobs.more.More" in job_refs(harness.state), what="the renamed source synced"
+        )
+        assert daemon.lines("sync failed", start) == []
