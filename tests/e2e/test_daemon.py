@@ -752,8 +752,12 @@ class TestSourceLifeCycle:
             catalog.resync(lab.url, name="lab")
         repo.write("jobs/more.py", job_module("More"))
         repo.commit("more")
-        (changed,) = daemon.wait_log("sources changed", start)
-        assert (sorted(changed["added"]), changed["removed"]) == (["lab", "network"], ["netops"])
+
+        def changes(key: str) -> list[str]:
+            return sorted(name for line in daemon.lines("sources changed", start) for name in line[key])
+
+        wait_until(lambda: changes("added") == ["lab", "network"], what="the new names followed")
+        assert changes("removed") == ["netops"]
         wait_until(
             lambda: "network:jobs.more.More" in job_refs(harness.state), what="the renamed source synced"
         )
