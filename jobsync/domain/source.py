@@ -127,6 +127,10 @@ class Source(Aggregate):
         last_branch: str | None
         last_counts: dict[str, int]
         last_synced: datetime | None
+        last_synced_by: str | None
+        last_synced_host: str | None
+        last_synced_python: str | None
+        last_origin: CommitInfo | None
         suspended: bool
 
     class SourceRegisteredAgain(Event):
@@ -216,6 +220,10 @@ class Source(Aggregate):
             last_branch=old.last_branch,
             last_counts=dict(old.last_counts),
             last_synced=old.last_synced,
+            last_synced_by=old.last_synced_by,
+            last_synced_host=old.last_synced_host,
+            last_synced_python=old.last_synced_python,
+            last_origin=old.last_origin,
             suspended=old.suspended,
             actor=actor,
         )
@@ -263,6 +271,10 @@ class Source(Aggregate):
         last_branch: str | None,
         last_counts: dict[str, int],
         last_synced: datetime | None,
+        last_synced_by: str | None,
+        last_synced_host: str | None,
+        last_synced_python: str | None,
+        last_origin: CommitInfo | None,
         suspended: bool,
         actor: str,
     ) -> None:
@@ -273,6 +285,10 @@ class Source(Aggregate):
         self.last_branch = last_branch
         self.last_counts = dict(last_counts)
         self.last_synced_on = last_synced
+        self.last_synced_by = last_synced_by
+        self.last_synced_host = last_synced_host
+        self.last_synced_python = last_synced_python
+        self.last_origin = last_origin
         self.suspended = suspended
         self.failure = None
         self.removed = False

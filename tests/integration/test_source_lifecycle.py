@@ -138,6 +138,23 @@ class TestRename:
         assert catalog.jobs(source="netops") == []
         _verified(catalog)
 
+    def test_a_renamed_source_keeps_its_last_sync(self, repo: GitRepo, catalog: Catalog) -> None:
+        """The new name shows the same last commit, time, host and counts the old one had."""
+        _synced(repo, catalog)
+        before = catalog.source("netops")
+        catalog.rename_source("netops", "network")
+        after = catalog.source("network")
+        for key in (
+            "kind",
+            "url",
+            "last_commit",
+            "last_synced",
+            "last_synced_by",
+            "last_synced_host",
+            "last_counts",
+        ):
+            assert after[key] == before[key], key
+
     def test_a_renamed_source_syncs_under_its_new_name(self, repo: GitRepo, catalog: Catalog) -> None:
         """The next sync of the new name changes the same jobs; nothing is added twice."""
         _synced(repo, catalog)
@@ -148,6 +165,7 @@ class TestRename:
         assert summary.added == []
         assert sorted(summary.changed) == [NEW_REF, "network:jobs.backup.Restore"]
         assert catalog.source("network")["last_commit"] == summary.commit
+        assert catalog.source("network")["last_synced_by"] is not None
         _verified(catalog)
 
     def test_a_taken_name_is_refused(
