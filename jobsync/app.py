@@ -58,6 +58,7 @@ from jobsync.domain.errors import (
     SourceConflictError,
     SourceNotFoundError,
     SourceReadError,
+    SourceRemovedError,
     SourceSuspendedError,
 )
 from jobsync.domain.fields import validate_field_value
@@ -346,11 +347,17 @@ class JobCatalogApp(Application[UUID]):
             snapshot = reader.snapshot(spec.branch)
             return self._sync(spec, source, snapshot, result_id, actor, allow_mass_uninstall)
 
-    def poll_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
+    def poll_source(
+        self, spec: SourceSpec, reader: SourceReader, actor: str, readd: bool = False
+    ) -> SyncSummary:
         """The daemon's periodic sync: a healthy source that has not moved records nothing at all.
 
-        A suspended source is not read (SourceSuspendedError): the daemon skips it.
+        A suspended source is not read (SourceSuspendedError), nor a removed one (SourceRemovedError)
+        unless ``readd`` (the config, applied at a start or reload, still names it): the daemon skips them.
         """
+        known = self.get_source(spec.name)
+        if known is not None and known.removed and not readd:
+            raise SourceRemovedError(spec.name)
         source = self._source_for(spec, actor)
         if source.suspended:
             raise SourceSuspendedError(spec.name)

@@ -263,14 +263,17 @@ class Catalog:
         if problem is not None and self._app.get_source(spec.name) is None:
             raise SourceConflictError(f"source name {spec.name!r}: {problem}")
 
-    def poll(self, spec: SourceSpec, reader: SourceReader) -> SyncSummary:
+    def poll(self, spec: SourceSpec, reader: SourceReader, *, readd: bool = False) -> SyncSummary:
         """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved.
+
+        A suspended or removed source is not synced (SourceSuspendedError, SourceRemovedError); with
+        ``readd`` a removed one comes back (the config still declares it).
 
         A source another process is syncing is not waited for: SourceBusyError at once, as this
         round is that process's (docs/design.md §7).
         """
         with self._syncing(spec.name, wait=0.0):
-            return self._app.poll_source(spec, reader, self.actor)
+            return self._app.poll_source(spec, reader, self.actor, readd=readd)
 
     @contextmanager
     def _syncing(self, name: str, wait: float) -> Iterator[None]:

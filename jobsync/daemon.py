@@ -26,6 +26,7 @@ from jobsync.domain.errors import (
     MassUninstallError,
     SourceBusyError,
     SourceReadError,
+    SourceRemovedError,
     SourceSuspendedError,
 )
 from jobsync.ports import SourceReader
@@ -214,17 +215,19 @@ class Daemon:
         state.requested = None  # a request from now on comes after this sync's read: one more sync
         started = self.clock()
         spec = state.spec
+        readd = state.readd
         if self._skipped(state):
             state.next_due = self.clock() + _jittered(min(state.period, SKIPPED_RECHECK))
             return
         try:
             if state.reader is None:
                 state.reader = self.catalog.reader_for(spec)
-            summary = self.catalog.poll(spec, state.reader)
-        except SourceSuspendedError:  # suspended between the check and the sync
-            state.next_due = self.clock() + _jittered(state.period)
-            log.debug("sync skipped", source=spec.name, reason="suspended")
-            outcome = "suspended"
+            summary = self.catalog.poll(spec, state.reader, readd=readd)
+        except (SourceSuspendedError, SourceRemovedError) as exc:  # since the check
+            state.next_due = self.clock() + _jittered(min(state.period, SKIPPED_RECHECK))
+            skipped = "suspended" if isinstance(exc, SourceSuspendedError) else "removed"
+            log.debug("sync skipped", source=spec.name, reason=skipped)
+            outcome = skipped
         except SourceBusyError:
             # Another daemon (or a person's resync) is syncing it now: this round is theirs, and no
             # failure. A folder change seen here may have come after their read: look again soon.

@@ -72,6 +72,14 @@ class SourceSuspendedError(SourceConflictError):
         self.name = name
 
 
+class SourceRemovedError(SourceConflictError):
+    """An operator removed the source: the daemon no longer syncs it (a resync of its URL adds it back)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"source {name!r} was removed; sync its URL again to add it back")
+        self.name = name
+
+
 class SourceStillHasJobsError(SourceConflictError):
     """Only a source without installed jobs may be removed."""
 

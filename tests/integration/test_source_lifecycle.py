@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobsync import Catalog, JobNotFoundError, SourceConflictError, SourceNotFoundError
-from jobsync.domain.errors import SourceStillHasJobsError, SourceSuspendedError
+from jobsync.domain.errors import SourceRemovedError, SourceStillHasJobsError, SourceSuspendedError
 from jobsync.spec import SourceSpec
 from tests.helpers import GitRepo, job_module
 
@@ -110,6 +110,21 @@ class TestRemove:
             catalog.resync("netops")
         summary = catalog.resync(repo.url, name="netops")
         assert sorted(summary.reinstalled) == [OLD_REF, "netops:jobs.backup.Restore"]
+        assert catalog.source("netops")["status"] == "ok"
+        _verified(catalog)
+
+    def test_the_daemon_poll_adds_a_removed_source_back_only_when_told(
+        self, repo: GitRepo, catalog: Catalog
+    ) -> None:
+        """A poll of a removed source is refused; with ``readd`` (the config still names it) it comes back."""
+        _synced(repo, catalog)
+        catalog.remove_source("netops", uninstall_jobs=True)
+        spec = SourceSpec(name="netops", url=repo.url, configured=True)
+        with pytest.raises(SourceRemovedError):
+            catalog.poll(spec, catalog.reader_for(spec))
+        assert catalog.sources() == []
+        summary = catalog.poll(spec, catalog.reader_for(spec), readd=True)
+        assert summary.reinstalled == [OLD_REF, "netops:jobs.backup.Restore"]
         assert catalog.source("netops")["status"] == "ok"
         _verified(catalog)
 
