@@ -56,7 +56,10 @@ from jobsync.domain.errors import (
     ProjectionError,
     ReadModelBehindWarning,
     SourceConflictError,
+    SourceNotFoundError,
     SourceReadError,
+    SourceRemovedError,
+    SourceSuspendedError,
 )
 from jobsync.domain.fields import validate_field_value
 from jobsync.domain.job import Job, job_id
@@ -323,22 +326,41 @@ class JobCatalogApp(Application[UUID]):
     # -- the sync use case -------------------------------------------------------------------------
 
     def resync_source(
-        self, spec: SourceSpec, reader: SourceReader, actor: str, allow_mass_uninstall: bool = False
+        self,
+        spec: SourceSpec,
+        reader: SourceReader,
+        actor: str,
+        allow_mass_uninstall: bool = False,
+        force: bool = False,
     ) -> SyncSummary:
         """Sync one source now, recorded as a result of the built-in sync task even when nothing moved.
 
-        ``allow_mass_uninstall`` lets this one sync uninstall more than the source's limit allows.
+        ``allow_mass_uninstall`` lets this one sync uninstall more than the source's limit allows;
+        ``force`` syncs a suspended source once (it stays suspended).
         """
         source = self._source_for(spec, actor)  # a name taken by another location is refused before anything
+        if source.suspended and not force:
+            raise SourceSuspendedError(spec.name)
         self._finish_interrupted_syncs(spec.name, actor)
         result_id = self._start_sync_result(spec.name, actor)
         with self._recording_failure(spec.name, result_id, actor):
             snapshot = reader.snapshot(spec.branch)
             return self._sync(spec, source, snapshot, result_id, actor, allow_mass_uninstall)
 
-    def poll_source(self, spec: SourceSpec, reader: SourceReader, actor: str) -> SyncSummary:
-        """The daemon's periodic sync: a healthy source that has not moved records nothing at all."""
+    def poll_source(
+        self, spec: SourceSpec, reader: SourceReader, actor: str, readd: bool = False
+    ) -> SyncSummary:
+        """The daemon's periodic sync: a healthy source that has not moved records nothing at all.
+
+        A suspended source is not read (SourceSuspendedError), nor a removed one (SourceRemovedError)
+        unless ``readd`` (the config, applied at a start or reload, still names it): the daemon skips them.
+        """
+        known = self.get_source(spec.name)
+        if known is not None and known.removed and not readd:
+            raise SourceRemovedError(spec.name)
         source = self._source_for(spec, actor)
+        if source.suspended:
+            raise SourceSuspendedError(spec.name)
         try:
             snapshot = reader.snapshot(spec.branch)
         except Exception:
@@ -531,6 +553,9 @@ class JobCatalogApp(Application[UUID]):
         source = self.get_source(spec.name)
         if source is None:
             return Source(name=spec.name, kind=spec.kind, url=spec.location, branch=spec.branch, actor=actor)
+        if source.removed:  # synced again by name: it comes back afresh (a name a rename retired cannot)
+            source.register_again(spec.kind, spec.location, spec.branch, actor=actor)
+            return source
         if spec.configured and spec.location != source.url:
             source.relocate(spec.location, spec.branch, actor=actor)
         source.check_same_location(spec.location)
@@ -744,6 +769,117 @@ class JobCatalogApp(Application[UUID]):
             result.log(entry, actor=actor)
             result.finish(status, {"error": reason}, actor=actor)
             self.save_and_project(result)
+
+    # -- the source life-cycle (operator use cases) ----------------------------------------------
+
+    def suspend_source(self, name: str, actor: str) -> bool:
+        """Stop syncing a source (daemon, webhooks, plain resync); False when it already was suspended."""
+        return self._change_source(name, lambda source: source.suspend(actor=actor))
+
+    def resume_source(self, name: str, actor: str) -> bool:
+        """Let a suspended source sync again; False when it was not suspended."""
+        return self._change_source(name, lambda source: source.resume(actor=actor))
+
+    def remove_source(self, name: str, actor: str, uninstall_jobs: bool = False) -> list[str]:
+        """Remove a source without installed jobs; with ``uninstall_jobs`` uninstall them first, in
+        the same save (the events a sync makes when jobs vanish). Returns the refs uninstalled."""
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
+            source = self._present_source(name)
+            self.catch_up()
+            leaving = [row.id for row in self.views.source_rows(name) if row.installed and not row.deleted]
+            jobs = [self.get_job(ident) for ident in leaving] if uninstall_jobs else []
+            commit = source.last_commit or ""
+            uninstalled = [
+                job for job in jobs if job.uninstall(commit, actor=actor, reason="its source was removed")
+            ]
+            source.remove(len(leaving) - len(uninstalled), actor=actor)
+            try:
+                self.save_and_project(source, *uninstalled)
+            except IntegrityError:
+                continue
+            return sorted(job.ref for job in uninstalled)
+        raise ConflictError(
+            f"source {name!r} kept changing while it was removed ({MAX_ATTEMPTS} tries); try again"
+        )
+
+    def rename_source(self, old: str, new: str, actor: str) -> list[str]:
+        """Give a source a new name; its jobs follow in the same save (their ids, so their old refs,
+        stay). Returns the new refs of its jobs.
+
+        Refused when ``new`` is taken: by a source, by jobs of a removed source, or as a name an
+        earlier rename retired -- unless that rename led to this very source (a rename back).
+        """
+        problem = unstorable(new)
+        if problem is not None:
+            raise SourceConflictError(f"the new source name holds {problem}, which cannot be stored")
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
+            source = self._present_source(old)
+            successor = self._successor_for(new, source, actor)
+            self.catch_up()
+            jobs = [self.get_job(row.id) for row in self.views.source_rows(old)]
+            source.rename(new, actor=actor)
+            successor.inherit(source, actor=actor)
+            moved = [job for job in jobs if job.follow_source_rename(new, actor=actor)]
+            try:
+                self.save_and_project(source, successor, *moved)
+            except IntegrityError:
+                continue
+            return sorted(job.ref for job in moved if not job.deleted)
+        raise ConflictError(
+            f"source {old!r} kept changing while it was renamed ({MAX_ATTEMPTS} tries); try again"
+        )
+
+    def _successor_for(self, new: str, renamed: Source, actor: str) -> Source:
+        """The Source aggregate that will carry ``old``'s new name ``new``: a new one, or a removed one."""
+        old = renamed.name
+        taken = SourceConflictError(f"source name {new!r} is taken; choose another")
+        existing = self.get_source(new)
+        if existing is not None and not existing.removed:
+            raise taken
+        self.catch_up()
+        if self.views.source_rows(new):  # a removed source's jobs keep their refs: two jobs may not share one
+            raise taken
+        if existing is None:
+            return Source(name=new, kind=renamed.kind, url=renamed.url, branch=renamed.branch, actor=actor)
+        hop: Source | None = existing
+        seen = {new}
+        while hop is not None and hop.renamed_to is not None and hop.renamed_to not in seen:
+            seen.add(hop.renamed_to)
+            if hop.renamed_to == old:  # a rename back: its old refs already name this source's jobs
+                return existing
+            hop = self.get_source(hop.renamed_to)
+        if existing.renamed_to is not None:
+            raise SourceConflictError(
+                f"source name {new!r} was renamed to {existing.renamed_to!r} and its old job refs still "
+                "name that source's jobs; choose another name"
+            )
+        return existing
+
+    def _present_source(self, name: str) -> Source:
+        """A source that is not removed, or SourceNotFoundError."""
+        source = self.get_source(name)
+        if source is None or source.removed:
+            raise SourceNotFoundError(name, known=None)
+        return source
+
+    def _change_source(self, name: str, change: Callable[[Source], bool]) -> bool:
+        """Load, change, save a source; on a version conflict reload and re-apply (bounded)."""
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.002 * 2**attempt)))
+            source = self._present_source(name)
+            if not change(source):
+                return False
+            try:
+                self.save_and_project(source)
+            except IntegrityError:
+                continue
+            return True
+        raise ConflictError(f"source {name!r} kept changing meanwhile ({MAX_ATTEMPTS} tries); try again")
 
     # -- operator use cases ------------------------------------------------------------------------
 

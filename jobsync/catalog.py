@@ -11,7 +11,7 @@ import sqlite3
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +44,7 @@ from jobsync.domain.fields import OVERRIDABLE_FIELDS, validate_field_value
 from jobsync.domain.job import Job, job_id
 from jobsync.domain.result import LOG_LEVELS, STATUSES, LogEntry, ResultError, RunOptions
 from jobsync.domain.schedule import ScheduledJob, ScheduleError, ScheduleNotFoundError
+from jobsync.domain.source import Source
 from jobsync.domain.text import CONTROLS, escaped, unstorable
 from jobsync.points import BadPointError, Point, job_at_point, job_diff, point_of
 from jobsync.ports import SourceReader, SummaryStore, WorkLocks
@@ -72,6 +73,15 @@ from jobsync.times import moment_of
 from jobsync.urls import redact_url
 
 C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class FollowedSources:
+    """The sources a daemon follows (sorted by name) and what it should say about the config's."""
+
+    specs: list[SourceSpec]
+    notes: list[str]
+
 
 _REF = re.compile(r"^(?P<source>[^:]+):(?P<module>.+)\.(?P<cls>[^.]+)$")
 
@@ -201,8 +211,12 @@ class Catalog:
         wait: float = RESYNC_WAIT,
         allow_mass_uninstall: bool = False,
         dry_run: bool = False,
+        force: bool = False,
     ) -> SyncSummary:
         """Sync one source now: a configured or remembered name, or a URL / path (remembered as ``name``).
+
+        A suspended source is refused (SourceSuspendedError) unless ``force``: then it syncs once
+        and stays suspended.
 
         While another process syncs the same source this waits for it, up to ``wait`` seconds, then
         raises SourceBusyError. A sync that would uninstall more of the source than its limit allows
@@ -212,7 +226,12 @@ class Catalog:
         """
         spec = self._spec_for(target, branch=branch, name=name)
         return self.resync_spec(
-            spec, actor=actor, wait=wait, allow_mass_uninstall=allow_mass_uninstall, dry_run=dry_run
+            spec,
+            actor=actor,
+            wait=wait,
+            allow_mass_uninstall=allow_mass_uninstall,
+            dry_run=dry_run,
+            force=force,
         )
 
     def resync_spec(
@@ -222,6 +241,7 @@ class Catalog:
         wait: float = RESYNC_WAIT,
         allow_mass_uninstall: bool = False,
         dry_run: bool = False,
+        force: bool = False,
     ) -> SyncSummary:
         """Sync the source ``spec`` describes, recorded as a sync result even when nothing moved."""
         self._check_source(spec)
@@ -230,7 +250,7 @@ class Catalog:
             return self._app.preview_source(spec, reader, self._who(actor), allow_mass_uninstall)
         with self._syncing(spec.name, wait):
             reader = open_reader(spec, self.state_dir)
-            return self._app.resync_source(spec, reader, self._who(actor), allow_mass_uninstall)
+            return self._app.resync_source(spec, reader, self._who(actor), allow_mass_uninstall, force)
 
     def _check_source(self, spec: SourceSpec) -> None:
         """A source's name and location enter every event of its sync: checked before anything is read.
@@ -243,14 +263,17 @@ class Catalog:
         if problem is not None and self._app.get_source(spec.name) is None:
             raise SourceConflictError(f"source name {spec.name!r}: {problem}")
 
-    def poll(self, spec: SourceSpec, reader: SourceReader) -> SyncSummary:
+    def poll(self, spec: SourceSpec, reader: SourceReader, *, readd: bool = False) -> SyncSummary:
         """The daemon's periodic sync through its long-lived ``reader``: nothing recorded if nothing moved.
+
+        A suspended or removed source is not synced (SourceSuspendedError, SourceRemovedError); with
+        ``readd`` a removed one comes back (the config still declares it).
 
         A source another process is syncing is not waited for: SourceBusyError at once, as this
         round is that process's (docs/design.md §7).
         """
         with self._syncing(spec.name, wait=0.0):
-            return self._app.poll_source(spec, reader, self.actor)
+            return self._app.poll_source(spec, reader, self.actor, readd=readd)
 
     @contextmanager
     def _syncing(self, name: str, wait: float) -> Iterator[None]:
@@ -284,6 +307,12 @@ class Catalog:
             # A one-off --branch is this sync's choice, not the config's: it relocates nothing.
             return spec if branch is None else replace(spec, branch=branch, configured=False)
         remembered = None if _looks_like_location(target) else self._app.get_source(target)
+        if remembered is not None and remembered.removed:
+            if remembered.renamed_to is not None and name is None:
+                raise SourceConflictError(
+                    f"source {target!r} was renamed to {remembered.renamed_to!r}; sync it by that name"
+                )
+            remembered = None
         if remembered is None:
             if not (_looks_like_location(target) or Path(target).exists()):
                 raise SourceNotFoundError(target)
@@ -303,14 +332,126 @@ class Catalog:
         return [source_from_json(stored) for stored in self._views.list_sources()]
 
     def source_names(self) -> list[str]:
-        """Every source name the catalog knows, configured or synced, sorted."""
-        return sorted({*self._configured, *(record["name"] for record in self.sources())})
+        """Every source name the catalog knows, configured or synced, sorted (a removed source's too,
+        while jobs carry its name: they stay, and can still be listed by it)."""
+        listed = {record["name"] for record in self.sources()}
+        return sorted({*self._configured, *listed, *self._views.job_sources()})
 
     def source(self, name: str) -> SourceRecord:
         for record in self.sources():
             if record["name"] == name:
                 return record
         raise SourceNotFoundError(name)
+
+    def source_state(self, name: str) -> str | None:
+        """``active``, ``suspended`` or ``removed`` (renamed away too), from the log; None: never synced."""
+        source = self._app.get_source(name)
+        if source is None:
+            return None
+        return "removed" if source.removed else "suspended" if source.suspended else "active"
+
+    def is_configured(self, name: str) -> bool:
+        """Whether the config file names this source (its word comes back at the daemon's next start)."""
+        return name in self._configured
+
+    def suspend_source(self, name: str, actor: str | None = None) -> bool:
+        """Stop syncing a source: the daemon and webhooks skip it, ``resync`` refuses it unless forced.
+
+        False when it already was suspended.
+        """
+        return self._app.suspend_source(self._synced_name(name), self._who(actor))
+
+    def resume_source(self, name: str, actor: str | None = None) -> bool:
+        """Let a suspended source sync again; False when it was not suspended."""
+        return self._app.resume_source(self._synced_name(name), self._who(actor))
+
+    def remove_source(
+        self, name: str, *, uninstall_jobs: bool = False, actor: str | None = None
+    ) -> list[str]:
+        """Remove a source that has no installed jobs; with ``uninstall_jobs`` uninstall them first.
+
+        Its jobs (uninstalled) and all history stay; the refs uninstalled are returned. A source the
+        config file names comes back at the daemon's next start or reload (``is_configured``).
+        """
+        who = self._who(actor)
+        with self._syncing(self._synced_name(name), RESYNC_WAIT):
+            return self._app.remove_source(name, who, uninstall_jobs=uninstall_jobs)
+
+    def rename_source(self, old: str, new: str, *, actor: str | None = None) -> list[str]:
+        """Rename a source; its jobs' refs follow (``NEW:module.Class``), their old refs keep resolving.
+
+        Refused when ``new`` is taken or was retired by another rename. Returns the jobs' new refs.
+        """
+        problem = source_name_problem(new)
+        if problem is not None:
+            raise SourceConflictError(f"source name {new!r}: {problem}")
+        if new in self._configured and new != old:
+            raise SourceConflictError(
+                f"source name {new!r} is taken (the config file names it); choose another"
+            )
+        who = self._who(actor)
+        with self._syncing(self._synced_name(old), RESYNC_WAIT), self._syncing(new, RESYNC_WAIT):
+            return self._app.rename_source(old, new, who)
+
+    def _synced_name(self, name: str) -> str:
+        """``name`` when the log holds that source and it is not removed; else SourceNotFoundError."""
+        _storable("source name", name, SourceConflictError)
+        if self.source_state(name) in (None, "removed"):
+            raise SourceNotFoundError(name, known=[r["name"] for r in self.sources()])
+        return name
+
+    def followed_sources(self, configured: Sequence[SourceSpec]) -> FollowedSources:
+        """What the daemon follows: every configured source and every remembered one not removed.
+
+        A configured source removed by an operator comes back (the config still declares it); one
+        renamed by an operator is followed under its new name from the config's entry. ``notes``
+        say so, for the daemon's log.
+        """
+        self._app.catch_up_quietly()
+        specs: dict[str, SourceSpec] = {}
+        notes: list[str] = []
+        for spec in configured:
+            source = self._app.get_source(spec.name)
+            if source is not None and source.renamed_to is not None:
+                current = self._renamed_to(source)
+                if current is None or any(other.name == current for other in configured):
+                    notes.append(
+                        f"the config names source {spec.name!r}, renamed since; its entry is skipped"
+                    )
+                    continue
+                notes.append(
+                    f"the config names source {spec.name!r}, renamed to {current!r}: followed as {current!r} "
+                    "(rename it in the config file)"
+                )
+                specs[current] = replace(spec, name=current)
+                continue
+            if source is not None and source.removed:
+                notes.append(f"the config names removed source {spec.name!r}: it is added back")
+            specs.setdefault(spec.name, spec)
+        for record in self._views.list_sources():
+            name = record["name"]
+            if name not in specs:
+                specs[name] = SourceSpec(
+                    name=name, url=record["url"], branch=record["branch"], kind=record["kind"]
+                )
+        return FollowedSources(specs=[specs[name] for name in sorted(specs)], notes=notes)
+
+    def _renamed_to(self, source: Source) -> str | None:
+        """The name a chain of renames from ``source`` ends at; None if it ends at a removed source."""
+        last = self._last_name(source)
+        following = self._app.get_source(last)
+        return None if following is None or following.removed else last
+
+    def _last_name(self, source: Source) -> str:
+        """The name a chain of renames from ``source`` ends at (the name its jobs carry now)."""
+        seen = {source.name}
+        while source.renamed_to is not None and source.renamed_to not in seen:
+            seen.add(source.renamed_to)
+            following = self._app.get_source(source.renamed_to)
+            if following is None:
+                return source.renamed_to
+            source = following
+        return source.name
 
     def explain(self, source: str, path: str) -> list[ClassExplanationRecord]:
         """Why each class of the file ``path`` is or is not a job, and where each job's values came from.
@@ -319,7 +460,7 @@ class Catalog:
         folder or app as it is now. A file the source's rules skip gets one entry saying why; a
         path that is no file of the source raises FileNotInSourceError.
         """
-        if source not in self._configured and self._app.get_source(source) is None:
+        if source not in self._configured and self.source_state(source) in (None, "removed"):
             raise SourceNotFoundError(source)
         spec = self._spec_for(source, branch=None, name=None)
         relative = _relative_path(path, spec)
@@ -787,13 +928,21 @@ class Catalog:
         if unstorable(ref) is not None:
             raise JobNotFoundError(ref)  # no job can be named so, and no store can even be asked
         match = _REF.match(ref)
-        if match:
-            ident = job_id(match["source"], match["module"], match["cls"])
-            if self._exists(ident):
-                return ident
+        # A job keeps the id of the ref it was found under: after its source was renamed that old
+        # ref still finds it, but a job whose current ref this is wins (checked in the read model).
+        named = job_id(match["source"], match["module"], match["cls"]) if match else None
+        if named is not None and self._exists(named, current_ref=ref):
+            return named
         self._app.catch_up_quietly()
         records = self._views.find_jobs(ref)
         live = [r for r in records if r["ref"] == ref or r["id"] == ref] or records
+        if not live and named is not None and self._exists(named):
+            return named
+        if not live and match:  # the name of a source renamed since: its jobs now carry the last name
+            renamed = self._app.get_source(match["source"])
+            if renamed is not None and renamed.renamed_to is not None:
+                current = f"{self._last_name(renamed)}:{match['module']}.{match['cls']}"
+                live = [r for r in self._views.find_jobs(current) if r["ref"] == current]
         if not live:
             raise JobNotFoundError(ref)
         if len(live) > 1:
@@ -804,12 +953,13 @@ class Catalog:
         """Who acts: the caller's ``actor`` (checked) or the catalog's."""
         return self.actor if actor is None else _storable("actor name", actor)
 
-    def _exists(self, ident: UUID) -> bool:
+    def _exists(self, ident: UUID, current_ref: str | None = None) -> bool:
+        """Whether the job ``ident`` exists (and, given ``current_ref``, is named so now)."""
         try:
-            self._app.get_job(ident)
+            job = self._app.get_job(ident)
         except AggregateNotFoundError:
             return False
-        return True
+        return current_ref is None or job.ref == current_ref
 
 
 def open_app(

@@ -198,6 +198,7 @@ class TimeParam(click.ParamType[datetime]):
     help="Apply even a sync that uninstalls more than the source's limit (default: over half, if 5 or more).",
 )
 @click.option("--dry-run", is_flag=True, help="Fetch and plan, print what would change, save nothing.")
+@click.option("--force", is_flag=True, help="Sync even a suspended source (once; it stays suspended).")
 @json_option
 @pass_catalog
 def resync(
@@ -208,6 +209,7 @@ def resync(
     verbose: bool,
     allow_mass_uninstall: bool,
     dry_run: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Sync one source now and print what changed (waiting for another process's sync of it first).
@@ -227,12 +229,14 @@ def resync(
             raise click.ClickException(f"the sync would be refused: {preview.refused}")
         return
     try:
-        summary = catalog.resync(target, branch=branch, name=name, wait=0.0, allow_mass_uninstall=allow)
+        summary = catalog.resync(
+            target, branch=branch, name=name, wait=0.0, allow_mass_uninstall=allow, force=force
+        )
     except SourceBusyError as busy:
         click.echo(
             f"waiting up to {RESYNC_WAIT:g} s: another process is syncing {shown(busy.name)}", err=True
         )
-        summary = catalog.resync(target, branch=branch, name=name, allow_mass_uninstall=allow)
+        summary = catalog.resync(target, branch=branch, name=name, allow_mass_uninstall=allow, force=force)
     if as_json:
         _print_json(summary.as_dict())
         return
@@ -362,7 +366,7 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
                 (r["last_commit"] or "")[:12],
                 time_text(r["last_synced"], _zone()) if r["last_synced"] else "never",
                 synced_by(r),
-                f"failing ({r['last_reason']})" if r["status"] == "failing" else "ok",
+                f"failing ({r['last_reason']})" if r["status"] == "failing" else r["status"],
             ]
             for r in records
         ],
@@ -376,6 +380,66 @@ def sources_list(catalog: Catalog, as_json: bool) -> None:
 def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
     """Show one source."""
     _print_fields(catalog.source(name), as_json)
+
+
+def _config_note(catalog: Catalog, name: str, what: str) -> None:
+    """Say on stderr when the config file still names a source the command changed (like kubectl
+    on a resource a manifest declares): its word comes back at the daemon's next start or reload."""
+    if catalog.is_configured(name):
+        click.echo(f"note: the config file still names source {shown(name)}: {what}", err=True)
+
+
+@sources.command("suspend")
+@click.argument("name")
+@pass_catalog
+def sources_suspend(catalog: Catalog, name: str) -> None:
+    """Stop syncing source NAME: the daemon and webhooks skip it, resync refuses it unless --force."""
+    if catalog.suspend_source(name):
+        click.echo(f"suspended {shown(name)}")
+    else:
+        click.echo(f"{shown(name)} was already suspended")
+
+
+@sources.command("resume")
+@click.argument("name")
+@pass_catalog
+def sources_resume(catalog: Catalog, name: str) -> None:
+    """Let suspended source NAME sync again (the daemon syncs it within its interval)."""
+    if catalog.resume_source(name):
+        click.echo(f"resumed {shown(name)}")
+    else:
+        click.echo(f"{shown(name)} was not suspended")
+
+
+@sources.command("remove")
+@click.argument("name")
+@click.option(
+    "--uninstall-jobs", is_flag=True, help="Uninstall its installed jobs first (jobs and history stay)."
+)
+@pass_catalog
+def sources_remove(catalog: Catalog, name: str, uninstall_jobs: bool) -> None:
+    """Remove source NAME; only one without installed jobs, unless --uninstall-jobs.
+
+    Its jobs (uninstalled) and all history stay; `resync` of its URL adds it back afresh.
+    """
+    uninstalled = catalog.remove_source(name, uninstall_jobs=uninstall_jobs)
+    for ref in uninstalled:
+        click.echo(f"uninstalled {shown(ref)}")
+    click.echo(f"removed {shown(name)}")
+    _config_note(
+        catalog, name, "the daemon adds it back at its next start or reload; delete its [[sources]] entry"
+    )
+
+
+@sources.command("rename")
+@click.argument("old")
+@click.argument("new")
+@pass_catalog
+def sources_rename(catalog: Catalog, old: str, new: str) -> None:
+    """Rename source OLD to NEW; its jobs' refs follow (NEW:module.Class), old refs still find them."""
+    moved = catalog.rename_source(old, new)
+    click.echo(f"renamed {shown(old)} to {shown(new)} ({len(moved)} job{'s' if len(moved) != 1 else ''})")
+    _config_note(catalog, old, f"the daemon follows it as {shown(new)} from that entry; rename it there too")
 
 
 # -- jobs ---------------------------------------------------------------------------------------

@@ -21,7 +21,14 @@ from jobsync.adapters.notify import Notifier
 from jobsync.adapters.watch import FolderWatcher
 from jobsync.catalog import Catalog
 from jobsync.config import DEFAULT_HEARTBEAT_TIMEOUT, Config
-from jobsync.domain.errors import JobSyncError, MassUninstallError, SourceBusyError, SourceReadError
+from jobsync.domain.errors import (
+    JobSyncError,
+    MassUninstallError,
+    SourceBusyError,
+    SourceReadError,
+    SourceRemovedError,
+    SourceSuspendedError,
+)
 from jobsync.ports import SourceReader
 from jobsync.spec import SourceSpec
 
@@ -47,6 +54,10 @@ HOOK_MAX_WAIT = 2.0
 LOCAL_RESCAN = 300.0
 #: The loop wakes at least this often to ping the watchdog and check for signals.
 MAX_SLEEP = 1.0
+#: A suspended or removed source's state is read again this often (a resume takes effect so soon).
+SKIPPED_RECHECK = 30.0
+#: How often the daemon looks for sources the CLI added, renamed or removed (seconds).
+SOURCES_REFRESH = 10.0
 #: Stale runs are looked for this often at most (and at least twice per heartbeat_timeout).
 REAP_INTERVAL = 30.0
 
@@ -71,6 +82,8 @@ class SourceState:
     last_reason: str | None = None
     last_ok: float | None = None
     watcher: FolderWatcher | None = None
+    #: The config names this source, which an operator removed: its next sync adds it back.
+    readd: bool = False
 
     @property
     def period(self) -> float:
@@ -125,6 +138,10 @@ class Daemon:
     #: The HTTP face, when ``[http]`` is configured; it runs in its own thread.
     http: HttpServer | None = None
     _first_pass: threading.Event = field(default_factory=threading.Event)
+    #: The names the config file gave at the last start or reload.
+    _configured: set[str] = field(default_factory=set)
+    _config_specs: tuple[SourceSpec, ...] = ()
+    _next_refresh: float = 0.0
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; exit code 0 after finishing the save in flight."""
@@ -138,7 +155,15 @@ class Daemon:
         except JobSyncError:
             self.catalog.close()
             raise
-        log.info("daemon starting", sources=len(self.sources), store=self.catalog.store_label)
+        names = sorted(self.sources)
+        suspended = sorted(name for name in names if self.catalog.source_state(name) == "suspended")
+        log.info(
+            "daemon starting",
+            count=len(names),
+            sources=names,
+            suspended=suspended,
+            store=self.catalog.store_label,
+        )
         for state in list(self.sources.values()):  # the first pass, before READY=1
             if self._stop.is_set():
                 break
@@ -156,6 +181,7 @@ class Daemon:
                     break
                 self._sync(state)
             self._fire_schedules()
+            self._refresh_sources()
             self.reaper.tick(self.catalog, self.clock())
             self._ping()
             self._report_status()
@@ -189,10 +215,19 @@ class Daemon:
         state.requested = None  # a request from now on comes after this sync's read: one more sync
         started = self.clock()
         spec = state.spec
+        readd = state.readd
+        if self._skipped(state):
+            state.next_due = self.clock() + _jittered(min(state.period, SKIPPED_RECHECK))
+            return
         try:
             if state.reader is None:
                 state.reader = self.catalog.reader_for(spec)
-            summary = self.catalog.poll(spec, state.reader)
+            summary = self.catalog.poll(spec, state.reader, readd=readd)
+        except (SourceSuspendedError, SourceRemovedError) as exc:  # since the check
+            state.next_due = self.clock() + _jittered(min(state.period, SKIPPED_RECHECK))
+            skipped = "suspended" if isinstance(exc, SourceSuspendedError) else "removed"
+            log.debug("sync skipped", source=spec.name, reason=skipped)
+            outcome = skipped
         except SourceBusyError:
             # Another daemon (or a person's resync) is syncing it now: this round is theirs, and no
             # failure. A folder change seen here may have come after their read: look again soon.
@@ -246,6 +281,23 @@ class Daemon:
         if spec.kind == "local":
             self._ensure_watching(state)
         self._ping()
+
+    def _skipped(self, state: SourceState) -> bool:
+        """Whether an operator suspended or removed the source (read from the log, which the CLI
+        writes): the daemon still knows it, but does not sync it. A removed source the config names
+        is added back by the first sync after a start or reload (``readd``)."""
+        try:
+            status = self.catalog.source_state(state.spec.name)
+        except JobSyncError as exc:
+            log.warning("source state unknown", source=state.spec.name, error=str(exc))
+            return False
+        if status == "removed" and state.readd:
+            state.readd = False
+            return False
+        if status in ("suspended", "removed"):
+            log.debug("sync skipped", source=state.spec.name, reason=status)
+            return True
+        return False
 
     def _retry_delay(self, state: SourceState) -> float:
         """Exponential backoff from a quick first retry, capped; a success resets it."""
@@ -371,7 +423,26 @@ class Daemon:
             log.error("tokens not reloaded: the old ones stay", error=str(exc))
 
     def _apply_sources(self, specs: tuple[SourceSpec, ...]) -> tuple[list[str], list[str], list[str]]:
-        wanted = {spec.name: spec for spec in specs}
+        """Follow the config's sources and every source the catalog remembers (docs/design.md §6 Daemon).
+
+        Suspended ones are followed too (their state is read before each sync); a removed one the
+        config still names is added back, as a manifest re-applied brings back what it declares.
+        """
+        followed = self.catalog.followed_sources(specs)
+        for note in followed.notes:
+            log.warning("configured source", note=note)
+        wanted = {spec.name: spec for spec in followed.specs}
+        self._config_specs = specs
+        self._next_refresh = self.clock() + SOURCES_REFRESH
+        configured = {spec.name for spec in specs}
+        for name in sorted(self._configured - configured):
+            if name in wanted:  # the catalog remembers it: only `sources remove` forgets it
+                log.warning(
+                    "source left the config file",
+                    source=name,
+                    note=f"still synced as a remembered source; 'jobsync sources remove {name}' stops that",
+                )
+        self._configured = configured
         removed = [name for name in self.sources if name not in wanted]
         added = [name for name in wanted if name not in self.sources]
         changed = [
@@ -381,6 +452,8 @@ class Daemon:
             self._forget(name)
         for name in added + changed:
             self.sources[name] = SourceState(wanted[name])
+        for name, state in self.sources.items():
+            state.readd = wanted[name].configured and self.catalog.source_state(name) == "removed"
         # Apps are re-read on every reload: a reload is how an upgraded package is noticed.
         for state in self.sources.values():
             if state.spec.kind == "app":
@@ -388,6 +461,28 @@ class Daemon:
                 state.reader = None
         self.catalog.configure_sources(specs)
         return added, removed, changed
+
+    def _refresh_sources(self) -> None:
+        """Follow what the CLI changed since: a source first synced by ``resync URL``, a rename, a
+        removal (the config is not re-read: that is what a reload does)."""
+        now = self.clock()
+        if now < self._next_refresh:
+            return
+        self._next_refresh = now + SOURCES_REFRESH
+        try:
+            followed = self.catalog.followed_sources(self._config_specs)
+        except JobSyncError as exc:
+            log.warning("sources not refreshed", error=str(exc))
+            return
+        wanted = {spec.name: spec for spec in followed.specs}
+        added = [name for name in wanted if name not in self.sources]
+        gone = [name for name in self.sources if name not in wanted]
+        for name in gone:
+            self._forget(name)
+        for name in added:
+            self.sources[name] = SourceState(wanted[name])
+        if added or gone:
+            log.info("sources changed", added=added, removed=gone, sources=sorted(self.sources))
 
     def _forget(self, name: str) -> None:
         state = self.sources.pop(name)

@@ -291,13 +291,18 @@ class CatalogViews(TrackingRecorder):
             )
         if changes.jobs:
             c.executemany(self.sql(_UPSERT_JOB), [_storable_row(_job_params(job)) for job in changes.jobs])
-        if changes.sources:
+        # A removed (or renamed-away) source is listed no more; its jobs keep their rows.
+        gone = [s for s in changes.sources if s.removed]
+        if gone:
+            c.executemany(self.sql("DELETE FROM {sources} WHERE name = ?"), [(s.name,) for s in gone])
+        listed = [s for s in changes.sources if not s.removed]
+        if listed:
             c.executemany(
                 self.sql(
                     "INSERT INTO {sources} VALUES (?,?,?) "
                     "ON CONFLICT (name) DO UPDATE SET id = excluded.id, record = excluded.record"
                 ),
-                [_storable_row((s.name, str(s.id), json.dumps(source_record(s)))) for s in changes.sources],
+                [_storable_row((s.name, str(s.id), json.dumps(source_record(s)))) for s in listed],
             )
 
     def reset(self) -> None:
@@ -449,6 +454,12 @@ class CatalogViews(TrackingRecorder):
                 params,
             )
             return [row["record"] for row in c.fetchall()]
+
+    def job_sources(self) -> list[str]:
+        """Every source name some job carries (a removed source's jobs stay, and keep its name)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.sql("SELECT DISTINCT source FROM {jobs}"))
+            return [row["source"] for row in c.fetchall()]
 
     def list_sources(self) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
@@ -838,12 +849,13 @@ def source_record(source: Source) -> dict[str, Any]:
         "branch": source.branch,
         "last_commit": source.last_commit,
         "last_branch": source.last_branch,
-        "last_synced": source.modified_on.isoformat() if source.last_commit else None,
+        "last_synced": source.last_synced.isoformat() if source.last_synced is not None else None,
         "last_synced_by": source.last_synced_by,
         "last_synced_host": source.last_synced_host,
         "last_synced_python": source.last_synced_python,
         "last_counts": source.last_counts,
-        "status": "failing" if source.failure else "ok",
+        # Suspended wins: a suspended source is not synced, so its last failure is no news.
+        "status": "suspended" if source.suspended else "failing" if source.failure else "ok",
         "last_error": source.failure["message"] if source.failure else None,
         "last_reason": source.failure["reason"] if source.failure else None,
         "created": source.created_on.isoformat(),

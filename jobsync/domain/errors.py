@@ -61,6 +61,36 @@ class SourceConflictError(JobSyncError):
     """A source was refused: its name is taken by another URL, or is no name (or location) a source may have."""
 
 
+class SourceSuspendedError(SourceConflictError):
+    """The source is suspended: nothing syncs it until it is resumed (a resync may force one sync)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"source {name!r} is suspended; resume it with 'jobsync sources resume {name}' "
+            f"(or sync it once anyway with 'jobsync resync {name} --force')"
+        )
+        self.name = name
+
+
+class SourceRemovedError(SourceConflictError):
+    """An operator removed the source: the daemon no longer syncs it (a resync of its URL adds it back)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"source {name!r} was removed; sync its URL again to add it back")
+        self.name = name
+
+
+class SourceStillHasJobsError(SourceConflictError):
+    """Only a source without installed jobs may be removed."""
+
+    def __init__(self, name: str, installed: int) -> None:
+        super().__init__(
+            f"source {name!r} still has {installed} installed job{'s' if installed != 1 else ''}; "
+            "remove it with --uninstall-jobs to uninstall them first (jobs and history stay)"
+        )
+        self.name = name
+
+
 class FieldError(JobSyncError):
     """An override was refused: unknown field, read-only field or a bad value."""
 

@@ -135,6 +135,11 @@ class Job(Aggregate):
     class JobDeleted(Event):
         """An operator removed an uninstalled job; its history and results stay."""
 
+    class JobSourceRenamed(Event):
+        """Its source was renamed to ``source``: the job's ref follows, its id (and old ref) stay."""
+
+        source: str
+
     @staticmethod
     def create_id(source: str, module_name: str, job_class_name: str) -> UUID:
         return job_id(source, module_name, job_class_name)
@@ -365,6 +370,17 @@ class Job(Aggregate):
     @event(JobDeleted)
     def _delete(self, actor: str) -> None:
         self.deleted = True
+
+    def follow_source_rename(self, new_source: str, actor: str) -> bool:
+        """Carry the new name of this job's source (deleted jobs too: their history keeps its ref)."""
+        if new_source == self.source:
+            return False
+        self._follow_source(source=new_source, actor=actor)
+        return True
+
+    @event(JobSourceRenamed)
+    def _follow_source(self, source: str, actor: str) -> None:
+        self.source = source
 
     # -- views -------------------------------------------------------------------------------
 

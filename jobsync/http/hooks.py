@@ -259,6 +259,8 @@ def _answer(
 
     if delivery.provider == "github" and delivery.event == "ping":
         return ignored("ping: the webhook reaches jobsync")
+    if context.catalog.source_state(name) == "suspended":  # an operator's word: nothing syncs it
+        return ignored("suspended")
     pushes = _PUSH_EVENTS.get(delivery.provider)
     if pushes is not None and delivery.event not in pushes:
         return ignored(f"{delivery.event or 'an unnamed'} event: only pushes make a sync")

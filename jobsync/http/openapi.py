@@ -153,7 +153,7 @@ SCHEMAS: dict[str, Schema] = {
             "last_synced_host": TEXT_OR_NULL,
             "last_synced_python": TEXT_OR_NULL,
             "last_counts": {"type": "object", "additionalProperties": INTEGER},
-            "status": {"type": "string", "description": "ok or failing"},
+            "status": {"type": "string", "description": "ok, failing or suspended"},
             "last_error": TEXT_OR_NULL,
             "last_reason": TEXT_OR_NULL,
             "created": TIME,

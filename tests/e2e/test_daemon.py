@@ -549,7 +549,8 @@ class TestReaper:
 
 class TestReload:
     def test_sighup_adds_and_removes_sources(self, harness: Harness, tmp_path: Path) -> None:
-        """After SIGHUP the added source is synced, the removed one no longer polled, and apps re-read."""
+        """After SIGHUP the added source is synced, apps re-read, and one dropped from the config is
+        still synced as a remembered source, with a warning saying how to stop that (docs/design.md §6)."""
         kept = git_source(tmp_path, "kept", "Backup")
         dropped = git_source(tmp_path, "dropped", "Backup")
         added = git_source(tmp_path, "added", "Audit")
@@ -560,11 +561,13 @@ class TestReload:
         start = daemon.count()
         daemon.signal(signal.SIGHUP)
         (reloaded,) = daemon.wait_log("configuration reloaded", start)
-        assert (reloaded["added"], reloaded["removed"], reloaded["changed"]) == (["added"], ["dropped"], [])
+        assert (reloaded["added"], reloaded["removed"], reloaded["changed"]) == (["added"], [], ["dropped"])
+        (left,) = daemon.lines("source left the config file", start)
+        assert (left["source"], left["level"]) == ("dropped", "warning")
+        assert "jobsync sources remove dropped" in left["note"]
         wait_until(lambda: "added:jobs.ops.Audit" in job_refs(harness.state), what="the added source's job")
         daemon.wait_log("sync finished", start, source="clickapp")  # an upgraded app is noticed on reload
         daemon.wait_log("sync finished", daemon.count(), n=2, source="kept")
-        assert daemon.lines(None, start, source="dropped") == []
 
     def test_sighup_with_broken_config_keeps_running_old_sources(
         self, harness: Harness, tmp_path: Path
@@ -649,3 +652,113 @@ class TestLogsForOps:
         time.sleep(3)  # about three polls of an unchanged source
         assert len(daemon.lines("sync finished")) == 1  # the first sync; the polls were debug
         assert {line["level"] for line in daemon.lines()} <= {"info", "warning", "error"}
+
+
+class TestSourceLifeCycle:
+    def test_a_suspended_source_is_known_but_not_synced_until_resumed(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """The daemon names a suspended source at start-up, skips it while suspended, and syncs it once resumed."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, "1s"))
+        daemon = harness.start_ready()
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.suspend_source("netops")
+        seen = daemon.count()
+        daemon.wait_log("sync skipped", seen, source="netops", reason="suspended")
+        repo.write("jobs/more.py", job_module("More"))
+        repo.commit("more")
+        time.sleep(2.5)  # two intervals of the source
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
+        assert daemon.lines("sync finished", seen, source="netops") == []
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.resume_source("netops")
+        wait_until(lambda: "netops:jobs.more.More" in job_refs(harness.state), what="the resumed sync")
+
+    def test_the_daemon_syncs_remembered_sources_and_names_them_at_start(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """A source first synced with `resync URL --name N` is synced by the daemon too; `daemon starting` lists it."""
+        configured = git_source(tmp_path, "netops", "Backup")
+        remembered = git_source(tmp_path, "lab", "Ping")
+        paused = git_source(tmp_path, "paused", "Idle")
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.resync(remembered.url, name="lab")
+            catalog.resync(paused.url, name="paused")
+            catalog.suspend_source("paused")
+        remembered.write("jobs/more.py", job_module("Trace"))
+        remembered.commit("more")
+        harness.configure(git_spec("netops", configured, "5m"))
+        daemon = harness.start_ready()
+        (starting,) = daemon.lines("daemon starting")
+        assert starting["sources"] == ["lab", "netops", "paused"]
+        assert (starting["count"], starting["suspended"]) == (3, ["paused"])
+        assert job_refs(harness.state) == {
+            "netops:jobs.ops.Backup",
+            "lab:jobs.ops.Ping",
+            "lab:jobs.more.Trace",
+            "paused:jobs.ops.Idle",
+        }
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.replay(verify=True).ok
+
+    def test_a_removed_configured_source_comes_back_at_start(self, harness: Harness, tmp_path: Path) -> None:
+        """A source the config still names, removed by an operator, is added back (and said so) at the next start."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        harness.configure(git_spec("netops", repo, "5m"))
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.resync(repo.url, name="netops")
+            catalog.remove_source("netops", uninstall_jobs=True)
+            assert catalog.sources() == []
+        daemon = harness.start_ready()
+        (note,) = daemon.lines("configured source")
+        assert "removed source 'netops': it is added back" in note["note"]
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            assert catalog.source("netops")["status"] == "ok"
+
+    def test_a_push_for_a_suspended_source_is_ignored(self, harness: Harness, tmp_path: Path) -> None:
+        """A signed push for a suspended source is answered 200 "suspended" and syncs nothing."""
+        from tests.e2e.test_daemon_http import configure, hook, listening, netops
+
+        repo = netops(tmp_path)
+        configure(harness, repo)
+        daemon = harness.start_ready()
+        url = listening(daemon)
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.suspend_source("netops")
+        repo.write("jobs/more.py", job_module("More"))
+        repo.commit("more")
+        answer = hook(url, "delivery-suspended")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["ignored"] == "suspended"
+        time.sleep(1.0)  # longer than a webhook's sync takes to start
+        assert job_refs(harness.state) == {"netops:jobs.ops.Backup"}
+
+    def test_a_running_daemon_follows_a_rename_and_a_new_remembered_source(
+        self, harness: Harness, tmp_path: Path
+    ) -> None:
+        """Without a reload, a running daemon drops a renamed source's old name, syncs the new one, and a new remembered source."""
+        repo = git_source(tmp_path, "netops", "Backup")
+        lab = git_source(tmp_path, "lab", "Ping")
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.resync(repo.url, name="netops")
+        harness.configure()
+        daemon = harness.start_ready()
+        assert daemon.lines("daemon starting")[0]["sources"] == ["netops"]
+        start = daemon.count()
+        with Catalog.open(state_dir=harness.state, actor="tester") as catalog:
+            catalog.rename_source("netops", "network")
+            catalog.resync(lab.url, name="lab")
+        repo.write("jobs/more.py", job_module("More"))
+        repo.commit("more")
+
+        def changes(key: str) -> list[str]:
+            return sorted(name for line in daemon.lines("sources changed", start) for name in line[key])
+
+        wait_until(lambda: changes("added") == ["lab", "network"], what="the new names followed")
+        assert changes("removed") == ["netops"]
+        wait_until(
+            lambda: "network:jobs.more.More" in job_refs(harness.state), what="the renamed source synced"
+        )
+        assert daemon.lines("sync failed", start) == []
