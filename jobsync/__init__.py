@@ -27,6 +27,9 @@ from jobsync.domain.errors import (
     SourceConflictError,
     SourceNotFoundError,
     SourceReadError,
+    SourceRemovedError,
+    SourceStillHasJobsError,
+    SourceSuspendedError,
     StoreError,
 )
 from jobsync.domain.result import LOG_LEVELS, LogEntry, ResultError
@@ -83,7 +86,10 @@ __all__ = [
     "SourceNotFoundError",
     "SourceReadError",
     "SourceRecord",
+    "SourceRemovedError",
     "SourceSpec",
+    "SourceStillHasJobsError",
+    "SourceSuspendedError",
     "StoreError",
     "SyncSummary",
     "__version__",
