@@ -174,6 +174,7 @@ def webhook_phase(work: Path, pushes: int) -> dict[str, Any]:
         "pushes": pushes,
         "p50": statistics.median(seen),
         "p95": seen[max(0, round(0.95 * len(seen)) - 1)],
+        "accept_p50": statistics.median(a for _, a in latencies),
         "accept_p95": sorted(a for _, a in latencies)[max(0, round(0.95 * len(seen)) - 1)],
         "baseline_interval": POLL_INTERVAL,
         "daemon_exit": code,
@@ -322,7 +323,7 @@ def print_table(r: dict[str, Any], args: argparse.Namespace) -> None:
         f"  p50 {hook['p50'] * 1000:7.0f} ms   p95 {hook['p95'] * 1000:7.0f} ms  (target p95 <= 1000 ms) {mark('webhook_p95')}"
     )
     print(
-        f"  p95 / poll interval {hook['p95'] / hook['baseline_interval']:.3f};  202 answered in p95 {hook['accept_p95'] * 1000:.1f} ms"
+        f"  p95 / poll interval {hook['p95'] / hook['baseline_interval']:.3f};  202 answered in p50 {hook['accept_p50'] * 1000:.1f} ms, p95 {hook['accept_p95'] * 1000:.1f} ms (target < 50 ms)"
     )
     print(
         f"/api/jobs of {listed['jobs']} jobs: {listed['api'] * 1000:.0f} ms; jobs list --json: {listed['cli'] * 1000:.0f} ms"
