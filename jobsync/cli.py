@@ -1530,7 +1530,8 @@ def demo(settings: Settings, folder: str | None, keep: bool) -> None:
     from jobsync.demo import run_demo
 
     def command(args: list[str]) -> None:
-        cli.main(args=args, prog_name="jobsync", standalone_mode=False)
+        # One story on one screen: a pager stopping it halfway would wait for a key.
+        cli.main(args=["--no-pager", *args], prog_name="jobsync", standalone_mode=False)
 
     run_demo(folder, settings.actor, click.echo, command, keep=keep, program=_program())
 

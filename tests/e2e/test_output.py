@@ -13,6 +13,7 @@ import subprocess
 import sys
 import termios
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import pytest
@@ -246,6 +247,14 @@ class TestPager:
         )
         assert screen.code == 1
         assert "interface down" in screen.lines[0] and "\t" not in screen.text
+
+    def test_the_demo_is_never_paged(self, cli: Cli, tmp_path: Path) -> None:
+        """``jobsync demo`` at a small terminal tells its story straight through: no pager stops it halfway."""
+        screen = on_terminal(
+            cli, "demo", "--dir", str(tmp_path / "demo"), rows=5, env={"JOBSYNC_PAGER": "cat -n"}
+        )
+        assert screen.code == 0, screen.text
+        assert "already up to date" in screen.text and "\t" not in screen.text
 
 
 #: Every read command with -o, and its arguments in the catalogue above ({result}, {ref} filled in).
