@@ -31,6 +31,16 @@ from jobsync.domain.errors import JobSyncError, SourceBusyError, SourceNotFoundE
 from jobsync.domain.fields import parse_field_value
 from jobsync.domain.result import FINISHED_STATUSES, LOG_LEVELS, STATUSES
 from jobsync.domain.text import CONTROLS, escaped
+from jobsync.output import (
+    FORMATS,
+    Output,
+    paged,
+    paint,
+    print_document,
+    print_table,
+    stop_paging,
+    yaml_text,
+)
 from jobsync.points import Point, parse_point
 from jobsync.projections import JOB_SORTS
 from jobsync.records import (
@@ -58,11 +68,19 @@ class ExitCode(IntEnum):
 class Settings:
     """What the global options say; the catalog is opened on first use, so ``--help`` needs no store."""
 
-    def __init__(self, config: str | None, store: str | None, actor: str | None, utc: bool = False) -> None:
+    def __init__(
+        self,
+        config: str | None,
+        store: str | None,
+        actor: str | None,
+        utc: bool = False,
+        no_pager: bool = False,
+    ) -> None:
         self.config_file = config
         self.store = store
         self.actor = actor
         self.zone: Zone = "utc" if utc else "local"
+        self.no_pager = no_pager
         self._catalog: Catalog | None = None
 
     def catalog(self) -> Catalog:
@@ -104,13 +122,18 @@ class JobSyncGroup(click.Group):
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {shown(' '.join(message.split()))}", err=True)
+    click.echo(f"{_error_prefix()} {shown(' '.join(message.split()))}", err=True)
     raise SystemExit(ExitCode.FAILED)
 
 
 def _warn(message: Warning | str, *_: object, **__: object) -> None:
     """Python warnings (the read models are behind, ...) as one ``warning:`` line on stderr."""
-    click.echo(f"warning: {shown(' '.join(str(message).split()))}", err=True)
+    click.echo(f"{paint('warning:', stream=sys.stderr)} {shown(' '.join(str(message).split()))}", err=True)
+
+
+def _error_prefix() -> str:
+    """``error:``, in red when stderr is a terminal that wants colour."""
+    return paint("error:", stream=sys.stderr)
 
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -131,7 +154,56 @@ def pass_catalog(f: F) -> F:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
-@click.group(cls=JobSyncGroup)
+def read_options(listing: bool = False) -> Callable[[F], F]:
+    """A read command's output options: ``-o json|yaml|table|wide`` and ``--json`` (its synonym), and
+    for a list ``-q`` and ``--no-headers``. The command gets them as ``out: Output``; what it prints
+    goes through the pager when stdout is a terminal and the output is taller than it."""
+
+    def decorate(f: F) -> F:
+        def command(
+            *args: Any,
+            output_format: str | None,
+            as_json: bool,
+            quiet: bool = False,
+            no_headers: bool = False,
+            **kwargs: Any,
+        ) -> Any:
+            if as_json and output_format not in (None, "json"):
+                raise click.UsageError(f"--json and -o {output_format} exclude each other")
+            chosen = "json" if as_json else output_format or "table"
+            if quiet and chosen in ("json", "yaml"):
+                raise click.UsageError(f"-q prints names only; it excludes -o {chosen}")
+            settings = click.get_current_context().find_object(Settings)
+            with paged(enabled=settings is None or not settings.no_pager):
+                return f(*args, out=Output(chosen, quiet=quiet, headers=not no_headers), **kwargs)
+
+        command.__name__ = f.__name__
+        command.__doc__ = f.__doc__
+        options = [
+            click.option(
+                "-o",
+                "--output",
+                "output_format",
+                type=click.Choice(FORMATS),
+                help="How to print: a table (default), a wide table with more columns, JSON or YAML.",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON document (-o json)."),
+        ]
+        if listing:
+            options += [
+                click.option(
+                    "-q", "--quiet", is_flag=True, help="Print only the names (refs, ids), one a line."
+                ),
+                click.option("--no-headers", is_flag=True, help="Print the table without its header line."),
+            ]
+        for option in reversed(options):
+            command = option(command)
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
+@click.group(cls=JobSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config",
@@ -153,11 +225,24 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
     help="Who is acting, recorded on every event (default: login name).",
 )
 @click.option("--utc", is_flag=True, help="Show times in UTC (default: the local zone, $TZ).")
+@click.option(
+    "--no-pager",
+    is_flag=True,
+    help="Never page (default: long output at a terminal goes through $JOBSYNC_PAGER, $PAGER or less -FRX).",
+)
 @click.version_option(package_name="jobsync")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, store: str | None, actor: str | None, utc: bool) -> None:
-    """jobsync: the catalog of automation jobs in Git repositories, and of everything that happened to them."""
-    ctx.obj = Settings(config, store, actor, utc)
+def cli(
+    ctx: click.Context, config: str | None, store: str | None, actor: str | None, utc: bool, no_pager: bool
+) -> None:
+    """jobsync: the catalog of automation jobs in Git repositories, and of everything that happened to them.
+
+    \b
+    Example:
+      jobsync resync https://github.com/acme/netops-jobs.git --name netops
+      jobsync jobs list -o wide
+    """
+    ctx.obj = Settings(config, store, actor, utc, no_pager)
 
 
 def _zone() -> Zone:
@@ -212,11 +297,17 @@ def resync(
     force: bool,
     as_json: bool,
 ) -> None:
-    """Sync one source now and print what changed (waiting for another process's sync of it first).
+    """Sync one source now and print what changed.
 
-    A sync that would uninstall more than half of the source's installed jobs (and at least 5), or
-    more than its ``max_uninstall``, is refused and applies nothing, unless --allow-mass-uninstall.
-    With --dry-run nothing is saved; a sync that would be refused exits 1 after its plan.
+    Waits for another process's sync of the same source first. A sync that would uninstall more
+    than half of the source's installed jobs (and at least 5), or more than its ``max_uninstall``,
+    is refused and applies nothing, unless --allow-mass-uninstall. With --dry-run nothing is
+    saved; a sync that would be refused exits 1 after its plan.
+
+    \b
+    Example:
+      jobsync resync https://github.com/acme/netops-jobs.git --name netops
+      jobsync resync netops --dry-run
     """
     allow = allow_mass_uninstall
     if dry_run:
@@ -270,7 +361,7 @@ def format_summary(summary: SyncSummary, verbose: bool = False) -> str:
                     for key, (old, new) in planned.get(ref, {}).items()
                 )
     lines.extend(
-        f"  {p.kind:<11} {shown(p.file)}:{p.line}: {shown(p.reason)}"
+        f"  {paint(f'{p.kind:<11}', p.kind)} {shown(p.file)}:{p.line}: {shown(p.reason)}"
         for p in summary.problems
         if verbose or p.kind != "note"
     )
@@ -289,23 +380,23 @@ _PLURAL_KINDS = {"errors": "error", "warnings": "warning", "notes": "note"}
 @cli.command()
 @click.argument("source")
 @click.argument("path")
-@json_option
+@read_options()
 @pass_catalog
-def explain(catalog: Catalog, source: str, path: str, as_json: bool) -> None:
-    """Why each class of the file PATH of SOURCE is or is not a job, and where each job's values come from.
+def explain(catalog: Catalog, source: str, path: str, out: Output) -> None:
+    """Why each class in a file is or is not a job.
 
-    A git source is read at its last synced commit, a folder as it is now. A file the source's rules
+    For each class of the file PATH of SOURCE, and where each job's values come from. A git source is read at its last synced commit, a folder as it is now. A file the source's rules
     skip, or one that does not parse, gets one entry saying so; a path that is no file of the
     source is an error.
 
     \b
     Example:
       jobsync explain netops jobs/backup.py
-      jobsync explain netops jobs/backup.py --json
+      jobsync explain netops jobs/backup.py -o yaml
     """
     records = catalog.explain(source, path)
-    if as_json:
-        _print_json(records)
+    if out.structured:
+        _print_data(records, out)
         return
     click.echo(format_explanation(path, records))
 
@@ -328,7 +419,8 @@ def format_explanation(path: str, records: Sequence[ClassExplanationRecord]) -> 
             where = f"  at {shown(found['file'])}:{found['line']}" if found["file"] is not None else ""
             lines.append(f"    {key:<24} {_short(_text(found['value'])):<32} {shown(found['origin'])}{where}")
         lines.extend(
-            f"  {p['kind']}: {shown(p['file'])}:{p['line']}: {shown(p['reason'])}" for p in record["problems"]
+            f"  {paint(p['kind'])}: {shown(p['file'])}:{p['line']}: {shown(p['reason'])}"
+            for p in record["problems"]
         )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
@@ -347,39 +439,62 @@ def sources() -> None:
 
 
 @sources.command("list")
-@json_option
+@read_options(listing=True)
 @pass_catalog
-def sources_list(catalog: Catalog, as_json: bool) -> None:
-    """List sources with their last synced commit."""
+def sources_list(catalog: Catalog, out: Output) -> None:
+    """List sources with their last synced commit.
+
+    \b
+    Example:
+      jobsync sources list
+      jobsync sources list -q          # names only, one a line
+    """
     records = catalog.sources()
-    if as_json:
-        _print_json([to_json(record, _zone()) for record in records])
+    if out.structured:
+        _print_data([to_json(record, _zone()) for record in records], out)
         return
+    wide = ["PYTHON", "CREATED", "COUNTS"] if out.wide else []
     _print_table(
-        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "SYNCED BY", "STATUS"],
+        ["NAME", "KIND", "LOCATION", "BRANCH", "COMMIT", "LAST SYNC", "SYNCED BY", "STATUS", *wide],
         [
             [
                 r["name"],
                 r["kind"],
                 r["url"],
                 r["last_branch"] or r["branch"] or "",
-                (r["last_commit"] or "")[:12],
+                (r["last_commit"] or "")[: 40 if out.wide else 12],
                 time_text(r["last_synced"], _zone()) if r["last_synced"] else "never",
                 synced_by(r),
                 f"failing ({r['last_reason']})" if r["status"] == "failing" else r["status"],
+                *(
+                    [
+                        r["last_synced_python"] or "",
+                        time_text(r["created"], _zone()),
+                        ", ".join(f"{n} {what}" for what, n in r["last_counts"].items() if n),
+                    ]
+                    if out.wide
+                    else []
+                ),
             ]
             for r in records
         ],
+        out,
+        names=[r["name"] for r in records],
     )
 
 
 @sources.command("show")
 @click.argument("name")
-@json_option
+@read_options()
 @pass_catalog
-def sources_show(catalog: Catalog, name: str, as_json: bool) -> None:
-    """Show one source."""
-    _print_fields(catalog.source(name), as_json)
+def sources_show(catalog: Catalog, name: str, out: Output) -> None:
+    """Show one source.
+
+    \b
+    Example:
+      jobsync sources show netops
+    """
+    _print_fields(catalog.source(name), out)
 
 
 def _config_note(catalog: Catalog, name: str, what: str) -> None:
@@ -393,7 +508,14 @@ def _config_note(catalog: Catalog, name: str, what: str) -> None:
 @click.argument("name")
 @pass_catalog
 def sources_suspend(catalog: Catalog, name: str) -> None:
-    """Stop syncing source NAME: the daemon and webhooks skip it, resync refuses it unless --force."""
+    """Stop syncing a source until it is resumed.
+
+    The daemon and webhooks skip it; `resync` refuses it unless --force.
+
+    \b
+    Example:
+      jobsync sources suspend netops
+    """
     if catalog.suspend_source(name):
         click.echo(f"suspended {shown(name)}")
     else:
@@ -404,7 +526,14 @@ def sources_suspend(catalog: Catalog, name: str) -> None:
 @click.argument("name")
 @pass_catalog
 def sources_resume(catalog: Catalog, name: str) -> None:
-    """Let suspended source NAME sync again (the daemon syncs it within its interval)."""
+    """Let a suspended source sync again.
+
+    The daemon notices within seconds and syncs it on its interval.
+
+    \b
+    Example:
+      jobsync sources resume netops
+    """
     if catalog.resume_source(name):
         click.echo(f"resumed {shown(name)}")
     else:
@@ -418,9 +547,13 @@ def sources_resume(catalog: Catalog, name: str) -> None:
 )
 @pass_catalog
 def sources_remove(catalog: Catalog, name: str, uninstall_jobs: bool) -> None:
-    """Remove source NAME; only one without installed jobs, unless --uninstall-jobs.
+    """Remove a source that has no installed jobs (or --uninstall-jobs).
 
     Its jobs (uninstalled) and all history stay; `resync` of its URL adds it back afresh.
+
+    \b
+    Example:
+      jobsync sources remove legacy --uninstall-jobs
     """
     uninstalled = catalog.remove_source(name, uninstall_jobs=uninstall_jobs)
     for ref in uninstalled:
@@ -436,7 +569,14 @@ def sources_remove(catalog: Catalog, name: str, uninstall_jobs: bool) -> None:
 @click.argument("new")
 @pass_catalog
 def sources_rename(catalog: Catalog, old: str, new: str) -> None:
-    """Rename source OLD to NEW; its jobs' refs follow (NEW:module.Class), old refs still find them."""
+    """Rename a source; its jobs' refs follow, old refs still find them.
+
+    The jobs become NEW:module.Class; `jobs show OLD:module.Class` and its history still work.
+
+    \b
+    Example:
+      jobsync sources rename netops network
+    """
     moved = catalog.rename_source(old, new)
     click.echo(f"renamed {shown(old)} to {shown(new)} ({len(moved)} job{'s' if len(moved) != 1 else ''})")
     _config_note(catalog, old, f"the daemon follows it as {shown(new)} from that entry; rename it there too")
@@ -461,7 +601,7 @@ def jobs() -> None:
 @click.option("--search", metavar="TEXT", help="Name or description contains TEXT (any case).")
 @click.option("--sort", type=click.Choice(JOB_SORTS), default="source", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
-@json_option
+@read_options(listing=True)
 @pass_catalog
 def jobs_list(
     catalog: Catalog,
@@ -473,12 +613,18 @@ def jobs_list(
     search: str | None,
     sort: str,
     limit: int | None,
-    as_json: bool,
+    out: Output,
 ) -> None:
-    """List jobs (installed ones unless told otherwise)."""
+    """List jobs (installed ones unless told otherwise).
+
+    \b
+    Example:
+      jobsync jobs list --source netops --enabled -o wide
+      jobsync jobs list --uninstalled -q | xargs -n1 jobsync jobs delete
+    """
     installed = {"installed": True, "uninstalled": False, "all": None}[state]
     _require_source(catalog, source)
-    raw = as_json and not sys.stdout.isatty() and stored_times_shown_as_is(_zone())
+    raw = out.format == "json" and not sys.stdout.isatty() and stored_times_shown_as_is(_zone())
     lister = catalog.jobs_json if raw else catalog.jobs
     found = lister(
         source,
@@ -494,11 +640,12 @@ def jobs_list(
         click.echo(found)
         return
     records = found
-    if as_json:
-        _print_json([to_json(record, _zone()) for record in records])
+    if out.structured:
+        _print_data([to_json(record, _zone()) for record in records], out)
         return
+    wide = ["SOURCE", "MODULE", "LAST UPDATED", "DESCRIPTION"] if out.wide else []
     _print_table(
-        ["REF", "NAME", "GROUPING", "INSTALLED", "ENABLED", "OVERRIDES"],
+        ["REF", "NAME", "GROUPING", "INSTALLED", "ENABLED", "OVERRIDES", *wide],
         [
             [
                 r["ref"],
@@ -507,9 +654,21 @@ def jobs_list(
                 _yes(r["installed"]),
                 _yes(r["enabled"]),
                 ",".join(overridden_fields(r)) or "-",
+                *(
+                    [
+                        r["source"],
+                        r["module_name"],
+                        time_text(r["last_updated"], _zone()),
+                        r["description"].split("\n", 1)[0],
+                    ]
+                    if out.wide
+                    else []
+                ),
             ]
             for r in records
         ],
+        out,
+        names=[r["ref"] for r in records],
     )
 
 
@@ -539,13 +698,19 @@ class PointParam(click.ParamType):  # type: ignore[type-arg]  # generic only in 
     type=PointParam(),
     help="Show the job as it was then: a time (ISO-8601, a date (its end), '3 days ago'), a commit, or vN.",
 )
-@json_option
+@read_options()
 @pass_catalog
-def jobs_show(catalog: Catalog, job_ref: str, at: Point | None, as_json: bool) -> None:
-    """Show one job; an overridden field is marked, with the source's value beside it."""
+def jobs_show(catalog: Catalog, job_ref: str, at: Point | None, out: Output) -> None:
+    """Show one job, its overrides beside the source's values.
+
+    \b
+    Example:
+      jobsync jobs show netops:jobs.backup.BackupConfigs
+      jobsync jobs show BackupConfigs --at "3 days ago" -o yaml
+    """
     record = catalog.job(job_ref, at=at)
-    if as_json:
-        _print_json(to_json(record, _zone()))
+    if out.structured:
+        _print_data(to_json(record, _zone()), out)
         return
     fields: Mapping[str, Any] = record  # ``<field>_override`` keys are built, not literal
     source_values: Mapping[str, Any] = record["source_values"]
@@ -573,14 +738,19 @@ until_option = click.option(
 @click.argument("job_ref", metavar="JOB")
 @since_option
 @until_option
-@json_option
+@read_options()
 @pass_catalog
 def jobs_history(
-    catalog: Catalog, job_ref: str, since: datetime | None, until: datetime | None, as_json: bool
+    catalog: Catalog, job_ref: str, since: datetime | None, until: datetime | None, out: Output
 ) -> None:
-    """Every event of a job: when, who, what, and which fields changed."""
+    """Every event of a job: when, who, what, and which fields changed.
+
+    \b
+    Example:
+      jobsync jobs history BackupConfigs --since "last week"
+    """
     entries = catalog.history(job_ref, since=since, until=until)
-    _print_changes(entries, as_json, with_ref=False)
+    _print_changes(entries, out, with_ref=False)
 
 
 @cli.command()
@@ -591,7 +761,7 @@ def jobs_history(
     "--author", metavar="TEXT", help="Only changes from commits whose author contains TEXT (any case)."
 )
 @click.option("--source", help="Only changes to this source and its jobs.")
-@json_option
+@read_options()
 @pass_catalog
 def audit(
     catalog: Catalog,
@@ -600,12 +770,20 @@ def audit(
     who: str | None,
     author: str | None,
     source: str | None,
-    as_json: bool,
+    out: Output,
 ) -> None:
-    """Every change to jobs and sources in a window, across the catalog."""
+    """Every change to jobs and sources in a window.
+
+    Across the whole catalog, oldest first; on a terminal a long audit goes through the pager.
+
+    \b
+    Example:
+      jobsync audit --since yesterday --actor alice
+      jobsync audit --author eve@example.com --source netops -o json
+    """
     _require_source(catalog, source)
     entries = catalog.audit(since=since, until=until, actor=who, source=source, author=author)
-    _print_changes(entries, as_json, with_ref=True)
+    _print_changes(entries, out, with_ref=True)
 
 
 def _require_source(catalog: Catalog, name: str | None) -> None:
@@ -622,9 +800,9 @@ def _made_by(entry: HistoryEntry) -> str:
     return f' ({shown(entry.get("author") or "")}, "{shown(entry.get("subject") or "")}", {entry.get("commit", "")[:7]})'
 
 
-def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -> None:
-    if as_json:
-        _print_json([to_json(entry, _zone()) for entry in entries])
+def _print_changes(entries: list[HistoryEntry], out: Output, with_ref: bool) -> None:
+    if out.structured:
+        _print_data([to_json(entry, _zone()) for entry in entries], out)
         return
     for entry in entries:
         ref = f" {entry['ref']}" if with_ref else ""
@@ -638,16 +816,22 @@ def _print_changes(entries: list[HistoryEntry], as_json: bool, with_ref: bool) -
 @click.argument("job_ref", metavar="JOB")
 @click.argument("start", metavar="FROM", type=PointParam(day_start=True))
 @click.argument("end", metavar="[TO]", type=PointParam(), required=False)
-@json_option
+@read_options()
 @pass_catalog
-def jobs_diff(catalog: Catalog, job_ref: str, start: Point, end: Point | None, as_json: bool) -> None:
-    """Compare JOB between two points (each a time, a commit or vN; TO defaults to now).
+def jobs_diff(catalog: Catalog, job_ref: str, start: Point, end: Point | None, out: Output) -> None:
+    """Compare JOB between two points: a time, a commit or vN each.
 
-    Prints each field that differs, old -> new, then the events after FROM up to TO.
+    TO defaults to now. Prints each field that differs, old -> new, then the events after FROM up
+    to TO.
+
+    \b
+    Example:
+      jobsync jobs diff BackupConfigs v1
+      jobsync jobs diff BackupConfigs "last monday" yesterday
     """
     diff = catalog.diff(job_ref, start, end)
-    if as_json:
-        _print_json(to_json(diff, _zone()))
+    if out.structured:
+        _print_data(to_json(diff, _zone()), out)
         return
     for label in ("from", "to"):
         end_of = diff[label]
@@ -661,7 +845,7 @@ def jobs_diff(catalog: Catalog, job_ref: str, start: Point, end: Point | None, a
         click.echo(f"  {key}: {_text(old)} -> {_text(new)}")
     if diff["events"]:
         click.echo("events:")
-        _print_changes(diff["events"], as_json=False, with_ref=False)
+        _print_changes(diff["events"], Output(), with_ref=False)
 
 
 @jobs.command("override")
@@ -670,7 +854,13 @@ def jobs_diff(catalog: Catalog, job_ref: str, start: Point, end: Point | None, a
 @click.argument("value")
 @pass_catalog
 def jobs_override(catalog: Catalog, job_ref: str, field: str, value: str) -> None:
-    """Pin FIELD of JOB to VALUE; sync keeps the source value underneath."""
+    """Pin FIELD of JOB to VALUE; sync keeps the source value under it.
+
+    \b
+    Example:
+      jobsync jobs override BackupConfigs time_limit 900
+      jobsync jobs override BackupConfigs task_queues '["backups"]'
+    """
     changed = catalog.override(job_ref, field, parse_field_value(field, value))
     click.echo(f"{'overrode' if changed else 'already overridden:'} {field} of {job_ref}")
 
@@ -680,7 +870,12 @@ def jobs_override(catalog: Catalog, job_ref: str, field: str, value: str) -> Non
 @click.argument("field", metavar="FIELD")
 @pass_catalog
 def jobs_clear(catalog: Catalog, job_ref: str, field: str) -> None:
-    """Clear the override of FIELD: it follows the current source value again."""
+    """Clear an override: FIELD follows the source value again.
+
+    \b
+    Example:
+      jobsync jobs clear BackupConfigs time_limit
+    """
     changed = catalog.clear_override(job_ref, field)
     click.echo(f"{'cleared' if changed else 'not overridden:'} {field} of {job_ref}")
 
@@ -689,7 +884,12 @@ def jobs_clear(catalog: Catalog, job_ref: str, field: str) -> None:
 @click.argument("job_ref", metavar="JOB")
 @pass_catalog
 def jobs_enable(catalog: Catalog, job_ref: str) -> None:
-    """Allow JOB to run."""
+    """Allow JOB to run.
+
+    \b
+    Example:
+      jobsync jobs enable netops:jobs.backup.BackupConfigs
+    """
     changed = catalog.enable(job_ref)
     click.echo(f"{'enabled' if changed else 'already enabled:'} {job_ref}")
 
@@ -698,7 +898,12 @@ def jobs_enable(catalog: Catalog, job_ref: str) -> None:
 @click.argument("job_ref", metavar="JOB")
 @pass_catalog
 def jobs_disable(catalog: Catalog, job_ref: str) -> None:
-    """Stop JOB from running."""
+    """Stop JOB from running.
+
+    \b
+    Example:
+      jobsync jobs disable BackupConfigs
+    """
     changed = catalog.disable(job_ref)
     click.echo(f"{'disabled' if changed else 'already disabled:'} {job_ref}")
 
@@ -707,7 +912,12 @@ def jobs_disable(catalog: Catalog, job_ref: str) -> None:
 @click.argument("job_ref", metavar="JOB")
 @pass_catalog
 def jobs_delete(catalog: Catalog, job_ref: str) -> None:
-    """Delete uninstalled JOB (its history stays, for audit)."""
+    """Delete uninstalled JOB (its history stays, for audit).
+
+    \b
+    Example:
+      jobsync jobs delete netops:jobs.legacy.OldJob
+    """
     catalog.delete_job(job_ref)
     click.echo(f"deleted {job_ref}")
 
@@ -717,7 +927,7 @@ def jobs_delete(catalog: Catalog, job_ref: str) -> None:
 
 @cli.group()
 def results() -> None:
-    """Runs of jobs (and of syncs): record, claim, start, heartbeat, log, finish, inspect."""
+    """Runs of jobs and of syncs: record, claim, log, finish, list."""
 
 
 @results.command("record")
@@ -729,10 +939,14 @@ def results() -> None:
 def results_record(
     catalog: Catalog, job_ref: str, args_json: str | None, queue: str | None, ignore_singleton: bool
 ) -> None:
-    """Queue a run of JOB (installed and enabled); prints the result id.
+    """Queue a run of JOB; prints the result id.
 
-    A job with sensitive variables (the default) never has its args stored: they are dropped,
-    with a warning, and the worker must get them from you.
+    JOB must be installed and enabled. A job with sensitive variables (the default) never has its
+    args stored: they are dropped, with a warning, and the worker must get them from you.
+
+    \b
+    Example:
+      jobsync results record BackupConfigs --args '{"devices": ["r1"]}'
     """
     args = _parse_json("--args", args_json) if args_json is not None else None
     click.echo(catalog.record_result(job_ref, args, queue=queue, ignore_singleton=ignore_singleton))
@@ -742,7 +956,12 @@ def results_record(
 @click.argument("result_id", metavar="RESULT")
 @pass_catalog
 def results_start(catalog: Catalog, result_id: str) -> None:
-    """Mark RESULT as running."""
+    """Mark RESULT as running.
+
+    \b
+    Example:
+      jobsync results start 3f2a9c1e
+    """
     catalog.start_result(result_id)
     click.echo(f"started {result_id}")
 
@@ -753,9 +972,14 @@ def results_start(catalog: Catalog, result_id: str) -> None:
 @json_option
 @pass_catalog
 def results_claim(catalog: Catalog, queue: str, worker: str, as_json: bool) -> None:
-    """Take the oldest pending run for queue Q (now running as W's); prints its id, or its record.
+    """Take the oldest pending run of a queue; prints its id.
 
-    Exits 3, printing nothing, when no run waits: a worker's loop can sleep and ask again.
+    The run is now running as W's; with --json its whole record is printed. Exits 3, printing
+    nothing, when no run waits: a worker's loop can sleep and ask again.
+
+    \b
+    Example:
+      jobsync results claim --queue default --worker worker-1
     """
     record = catalog.claim(queue, worker)
     if record is None:
@@ -770,7 +994,12 @@ def results_claim(catalog: Catalog, queue: str, worker: str, as_json: bool) -> N
 @click.argument("result_id", metavar="RESULT")
 @pass_catalog
 def results_heartbeat(catalog: Catalog, result_id: str) -> None:
-    """Say running RESULT's worker is alive, so the daemon does not end it as stale."""
+    """Say RESULT's worker is alive, so it is not ended as stale.
+
+    \b
+    Example:
+      jobsync results heartbeat 3f2a9c1e
+    """
     catalog.heartbeat(result_id)
 
 
@@ -789,7 +1018,12 @@ def results_heartbeat(catalog: Catalog, result_id: str) -> None:
 def results_log(
     catalog: Catalog, result_id: str, message: str, level: str, grouping: str, obj: str, url: str
 ) -> None:
-    """Append a log entry to RESULT; a follower sees it at once."""
+    """Append a log entry to RESULT; a follower sees it at once.
+
+    \b
+    Example:
+      jobsync results log 3f2a9c1e "saved r1" --level success --object r1
+    """
     catalog.log(result_id, message, level=level, grouping=grouping, object=obj, url=url)
 
 
@@ -799,7 +1033,12 @@ def results_log(
 @click.option("--data", "data_json", metavar="JSON", help="The run's output as a JSON document.")
 @pass_catalog
 def results_finish(catalog: Catalog, result_id: str, status: str, data_json: str | None) -> None:
-    """End RESULT with a terminal status."""
+    """End RESULT with a terminal status.
+
+    \b
+    Example:
+      jobsync results finish 3f2a9c1e --status completed --data '{"saved": 1}'
+    """
     data = _parse_json("--data", data_json) if data_json is not None else None
     catalog.finish_result(result_id, status, data)
     click.echo(f"{status} {result_id}")
@@ -809,53 +1048,78 @@ def results_finish(catalog: Catalog, result_id: str, status: str, data_json: str
 @click.option("--job", "job_ref", metavar="JOB", help="Only runs of this job.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only results with this status.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
-@json_option
+@read_options(listing=True)
 @pass_catalog
 def results_list(
-    catalog: Catalog, job_ref: str | None, status: str | None, limit: int | None, as_json: bool
+    catalog: Catalog, job_ref: str | None, status: str | None, limit: int | None, out: Output
 ) -> None:
-    """List results, newest first."""
+    """List results, newest first.
+
+    \b
+    Example:
+      jobsync results list --status failed --limit 20
+      jobsync results list --job BackupConfigs -q    # ids only
+    """
     records = catalog.results(job=job_ref, status=status, limit=limit)
-    if as_json:
-        _print_json([to_json(record, _zone()) for record in records])
+    if out.structured:
+        _print_data([to_json(record, _zone()) for record in records], out)
         return
+    wide = ["QUEUES", "STARTED", "COMPLETED", "SCHEDULE"] if out.wide else []
     _print_table(
-        ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR", "WORKER"],
+        ["ID", "TASK", "JOB", "STATUS", "CREATED", "ACTOR", "WORKER", *wide],
         [
             [
-                str(r["id"])[:8],
+                str(r["id"]) if out.wide else str(r["id"])[:8],
                 r["task"],
                 r["job"] or f"({r['job_name']})",
                 r["status"],
                 time_text(r["created"], _zone()),
                 r["actor"],
                 r["worker"] or "",
+                *(
+                    [
+                        ",".join(r["queues"]),
+                        _when(r["started"], ""),
+                        _when(r["completed"], ""),
+                        r["scheduled_job"] or "",
+                    ]
+                    if out.wide
+                    else []
+                ),
             ]
             for r in records
         ],
+        out,
+        names=[str(r["id"]) for r in records],
     )
 
 
 @results.command("show")
 @click.argument("result_id", metavar="RESULT")
-@json_option
+@read_options()
 @pass_catalog
-def results_show(catalog: Catalog, result_id: str, as_json: bool) -> None:
-    """Show one result with its args and data."""
-    _print_fields(catalog.result(result_id), as_json)
+def results_show(catalog: Catalog, result_id: str, out: Output) -> None:
+    """Show one result with its args and data.
+
+    \b
+    Example:
+      jobsync results show 3f2a9c1e
+    """
+    _print_fields(catalog.result(result_id), out)
 
 
 @cli.command()
 @click.argument("result_id", metavar="RESULT")
 @click.option("--level", type=click.Choice(LOG_LEVELS), help="Only entries at this level or more severe.")
 @click.option("--follow", is_flag=True, help="Keep printing new entries until the result finishes.")
-@json_option
+@read_options()
 @pass_catalog
-def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, as_json: bool) -> None:
-    """Print the log entries of RESULT (with --follow, as they are written).
+def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, out: Output) -> None:
+    """Print the log entries of RESULT (with --follow, as written).
 
     With --follow the command ends with the run, printing its final status on stderr, and exits
-    0 when the run completed, 1 when it failed or errored.
+    0 when the run completed, 1 when it failed or errored. Followed with -o json, each entry is
+    one line of JSON; with -o yaml, one YAML document.
 
     \b
     Example:
@@ -863,19 +1127,20 @@ def logs(catalog: Catalog, result_id: str, level: str | None, follow: bool, as_j
     """
     if not follow:
         entries = catalog.logs(result_id, level=level)
-        if as_json:
-            _print_json([_public_entry(e) for e in entries])
+        if out.structured:
+            _print_data([_public_entry(e) for e in entries], out)
         else:
             for entry in entries:
                 click.echo(_format_entry(entry))
         return
+    stop_paging()  # someone watches the entries come
     since = 0
     try:
         while True:
             record = catalog.result(result_id)
             for entry in catalog.logs(result_id, since=since, level=level):
                 since = entry["seq"]
-                click.echo(json.dumps(_public_entry(entry)) if as_json else _format_entry(entry))
+                click.echo(_followed_entry(entry, out))
             if record["completed"] is not None:
                 break
             time.sleep(FOLLOW_POLL_SECONDS)
@@ -898,16 +1163,28 @@ def _public_entry(entry: LogRecord) -> dict[str, Any]:
 def _format_entry(entry: LogRecord) -> str:
     where = f" [{shown(entry['object'])}]" if entry["object"] else ""
     message = shown(entry["message"])
-    return f"{time_text(entry['time'], _zone(), millis=True)}  {entry['level']:<8} {shown(entry['grouping'])}: {message}{where}"
+    level = paint(f"{entry['level']:<8}", entry["level"])
+    return f"{time_text(entry['time'], _zone(), millis=True)}  {level} {shown(entry['grouping'])}: {message}{where}"
+
+
+def _followed_entry(entry: LogRecord, out: Output) -> str:
+    """One followed entry: a line of JSON, a YAML document, or a line for people."""
+    if out.format == "json":
+        return json.dumps(_public_entry(entry))
+    if out.format == "yaml":
+        return "---\n" + yaml_text(_public_entry(entry)).rstrip("\n")
+    return _format_entry(entry)
 
 
 def _parse_json(option: str, text: str) -> Any:
+    """An option's JSON document; text that is not one is a usage error (exit 2), as any bad option value."""
+    ctx = click.get_current_context(silent=True)
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise JobSyncError(f"{option} is not valid JSON: {exc}") from None
+        raise click.UsageError(f"{option} is not valid JSON: {exc}", ctx) from None
     except RecursionError:
-        raise JobSyncError(f"{option} is nested too deeply to read") from None
+        raise click.UsageError(f"{option} is nested too deeply to read", ctx) from None
 
 
 # -- schedules ----------------------------------------------------------------------------------
@@ -944,7 +1221,10 @@ class ZoneParam(click.ParamType[str]):
 
 @cli.group()
 def schedules() -> None:
-    """Scheduled runs of jobs: the daemon records each due run once, as a pending result."""
+    """Scheduled runs of jobs, each due run recorded once.
+
+    The daemon records each due run once, as a pending result a worker claims.
+    """
 
 
 @schedules.command("add")
@@ -984,7 +1264,15 @@ def schedules_add(
     tz: str | None,
     as_json: bool,
 ) -> None:
-    """Schedule runs of JOB (installed, enabled, without sensitive variables)."""
+    """Schedule runs of JOB.
+
+    JOB must be installed, enabled and without sensitive variables.
+
+    \b
+    Example:
+      jobsync schedules add BackupConfigs --name nightly-backup --cron "0 2 * * *" --tz Europe/Paris
+      jobsync schedules add BackupConfigs --name once --at "tomorrow 06:00"
+    """
     if at is None and every is None and cron is None:
         raise click.UsageError("say when: --at TIME, --every hourly|daily|weekly, or --cron EXPR")
     if every is not None and cron is not None:
@@ -997,22 +1285,28 @@ def schedules_add(
     click.echo(f"scheduled {shown(record['name'])} ({record['id']}): next run {_when(record['next_run'])}")
 
 
-def _when(moment: datetime | None) -> str:
-    return time_text(moment, _zone()) if moment is not None else "never"
+def _when(moment: datetime | None, missing: str = "never") -> str:
+    return time_text(moment, _zone()) if moment is not None else missing
 
 
 @schedules.command("list")
 @click.option("--job", "job_ref", metavar="JOB", help="Only schedules of this job.")
-@json_option
+@read_options(listing=True)
 @pass_catalog
-def schedules_list(catalog: Catalog, job_ref: str | None, as_json: bool) -> None:
-    """List schedules by name, with their next run and whether they will fire."""
+def schedules_list(catalog: Catalog, job_ref: str | None, out: Output) -> None:
+    """List schedules with their next run and whether they fire.
+
+    \b
+    Example:
+      jobsync schedules list --job BackupConfigs
+    """
     records = catalog.schedules(job=job_ref)
-    if as_json:
-        _print_json([to_json(r, _zone()) for r in records])
+    if out.structured:
+        _print_data([to_json(r, _zone()) for r in records], out)
         return
+    wide = ["ID", "QUEUE", "TIME ZONE", "APPROVED BY", "ACTOR"] if out.wide else []
     _print_table(
-        ["NAME", "JOB", "WHEN", "NEXT RUN", "LAST RUN", "RUNS", "STATUS"],
+        ["NAME", "JOB", "WHEN", "NEXT RUN", "LAST RUN", "RUNS", "STATUS", *wide],
         [
             [
                 r["name"],
@@ -1022,28 +1316,40 @@ def schedules_list(catalog: Catalog, job_ref: str | None, as_json: bool) -> None
                 _when(r["last_run"]),
                 str(r["total_run_count"]),
                 "ok" if not r.get("blocked") else f"will not fire: {r.get('blocked')}",
+                *(
+                    [str(r["id"]), r["queue"], r["time_zone"], r["approved_by"] or "", r["actor"]]
+                    if out.wide
+                    else []
+                ),
             ]
             for r in records
         ],
+        out,
+        names=[str(r["id"]) for r in records],
     )
 
 
 @schedules.command("show")
 @click.argument("ref", metavar="NAME|ID")
-@json_option
+@read_options()
 @pass_catalog
-def schedules_show(catalog: Catalog, ref: str, as_json: bool) -> None:
-    """Show one schedule; when it will not fire, say why."""
+def schedules_show(catalog: Catalog, ref: str, out: Output) -> None:
+    """Show one schedule; when it will not fire, say why.
+
+    \b
+    Example:
+      jobsync schedules show nightly-backup
+    """
     record = catalog.schedule(ref)
-    _print_fields(record, as_json, skip=("blocked",), never=("next_run", "last_run"))
-    if record.get("blocked") and not as_json:
+    _print_fields(record, out, skip=("blocked",), never=("next_run", "last_run"))
+    if record.get("blocked") and not out.structured:
         click.echo(f"{'will not fire':<19} {shown(record.get('blocked') or '')}")
 
 
 def _schedule_switch(verb: str, state: str, help_text: str, change: Callable[[Catalog, str], bool]) -> None:
     """One of ``schedules approve|enable|disable``: change, and say so (or that it already was)."""
 
-    @schedules.command(verb, help=help_text)
+    @schedules.command(verb, help=f"{help_text}\n\n\b\nExample:\n  jobsync schedules {verb} nightly-backup")
     @click.argument("ref", metavar="NAME|ID")
     @pass_catalog
     def command(catalog: Catalog, ref: str) -> None:
@@ -1054,7 +1360,7 @@ def _schedule_switch(verb: str, state: str, help_text: str, change: Callable[[Ca
 _schedule_switch(
     "approve",
     "approved",
-    "Approve a schedule someone else made (needed when its job requires approval).",
+    "Approve a schedule someone else made.\n\nNeeded before it fires when its job requires approval.",
     Catalog.approve_schedule,
 )
 _schedule_switch(
@@ -1070,7 +1376,12 @@ _schedule_switch("disable", "disabled", "Stop a schedule from firing.", Catalog.
 @click.argument("ref", metavar="NAME|ID")
 @pass_catalog
 def schedules_delete(catalog: Catalog, ref: str) -> None:
-    """Delete a schedule (its results and history stay)."""
+    """Delete a schedule (its results and history stay).
+
+    \b
+    Example:
+      jobsync schedules delete nightly-backup
+    """
     catalog.delete_schedule(ref)
     click.echo(f"deleted {shown(ref)}")
 
@@ -1089,10 +1400,14 @@ log_level_option = click.option(
 @log_level_option
 @pass_settings
 def daemon(settings: Settings, log_level: str | None) -> None:
-    """Run the service: sync every configured source on its schedule (systemd Type=notify).
+    """Run the service: sync, fire schedules, reap, serve HTTP.
 
-    Logs one JSON line per event on stdout under systemd (with journald priorities), a readable
+    Syncs every configured source on its schedule (systemd Type=notify). Logs one JSON line per event on stdout under systemd (with journald priorities), a readable
     console on a terminal. Polls that find nothing new are logged at debug.
+
+    \b
+    Example:
+      jobsync daemon --log-level debug
     """
     from jobsync.adapters.logs import choose_format, configure_logging
     from jobsync.daemon import daemon_actor, run_daemon
@@ -1124,7 +1439,7 @@ def daemon(settings: Settings, log_level: str | None) -> None:
 @log_level_option
 @pass_settings
 def serve(settings: Settings, listen: str | None, log_level: str | None) -> None:
-    """Serve the read-only API, the pages and /metrics without syncing anything.
+    """Serve the read-only API, pages and /metrics; sync nothing.
 
     For a second host reading a shared PostgreSQL store, or to look at a catalog the daemon is
     not running for. Webhooks need the daemon. Stops on SIGTERM or Ctrl-C.
@@ -1167,12 +1482,16 @@ def store() -> None:
     help="Events copied per transaction (default 2000); a killed copy resumes after the last whole batch.",
 )
 def store_migrate(source_url: str, target_url: str, batch_size: int | None) -> None:
-    """Copy the whole log from SOURCE_URL into the empty store TARGET_URL, then verify the copy.
+    """Copy the whole log into an empty store, then verify it.
 
-    Typically sqlite:///var/lib/jobsync/jobsync.db to postgresql://user@host/db, once, with the
+    From SOURCE_URL into the empty store TARGET_URL. Typically sqlite:///var/lib/jobsync/jobsync.db to postgresql://user@host/db, once, with the
     daemons stopped; point the config's store at the target afterwards. Until the copy is
     verified the target is marked incomplete and refused by every other command; running the
     same migration again resumes it.
+
+    \b
+    Example:
+      jobsync store migrate sqlite:///var/lib/jobsync/jobsync.db postgresql://jobsync@db/jobsync
     """
     from jobsync.migrate import COPY_BATCH, copy_store
 
@@ -1218,7 +1537,16 @@ def config_group() -> None:
 @json_option
 @pass_settings
 def config_check(settings: Settings, file: str | None, as_json: bool) -> None:
-    """Validate FILE (default: the one jobsync would use) and print the effective config, secrets redacted."""
+    """Validate a config file and print the effective config.
+
+    FILE defaults to the one jobsync would use; secrets are redacted. Also says where the catalog
+    is, and which rule chose it.
+
+    \b
+    Example:
+      jobsync config check
+      jobsync config check /etc/jobsync/config.toml --json
+    """
     path, why_file = config_path_rule(file or settings.config_file)
     config = load_config(path)
     data = {**effective(config, settings.store), "config_rule": why_file}
@@ -1245,7 +1573,14 @@ def config_check(settings: Settings, file: str | None, as_json: bool) -> None:
 @json_option
 @pass_catalog
 def replay_command(catalog: Catalog, verify: bool, as_json: bool) -> None:
-    """Rebuild every read model from the event log (with --verify: check them against it)."""
+    """Rebuild every read model from the event log.
+
+    With --verify, rebuild into scratch tables and compare, changing nothing.
+
+    \b
+    Example:
+      jobsync replay --verify
+    """
     total = catalog.event_count()
     if sys.stderr.isatty() and not as_json:
         with click.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
@@ -1274,14 +1609,20 @@ def replay_command(catalog: Catalog, verify: bool, as_json: bool) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary folder afterwards, to look around.")
 @pass_settings
 def demo(settings: Settings, folder: str | None, keep: bool) -> None:
-    """Make a sample repo, sync it, change it, sync again, override a field and show history.
+    """Try jobsync on a sample repository, in a minute.
 
+    Makes a sample repo, syncs it, changes it, syncs again, overrides a field and shows history.
     Without --dir the demo works in a temporary folder, removed at the end unless --keep.
+
+    \b
+    Example:
+      jobsync demo --keep
     """
     from jobsync.demo import run_demo
 
     def command(args: list[str]) -> None:
-        cli.main(args=args, prog_name="jobsync", standalone_mode=False)
+        # One story on one screen: a pager stopping it halfway would wait for a key.
+        cli.main(args=["--no-pager", *args], prog_name="jobsync", standalone_mode=False)
 
     run_demo(folder, settings.actor, click.echo, command, keep=keep, program=_program())
 
@@ -1303,11 +1644,14 @@ def _program() -> str:
 @cli.command()
 @click.argument("shell", metavar="SHELL", type=click.Choice(COMPLETION_SHELLS))
 def completion(shell: str) -> None:
-    """Print the script that makes SHELL complete jobsync's commands, options, sources, jobs and results.
+    """Print a shell completion script (bash, zsh or fish).
+
+    TAB then completes jobsync's commands, options and choices, and the catalog's sources, job
+    refs, result ids and schedule names.
 
     \b
     Example:
-      eval "$(jobsync completion bash)"                  # add to ~/.bashrc
+      jobsync completion bash > ~/.local/share/bash-completion/completions/jobsync
       jobsync completion zsh > "${fpath[1]}/_jobsync"    # then: compinit
       jobsync completion fish > ~/.config/fish/completions/jobsync.fish
     """
@@ -1322,20 +1666,28 @@ attach_completions(cli)
 
 def _print_json(data: Any) -> None:
     """Indented for a person at a terminal; compact (and several times faster) for a program."""
-    if sys.stdout.isatty():
-        click.echo(json.dumps(data, indent=2))
-    else:
-        click.echo(json.dumps(data, separators=(",", ":")))
+    print_document(data, "json")
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    if not rows:
-        click.echo("(none)")
+def _print_data(data: Any, out: Output) -> None:
+    """A read command's answer as the JSON or YAML document ``-o`` asked for."""
+    print_document(data, out.format)
+
+
+def _print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    out: Output | None = None,
+    names: Sequence[str] | None = None,
+) -> None:
+    """Rows under their headers, fitted to the terminal; with ``-q`` only ``names`` (refs, ids),
+    one a line; with ``--no-headers`` the rows alone."""
+    if out is not None and out.quiet:
+        for name in names or []:
+            click.echo(shown(name))
         return
-    rows = [[shown(str(cell)) for cell in row] for row in rows]
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-    for row in [headers, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    cells = [[shown(str(cell)) for cell in row] for row in rows]
+    print_table(headers, cells, headers_shown=out is None or out.headers)
 
 
 def _yes(flag: bool) -> str:
@@ -1343,17 +1695,18 @@ def _yes(flag: bool) -> str:
 
 
 def _print_fields(
-    record: Record, as_json: bool, skip: Collection[str] = (), never: Collection[str] = ()
+    record: Record, out: Output, skip: Collection[str] = (), never: Collection[str] = ()
 ) -> None:
-    """What a ``show`` command prints: the JSON record, or a ``key  value`` line per field (the
-    ``skip`` keys left out; a missing time among ``never`` reads "never")."""
-    if as_json:
-        _print_json(to_json(record, _zone()))
+    """What a ``show`` command prints: the JSON (or YAML) record, or a ``key  value`` line per field
+    (the ``skip`` keys left out; a missing time among ``never`` reads "never"; a status coloured)."""
+    if out.structured:
+        _print_data(to_json(record, _zone()), out)
         return
     fields: Mapping[str, Any] = record
     for key, value in fields.items():
         if key not in skip:
-            click.echo(f"{key:<19} {'never' if value is None and key in never else _text(value)}")
+            text = "never" if value is None and key in never else _text(value)
+            click.echo(f"{key:<19} {paint(text) if key == 'status' else text}")
 
 
 def _text(value: Any) -> str:
@@ -1404,13 +1757,13 @@ def _main(argv: Sequence[str] | None) -> None:
         cli.main(args=list(argv) if argv is not None else None, prog_name="jobsync", standalone_mode=False)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+        click.echo(f"{_error_prefix()} {' '.join(exc.format_message().split())}{hint}", err=True)
         raise SystemExit(ExitCode.USAGE) from None
     except click.ClickException as exc:
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        click.echo(f"{_error_prefix()} {' '.join(exc.format_message().split())}", err=True)
         raise SystemExit(exc.exit_code) from None
     except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+        click.echo(f"{_error_prefix()} aborted", err=True)
         raise SystemExit(ExitCode.FAILED) from None
     except BrokenPipeError:
         _reader_went_away()

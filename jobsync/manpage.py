@@ -35,7 +35,16 @@ ENVIRONMENT = (
     ),
     ("TZ", "The time zone times are shown in (see --utc), and a new schedule's default zone."),
     ("PGPASSWORD", "The password of a postgresql:// store whose URL and password_file give none."),
-    ("NO_COLOR", "When set, the daemon's console log has no colour (as with TERM=dumb)."),
+    (
+        "NO_COLOR",
+        "When set, nothing is coloured: tables, errors, the daemon's console log (as with TERM=dumb).",
+    ),
+    (
+        "JOBSYNC_PAGER",
+        "The pager for output taller than the terminal (else $PAGER, else less -FRX); empty or cat: none.",
+    ),
+    ("PAGER", "The pager when $JOBSYNC_PAGER is not set."),
+    ("COLUMNS", "The terminal width tables are fitted to (else the window's)."),
     ("JOURNAL_STREAM", "Set by systemd: the daemon writes JSON lines with journald priorities."),
     ("_JOBSYNC_COMPLETE", "Used by the completion scripts (see jobsync completion) to ask for completions."),
 )

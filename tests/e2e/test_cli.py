@@ -436,13 +436,12 @@ class TestResults:
     @pytest.mark.parametrize(
         ("args", "text"),
         [
-            (("results", "record", "Backup", "--args", "{nope"), "--args is not valid JSON"),
             (("results", "start", "ffffffff"), "no result matches"),
             (("results", "start", "RESULT"), "only a pending result can start"),
         ],
     )
     def test_refusals_are_one_line(self, enabled: Cli, args: tuple[str, ...], text: str) -> None:
-        """Bad JSON, unknown ids and refused transitions: one ``error:`` line and exit 1."""
+        """Unknown ids and refused transitions: one ``error:`` line and exit 1."""
         result_id = enabled.ok("results", "record", "Backup").strip()
         enabled.ok("results", "start", result_id)
         done = enabled.run(*(result_id if a == "RESULT" else a for a in args))
@@ -455,10 +454,12 @@ class TestResults:
             (("results", "log", "RESULT", "x", "--level", "loud"), "'loud' is not one of 'debug'"),
             (("results", "list", "--status", "bogus"), "'bogus' is not one of 'pending'"),
             (("logs", "RESULT", "--level", "warn"), "'warn' is not one of 'debug'"),
+            (("results", "record", "Backup", "--args", "{nope"), "--args is not valid JSON"),
         ],
     )
     def test_bad_choices_are_usage_errors(self, enabled: Cli, args: tuple[str, ...], text: str) -> None:
-        """A status or level that is not one of the documented values: one line and exit 2 (issue 14, item 7)."""
+        """A status or level that is not one of the documented values, or --args that is no JSON: one line
+        and exit 2 (issue 14, item 7; issue 17, item 4)."""
         result_id = enabled.ok("results", "record", "Backup").strip()
         done = enabled.run(*(result_id if a == "RESULT" else a for a in args))
         assert_one_line_error(done, 2, text)

@@ -264,7 +264,7 @@ class TestManPage:
             escaped = path.replace("-", "\\-")
             assert f'.SS "{escaped} ' in page, path
         assert '.SS "jobsync jobs show [OPTIONS] JOB"' in page
-        assert "Show one job; an overridden field is marked" in page
+        assert "Show one job, its overrides beside the source" in page
 
     def test_the_roff_structure(self, page: str) -> None:
         """The page has the title line and the usual sections, in order, with options as tagged paragraphs."""
@@ -289,7 +289,7 @@ class TestManPage:
         """The help's examples are gathered under EXAMPLES, minus signs as roff minus."""
         examples = page.split(".SH EXAMPLES\n", 1)[1].split(".SH ", 1)[0]
         assert "jobsync logs 3f2a9c1e \\-\\-follow \\-\\-level warning" in examples
-        assert 'eval "$(jobsync completion bash)"' in examples
+        assert 'jobsync completion zsh > "${fpath[1]}/_jobsync"' in examples
 
     @pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
     def test_groff_renders_it_without_warnings(self, page: str, tmp_path: Path) -> None:

@@ -291,7 +291,7 @@ class TestSystemdProtocol:
             "netops:jobs.ops.Restore",
             "lab:checks.Ping",
         }
-        assert len(daemon.lines("sync finished")) == 2
+        assert len(daemon.wait_log("sync finished", n=2)) == 2  # the log reader may trail READY=1
         assert daemon.lines("daemon ready")
         harness.notify.wait_for(re.compile(r"STATUS=2 sources: 2 ok, 0 failing; last sync \d\d:\d\d:\d\d\n"))
 

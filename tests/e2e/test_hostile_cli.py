@@ -333,11 +333,11 @@ class TestSmallerHostileInputs:
         assert_one_line_error(done, 2, "is out of range")
 
     def test_args_nested_a_thousand_deep_are_refused(self, synced: Synced) -> None:
-        """JSON nested 1,000 deep is refused with a reason, not a RecursionError."""
+        """JSON nested 1,000 deep is refused with a reason, not a RecursionError: a bad option value, exit 2."""
         synced.cli.ok("jobs", "enable", "netops:jobs.ops.Restore")
         deep = "[" * 1000 + "]" * 1000
         done = synced.cli.run("results", "record", "netops:jobs.ops.Restore", "--args", deep)
-        assert_one_line_error(done, 1, "nested")
+        assert_one_line_error(done, 2, "nested")
 
     def test_an_empty_state_dir_is_refused(self, tmp_path: Path) -> None:
         """``state_dir = ""`` is an error, not a quiet fallback to /var/lib/jobsync."""
