@@ -142,9 +142,16 @@ class NotifySocket:
 
 
 class DaemonProcess:
-    """``python -m jobsync daemon`` in a subprocess; a thread parses its JSON log lines from stdout."""
+    """``python -m jobsync daemon`` (or ``command``, e.g. ``serve``) in a subprocess; a thread parses
+    its JSON log lines from stdout and stderr."""
 
-    def __init__(self, config: Path, notify: NotifySocket, watchdog_usec: int | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        notify: NotifySocket,
+        watchdog_usec: int | None = None,
+        command: tuple[str, ...] = ("daemon",),
+    ) -> None:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -155,7 +162,7 @@ class DaemonProcess:
         if watchdog_usec is not None:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jobsync", "--config", str(config), "daemon"],
+            [sys.executable, "-m", "jobsync", "--config", str(config), *command],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,  # a traceback shows up among the log lines, as "(not JSON)"
             env=env,

@@ -5,20 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_daemon import ROOT, DaemonProcess, Harness, harness, wait_until
+from tests.e2e.test_daemon import DaemonProcess, Harness, harness, wait_until
 from tests.helpers import GitRepo, job_module
 
 __all__ = ["harness"]  # the fixture, imported for these tests
@@ -168,64 +163,19 @@ class TestDaemon:
             httpx.get(f"{url}/healthz", timeout=2)
 
 
-class ServeProcess:
-    """``python -m jobsync serve`` in a subprocess; its JSON log lines come on stderr."""
-
-    def __init__(self, config: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("JOBSYNC_CONFIG", "NOTIFY_SOCKET")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jobsync", "--config", str(config), "serve", "--listen", "127.0.0.1:0"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=ROOT,
-        )
-        self.logs: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for raw in self.process.stderr:
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                line = {"event": "(not JSON)", "text": raw.decode(errors="replace")}
-            with self._lock:
-                self.logs.append(line)
-
-    def url(self) -> str:
-        def found() -> bool:
-            with self._lock:
-                return any(line.get("event") == "http listening" for line in self.logs)
-
-        wait_until(lambda: found() or self.process.poll() is not None, what="http listening from serve")
-        with self._lock:
-            lines = [line for line in self.logs if line.get("event") == "http listening"]
-        assert lines, f"serve exited ({self.process.returncode}): {self.logs}"
-        return str(lines[0]["url"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        self._reader.join(timeout=5)
-
-
 def test_serve_answers_probes_but_takes_no_webhooks(harness: Harness, tmp_path: Path) -> None:
     """``jobsync serve`` serves /healthz, answers a hook 404 (it does not sync) and exits 0 on SIGTERM."""
     configure(harness, netops(tmp_path))
-    serve = ServeProcess(harness.config)
+    serve = DaemonProcess(harness.config, harness.notify, command=("serve", "--listen", "127.0.0.1:0"))
     try:
-        url = serve.url()
+        url = listening(serve)
         assert httpx.get(f"{url}/healthz").text == "ok\n"
         answer = hook(url, "to-serve")
         assert answer.status_code == 404
         assert "does not sync" in answer.json()["error"]
         serve.process.send_signal(signal.SIGTERM)
-        assert serve.process.wait(timeout=20) == 0, serve.logs
+        assert serve.wait(timeout=20) == 0, serve.diagnostics()
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/healthz", timeout=2)
     finally:
-        serve.stop()
+        serve.kill()
